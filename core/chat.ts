@@ -1,0 +1,469 @@
+import { randomBytes } from 'node:crypto';
+import { ChatError } from './errors.ts';
+import type { GifFiles } from './gifs.ts';
+import { type Hub, LocalHub } from './hub.ts';
+import { logError, logger } from './log.ts';
+import { Membership } from './membership.ts';
+import {
+  canSee,
+  type LobbyEvent,
+  type Message,
+  type MessageDraft,
+  type Room,
+  type RoomEvent,
+  type StoredRoom,
+  SYSTEM_USER,
+  type SystemEventType,
+  type User,
+} from './model.ts';
+import { hashPassword, verifyPassword } from './passwords.ts';
+import type { Store } from './store/store.ts';
+import * as validate from './validate.ts';
+
+const debug = logger('chat');
+
+/**
+ * Who is asking: the session's colour and the password rooms this session entered. Built by the
+ * edges from the session; the core never sees a cookie.
+ */
+export interface Visitor {
+  user: User;
+  granted: readonly string[];
+}
+
+/** A live subscription; `close` is idempotent. */
+export interface Subscription {
+  close(): void;
+}
+
+export interface SubscribeOptions {
+  /** Send every stored message with `seq > after` first, then the live ones. */
+  after?: number;
+}
+
+/** What the chat page needs to know before it renders. */
+export type PageAccess = 'chat' | 'password';
+
+export interface ChatOptions {
+  store: Store;
+  gifs: GifFiles;
+  /** How long a room may stay empty before it is removed (`--empty-room-grace`). */
+  emptyRoomGraceMs: number;
+  /** How long a member may be without subscriptions before they exit (a reload is no exit). */
+  memberGraceMs?: number;
+  hub?: Hub;
+}
+
+const HISTORY_PAGE = 500;
+
+/**
+ * The chat: the only door transports use. It validates every input, decides access, appends
+ * messages one room at a time (so `seq` order is publish order on every transport), runs
+ * membership and owner hand-over, and serves every subscription through one resume path.
+ * Errors are ChatError(status, sentence).
+ */
+export class ChatService {
+  readonly store: Store;
+  readonly gifs: GifFiles;
+  readonly #hub: Hub;
+  readonly #membership: Membership;
+  /** Every room, kept in memory: access checks and counts need no store read. */
+  readonly #rooms = new Map<string, StoredRoom>();
+  /** The tail of each room's append queue. */
+  readonly #queues = new Map<string, Promise<unknown>>();
+
+  private constructor(options: ChatOptions) {
+    this.store = options.store;
+    this.gifs = options.gifs;
+    this.#hub = options.hub ?? new LocalHub((error) => logError('subscriber failed', error));
+    this.#membership = new Membership(
+      {
+        onJoin: (room, user) => this.#onJoin(room, user),
+        onExit: (room, user) => this.#onExit(room, user),
+        onEmpty: (room) => {
+          debug('room %s stayed empty; removing it', room);
+          this.#removeRoom(room).catch((error) => logError('removing an empty room', error));
+        },
+      },
+      { memberGraceMs: options.memberGraceMs ?? 2000, emptyRoomGraceMs: options.emptyRoomGraceMs },
+    );
+  }
+
+  /** Loads the stored rooms; each starts its empty-room clock, as nobody is in it yet. */
+  static async open(options: ChatOptions): Promise<ChatService> {
+    const chat = new ChatService(options);
+    for (const room of await options.store.listRooms()) {
+      chat.#rooms.set(room.id, room);
+      chat.#membership.track(room.id);
+    }
+    return chat;
+  }
+
+  // ---- rooms ------------------------------------------------------------------------------
+
+  listRooms(): Room[] {
+    return [...this.#rooms.values()].map((room) => this.#view(room));
+  }
+
+  getRoom(id: string): Room {
+    return this.#view(this.#room(id));
+  }
+
+  async createRoom(visitor: Visitor, body: unknown): Promise<Room> {
+    const input = validate.roomInput(body);
+    const room: StoredRoom = {
+      id: randomBytes(9).toString('base64url'),
+      title: input.title,
+      max: input.max,
+      owner: visitor.user,
+      passwordHash: input.password === null ? null : await hashPassword(input.password),
+      kicked: [],
+      createdAt: new Date().toISOString(),
+    };
+    await this.store.createRoom(room);
+    this.#rooms.set(room.id, room);
+    this.#membership.track(room.id);
+    const view = this.#view(room);
+    this.#hub.publishLobby({ type: 'newRoom', data: view });
+    return view;
+  }
+
+  /** Checks a room's password; the edge then keeps the grant in the session. */
+  async enter(visitor: Visitor, id: string, body: unknown): Promise<void> {
+    const room = this.#room(id);
+    this.#refuseKicked(room, visitor.user);
+    if (room.passwordHash === null || room.owner === visitor.user) return;
+    const fields =
+      typeof body === 'object' && body !== null ? (body as Record<string, unknown>) : {};
+    const password = validate.password(fields.password);
+    if (password === null || !(await verifyPassword(password, room.passwordHash))) {
+      throw new ChatError(403, 'The password is wrong.');
+    }
+  }
+
+  /** Whether the chat page can open, or must ask for the password first. */
+  pageAccess(visitor: Visitor, id: string): PageAccess {
+    const room = this.#room(id);
+    this.#refuseKicked(room, visitor.user);
+    if (!this.#granted(room, visitor)) return 'password';
+    if (!this.#membership.hasRoomFor(room.id, visitor.user, room.max)) {
+      throw new ChatError(409, 'The room is full.');
+    }
+    return 'chat';
+  }
+
+  async removeRoom(visitor: Visitor, id: string): Promise<void> {
+    const room = this.#room(id);
+    if (room.owner !== visitor.user) {
+      throw new ChatError(403, 'Only the owner of the room can remove it.');
+    }
+    await this.#removeRoom(room.id);
+  }
+
+  async kick(visitor: Visitor, id: string, body: unknown): Promise<void> {
+    const room = this.#room(id);
+    if (room.owner !== visitor.user) throw new ChatError(403, 'Only the owner can kick a member.');
+    const fields =
+      typeof body === 'object' && body !== null ? (body as Record<string, unknown>) : {};
+    const target = validate.user(fields.user, 'user');
+    if (target === room.owner) throw new ChatError(400, 'The owner cannot kick themselves.');
+    if (!room.kicked.includes(target)) {
+      await this.store.addKicked(room.id, target);
+      room.kicked.push(target);
+    }
+    await this.#enqueue(room.id, async () => {
+      this.#hub.publishRoom(room.id, { type: 'kicked', data: { id: room.id } }, target);
+    });
+    // A kicked member exits at once, without the grace.
+    this.#membership.remove(room.id, target);
+  }
+
+  // ---- messages ---------------------------------------------------------------------------
+
+  async post(visitor: Visitor, id: string, body: unknown): Promise<Message> {
+    const room = this.#access(visitor, id);
+    const input = validate.chatInput(body);
+    const draft: MessageDraft = {
+      room: room.id,
+      user: visitor.user,
+      kind: 'chat',
+      chat: input.chat,
+    };
+    if (input.to !== undefined) draft.to = input.to;
+    return this.#append('chat', draft);
+  }
+
+  /** Adopts an uploaded file (checked by its bytes) as a GIF message. */
+  async postGif(visitor: Visitor, id: string, uploadPath: string): Promise<Message> {
+    let room: StoredRoom;
+    try {
+      room = this.#access(visitor, id);
+    } catch (error) {
+      await this.gifs.discard(uploadPath);
+      throw error;
+    }
+    const gif = await this.gifs.adopt(uploadPath);
+    try {
+      return await this.#append('chat', { room: room.id, user: visitor.user, kind: 'gif', gif });
+    } catch (error) {
+      await this.gifs.remove([gif]);
+      throw error;
+    }
+  }
+
+  /** Throws 404 or 403 unless the visitor may read and post in the room now. */
+  assertAccess(visitor: Visitor, id: string): void {
+    this.#access(visitor, id);
+  }
+
+  /** Stored messages with `seq > after` that the visitor may see, oldest first. */
+  async history(visitor: Visitor, id: string, query: { after?: unknown; limit?: unknown }) {
+    const room = this.#access(visitor, id);
+    const after = validate.cursor(query.after) ?? 0;
+    const limit = validate.limit(query.limit);
+    const visible: Message[] = [];
+    let cursor = after;
+    while (visible.length < limit) {
+      const page = await this.store.messagesAfter(room.id, cursor, limit);
+      for (const message of page) {
+        if (canSee(visitor.user, message) && visible.length < limit) visible.push(message);
+      }
+      if (page.length < limit) break;
+      cursor = page.at(-1)!.seq;
+    }
+    return visible;
+  }
+
+  // ---- subscriptions ----------------------------------------------------------------------
+
+  /**
+   * The one resume path of every transport. Checks access (404, 403) and capacity (409) before
+   * anything is sent. Then registers the live listener and holds its events, sends the stored
+   * messages with `seq > after` the visitor may see, and releases the held events, dropping any
+   * `seq` already sent: no gap, no duplicate. Resolves once the subscription is live.
+   *
+   * After `kicked` or `removeRoom` the subscription is closed by the core; the transport ends its
+   * stream.
+   */
+  async subscribe(
+    visitor: Visitor,
+    id: string,
+    options: SubscribeOptions,
+    listener: (event: RoomEvent) => void,
+  ): Promise<Subscription> {
+    const room = this.#access(visitor, id);
+    const user = visitor.user;
+    let held: RoomEvent[] | null = options.after === undefined ? null : [];
+    let lastSent = options.after ?? 0;
+    let closed = false;
+    let member = false;
+
+    const deliver = (event: RoomEvent) => {
+      if ('id' in event) {
+        if (event.id <= lastSent) return;
+        lastSent = event.id;
+      }
+      listener(event);
+      if (event.type === 'kicked' || event.type === 'removeRoom') subscription.close();
+    };
+    const unsubscribe = this.#hub.subscribeRoom(room.id, (event, only) => {
+      if (closed || (only !== undefined && only !== user)) return;
+      if ('id' in event && !canSee(user, event.data)) return;
+      if (held) held.push(event);
+      else deliver(event);
+    });
+    const subscription: Subscription = {
+      close: () => {
+        if (closed) return;
+        closed = true;
+        unsubscribe();
+        if (member) this.#membership.close(room.id, user);
+      },
+    };
+
+    try {
+      this.#membership.open(room.id, user, room.max);
+      member = true;
+    } catch (error) {
+      subscription.close();
+      throw error;
+    }
+
+    if (options.after !== undefined) {
+      try {
+        let cursor = options.after;
+        for (;;) {
+          const page = await this.store.messagesAfter(room.id, cursor, HISTORY_PAGE);
+          for (const message of page) {
+            if (closed) return subscription;
+            if (canSee(user, message)) deliver(storedEvent(message));
+          }
+          if (page.length < HISTORY_PAGE) break;
+          cursor = page.at(-1)!.seq;
+        }
+      } catch (error) {
+        subscription.close();
+        throw error;
+      }
+      const pending: RoomEvent[] = held ?? [];
+      held = null;
+      for (const event of pending) {
+        if (closed) break;
+        deliver(event);
+      }
+    }
+    return subscription;
+  }
+
+  subscribeLobby(listener: (event: LobbyEvent) => void): Subscription {
+    return { close: this.#hub.subscribeLobby(listener) };
+  }
+
+  /** Members now, across all rooms (for /api/stats). */
+  memberCount(): number {
+    return this.#membership.total();
+  }
+
+  async close(): Promise<void> {
+    this.#membership.stop();
+    await Promise.allSettled([...this.#queues.values()]);
+    await this.store.close();
+  }
+
+  // ---- inside -----------------------------------------------------------------------------
+
+  #view(room: StoredRoom): Room {
+    return {
+      id: room.id,
+      title: room.title,
+      max: room.max,
+      owner: room.owner,
+      hasPassword: room.passwordHash !== null,
+      members: this.#membership.count(room.id),
+      createdAt: room.createdAt,
+    };
+  }
+
+  #room(id: unknown): StoredRoom {
+    const room = this.#rooms.get(validate.roomId(id));
+    if (!room) throw new ChatError(404, 'This room does not exist (any more).');
+    return room;
+  }
+
+  #granted(room: StoredRoom, visitor: Visitor): boolean {
+    return (
+      room.passwordHash === null || room.owner === visitor.user || visitor.granted.includes(room.id)
+    );
+  }
+
+  #refuseKicked(room: StoredRoom, user: User): void {
+    if (room.kicked.includes(user)) {
+      throw new ChatError(403, 'You were removed from this room by its owner.');
+    }
+  }
+
+  /** The room, if this visitor may read and post in it now (404, 403). */
+  #access(visitor: Visitor, id: unknown): StoredRoom {
+    const room = this.#room(id);
+    this.#refuseKicked(room, visitor.user);
+    if (!this.#granted(room, visitor)) {
+      throw new ChatError(403, 'This room needs its password: enter it first.');
+    }
+    return room;
+  }
+
+  /** Runs `task` after every earlier task of the room: one order per room. */
+  #enqueue<T>(room: string, task: () => Promise<T>): Promise<T> {
+    const previous = this.#queues.get(room) ?? Promise.resolve();
+    const result = previous.then(task, task);
+    const tail = result.catch(() => undefined);
+    this.#queues.set(room, tail);
+    tail.then(() => {
+      if (this.#queues.get(room) === tail) this.#queues.delete(room);
+    });
+    return result;
+  }
+
+  /** Stores a message and publishes its event, in the room's order. */
+  #append(type: 'chat' | SystemEventType, draft: MessageDraft): Promise<Message> {
+    return this.#enqueue(draft.room, async () => {
+      if (!this.#rooms.has(draft.room)) {
+        throw new ChatError(404, 'This room does not exist (any more).');
+      }
+      const message = await this.store.appendMessage(draft);
+      this.#hub.publishRoom(draft.room, { type, id: message.seq, data: message });
+      return message;
+    });
+  }
+
+  #system(room: string, type: SystemEventType, user: User): Promise<Message> {
+    const chat = `${user}${SYSTEM_TEXT[type]}`;
+    return this.#append(type, { room, user: SYSTEM_USER, kind: 'system', chat });
+  }
+
+  #publishMembers(id: string): void {
+    const room = this.#rooms.get(id);
+    if (!room) return;
+    this.#hub.publishRoom(id, {
+      type: 'members',
+      data: { members: this.#membership.members(id), owner: room.owner },
+    });
+    this.#hub.publishLobby({ type: 'roomUpdate', data: this.#view(room) });
+  }
+
+  #onJoin(room: string, user: User): void {
+    this.#system(room, 'join', user)
+      .then(() => this.#enqueue(room, async () => this.#publishMembers(room)))
+      .catch((error) => this.#ignoreRemoved('a join', error));
+  }
+
+  #onExit(id: string, user: User): void {
+    const task = async () => {
+      await this.#system(id, 'exit', user);
+      const room = this.#rooms.get(id);
+      const heir = this.#membership.members(id)[0];
+      if (room && room.owner === user && heir !== undefined) {
+        await this.store.setOwner(id, heir);
+        room.owner = heir;
+        await this.#system(id, 'owner', heir);
+      }
+      await this.#enqueue(id, async () => this.#publishMembers(id));
+    };
+    task().catch((error) => this.#ignoreRemoved('an exit', error));
+  }
+
+  #ignoreRemoved(what: string, error: unknown): void {
+    // The room may be removed while its join or exit is queued: nothing is left to tell.
+    if (error instanceof ChatError && error.status === 404) return;
+    logError(`recording ${what}`, error);
+  }
+
+  async #removeRoom(id: string): Promise<void> {
+    if (!this.#rooms.delete(id)) return;
+    this.#membership.forget(id);
+    const event = { type: 'removeRoom', data: { id } } as const;
+    this.#hub.publishRoom(id, event);
+    this.#hub.publishLobby(event);
+    const removed = await this.#enqueue(id, () => this.store.removeRoom(id));
+    if (removed) await this.gifs.remove(removed.gifs);
+  }
+}
+
+/** The text of each system message after the user it names; its event is read back from it. */
+const SYSTEM_TEXT = {
+  join: ' joined',
+  exit: ' left',
+  owner: ' is now the owner',
+} as const satisfies Record<SystemEventType, string>;
+
+/** The event a stored message is sent as, on replay. */
+function storedEvent(message: Message): RoomEvent {
+  let type: 'chat' | SystemEventType = 'chat';
+  if (message.kind === 'system') {
+    const text = message.chat ?? '';
+    for (const [name, suffix] of Object.entries(SYSTEM_TEXT)) {
+      if (text.endsWith(suffix)) type = name as SystemEventType;
+    }
+  }
+  return { type, id: message.seq, data: message };
+}

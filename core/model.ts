@@ -1,0 +1,112 @@
+/**
+ * The chat's objects and events, exactly as PROTOCOL.md (Objects, Events) puts them on the wire.
+ * Every transport, page, test and the bench speak these types; nothing here knows about a network.
+ */
+
+/** A user is an anonymous colour derived from the session id, e.g. `#a3c25e` (see identity.ts). */
+export type User = string;
+
+/** The user name of system messages (joins, exits, owner changes). */
+export const SYSTEM_USER = 'system';
+
+/** A room as clients see it. `members` is the number of members now; a password is never sent. */
+export interface Room {
+  id: string;
+  title: string;
+  max: number;
+  owner: User;
+  hasPassword: boolean;
+  members: number;
+  createdAt: string;
+}
+
+/** A room as the store keeps it: the password only as a salted scrypt hash, and who was kicked. */
+export interface StoredRoom {
+  id: string;
+  title: string;
+  max: number;
+  owner: User;
+  /** `scrypt$<salt hex>$<hash hex>`, or null for a room without a password. */
+  passwordHash: string | null;
+  /** Users the owner kicked: they get 403 on this room from then on. */
+  kicked: User[];
+  createdAt: string;
+}
+
+export type MessageKind = 'chat' | 'gif' | 'system';
+
+/**
+ * A stored message. `seq` is 1, 2, 3, ... per room with no gaps, in the order the server
+ * accepted the messages: the resume cursor on every transport.
+ */
+export interface Message {
+  id: string;
+  seq: number;
+  room: string;
+  user: User;
+  kind: MessageKind;
+  /** The text of a `chat` or `system` message. */
+  chat?: string;
+  /** The file name of a `gif` message; the image is at `/gif/<gif>`. */
+  gif?: string;
+  /** Set on a whisper: delivered only to `user` and `to`. */
+  to?: User;
+  createdAt: string;
+}
+
+/** A message before the store gives it its `id`, `seq` and `createdAt`. */
+export type MessageDraft = Omit<Message, 'id' | 'seq' | 'createdAt'>;
+
+/** What a stored system message announces; its event has the same name. */
+export type SystemEventType = 'join' | 'exit' | 'owner';
+
+export interface MembersPayload {
+  members: User[];
+  owner: User;
+}
+
+/**
+ * An event on a room stream. Stored events (`chat`, `join`, `exit`, `owner`) carry their
+ * Message's `seq` as `id`; the others carry no cursor.
+ */
+export type RoomEvent =
+  | { type: 'chat' | SystemEventType; id: number; data: Message }
+  | { type: 'members'; data: MembersPayload }
+  | { type: 'removeRoom'; data: { id: string } }
+  | { type: 'kicked'; data: { id: string } };
+
+/** An event on the lobby stream. Lobby events carry no cursor. */
+export type LobbyEvent =
+  | { type: 'newRoom' | 'roomUpdate'; data: Room }
+  | { type: 'removeRoom'; data: { id: string } };
+
+export type RoomEventType = RoomEvent['type'];
+export type LobbyEventType = LobbyEvent['type'];
+
+export const TRANSPORT_NAMES = ['polling', 'sse', 'ws', 'socketio'] as const;
+export type TransportName = (typeof TRANSPORT_NAMES)[number];
+
+/** Ids are opaque strings of at most 64 characters from `[A-Za-z0-9_-]`. */
+export const ID_PATTERN = /^[A-Za-z0-9_-]{1,64}$/;
+/** A user colour as color-hash writes it. */
+export const USER_PATTERN = /^#[0-9a-f]{6}$/;
+/** A stored GIF's file name. */
+export const GIF_NAME_PATTERN = /^[A-Za-z0-9_-]{1,64}\.gif$/;
+
+/** The limits of PROTOCOL.md's rules, in one table. */
+export const LIMITS = {
+  titleMax: 60,
+  maxMin: 2,
+  maxMax: 10000,
+  maxDefault: 10,
+  passwordMax: 64,
+  chatMax: 2000,
+  gifBytes: 5 * 1024 * 1024,
+  historyLimitDefault: 100,
+  historyLimitMax: 1000,
+} as const;
+
+/** Whether `user` may see `message`: whispers reach only their two users. */
+export function canSee(user: User, message: Message): boolean {
+  return message.to === undefined || message.user === user || message.to === user;
+}

@@ -1,0 +1,30 @@
+import type { Message, MessageDraft, StoredRoom, User } from '../model.ts';
+
+/**
+ * Where rooms and messages live. Only the core's ChatService calls a store; transports never do.
+ *
+ * Contract (checked for every adapter by `store.contract.ts`):
+ * - `appendMessage` gives the message the room's next `seq` (1, 2, 3, ... with no gaps) atomically,
+ *   even when called concurrently, plus a fresh `id` and `createdAt`. It fails with a ChatError
+ *   404 when the room does not exist.
+ * - `messagesAfter` returns the room's messages with `seq > after`, oldest first, at most `limit`.
+ * - `removeRoom` removes the room and all its messages and returns the GIF file names its
+ *   messages referred to (so the core can delete the files), or null if there was no such room.
+ * - Values reach a store already validated as plain strings and numbers.
+ * - `close` flushes what must survive a restart.
+ */
+export interface Store {
+  readonly name: StoreName;
+  createRoom(room: StoredRoom): Promise<void>;
+  getRoom(id: string): Promise<StoredRoom | null>;
+  /** Every room, oldest first. */
+  listRooms(): Promise<StoredRoom[]>;
+  setOwner(id: string, owner: User): Promise<void>;
+  addKicked(id: string, user: User): Promise<void>;
+  removeRoom(id: string): Promise<{ gifs: string[] } | null>;
+  appendMessage(draft: MessageDraft): Promise<Message>;
+  messagesAfter(room: string, after: number, limit: number): Promise<Message[]>;
+  close(): Promise<void>;
+}
+
+export type StoreName = 'file' | 'memory' | 'mongo';

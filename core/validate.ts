@@ -1,0 +1,111 @@
+import { ChatError } from './errors.ts';
+import { ID_PATTERN, LIMITS, USER_PATTERN, type User } from './model.ts';
+
+/**
+ * PROTOCOL.md's rules for untrusted input, in one place. Every value arrives as `unknown` (a JSON
+ * body, a form field, a frame): a value of the wrong type is a 400, never coerced, so an object
+ * such as `{"$ne": null}` never reaches a store.
+ */
+
+export interface RoomInput {
+  title: string;
+  max: number;
+  password: string | null;
+}
+
+export function roomInput(body: unknown): RoomInput {
+  const fields = record(body);
+  const title = text(fields.title, 'title');
+  if (title.length < 1 || title.length > LIMITS.titleMax) {
+    throw new ChatError(400, `The title must be 1 to ${LIMITS.titleMax} characters long.`);
+  }
+  return { title, max: capacity(fields.max), password: password(fields.password) };
+}
+
+export interface ChatInput {
+  chat: string;
+  to?: User;
+}
+
+export function chatInput(body: unknown): ChatInput {
+  const fields = record(body);
+  const chat = text(fields.chat, 'chat');
+  if (chat.length < 1 || chat.length > LIMITS.chatMax) {
+    throw new ChatError(400, `A message must be 1 to ${LIMITS.chatMax} characters long.`);
+  }
+  if (fields.to === undefined || fields.to === null || fields.to === '') return { chat };
+  return { chat, to: user(fields.to, 'to') };
+}
+
+export function user(value: unknown, field: string): User {
+  if (typeof value !== 'string' || !USER_PATTERN.test(value)) {
+    throw new ChatError(400, `${field} must be a user colour such as #a3c25e.`);
+  }
+  return value;
+}
+
+/** A password as typed: at most 64 characters; empty means none. */
+export function password(value: unknown): string | null {
+  if (value === undefined || value === null || value === '') return null;
+  if (typeof value !== 'string') throw new ChatError(400, 'The password must be text.');
+  if (value.length > LIMITS.passwordMax) {
+    throw new ChatError(400, `The password must be at most ${LIMITS.passwordMax} characters long.`);
+  }
+  return value;
+}
+
+/** A room id from a URL or a frame: a malformed one names no room, so it is a 404. */
+export function roomId(value: unknown): string {
+  if (typeof value !== 'string' || !ID_PATTERN.test(value)) {
+    throw new ChatError(404, 'This room does not exist (any more).');
+  }
+  return value;
+}
+
+/** A resume cursor: a whole number >= 0, or absent. Strings of digits are accepted (URLs). */
+export function cursor(value: unknown, field = 'after'): number | undefined {
+  if (value === undefined || value === null || value === '') return undefined;
+  const n = wholeNumber(value);
+  if (n === null || n < 0) throw new ChatError(400, `${field} must be a whole number from 0.`);
+  return n;
+}
+
+export function limit(value: unknown): number {
+  if (value === undefined || value === null || value === '') return LIMITS.historyLimitDefault;
+  const n = wholeNumber(value);
+  if (n === null || n < 1 || n > LIMITS.historyLimitMax) {
+    throw new ChatError(400, `limit must be a whole number from 1 to ${LIMITS.historyLimitMax}.`);
+  }
+  return n;
+}
+
+function capacity(value: unknown): number {
+  if (value === undefined || value === null || value === '') return LIMITS.maxDefault;
+  const n = wholeNumber(value);
+  if (n === null || n < LIMITS.maxMin || n > LIMITS.maxMax) {
+    throw new ChatError(
+      400,
+      `The capacity must be a whole number from ${LIMITS.maxMin} to ${LIMITS.maxMax}.`,
+    );
+  }
+  return n;
+}
+
+function wholeNumber(value: unknown): number | null {
+  if (typeof value === 'number') return Number.isSafeInteger(value) ? value : null;
+  if (typeof value === 'string' && /^\d{1,15}$/.test(value.trim())) return Number(value.trim());
+  return null;
+}
+
+function text(value: unknown, field: string): string {
+  if (value === undefined || value === null) throw new ChatError(400, `${field} is required.`);
+  if (typeof value !== 'string') throw new ChatError(400, `${field} must be text.`);
+  return value.trim();
+}
+
+function record(body: unknown): Record<string, unknown> {
+  if (typeof body !== 'object' || body === null || Array.isArray(body)) {
+    throw new ChatError(400, 'The request body must be a JSON object or a form.');
+  }
+  return body as Record<string, unknown>;
+}

@@ -1,0 +1,263 @@
+/**
+ * The composition root: flags -> store -> chat core -> koa app -> transports -> listen.
+ * `npm start -- --help` lists the flags (PROTOCOL.md, Starting the server).
+ */
+import { randomBytes } from 'node:crypto';
+import { readFile, writeFile } from 'node:fs/promises';
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { join, resolve } from 'node:path';
+import { argv, env, exit } from 'node:process';
+import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
+import { ChatService } from './core/chat.ts';
+import { GifFiles } from './core/gifs.ts';
+import { logError } from './core/log.ts';
+import { TRANSPORT_NAMES, type TransportName } from './core/model.ts';
+import { FileStore } from './core/store/file.ts';
+import { MemoryStore } from './core/store/memory.ts';
+import type { Store, StoreName } from './core/store/store.ts';
+import { createApp } from './transports/http/app.ts';
+import { SseTransport } from './transports/sse/server.ts';
+import type { Transport } from './transports/transport.ts';
+
+export interface ServerOptions {
+  transport: 'all' | TransportName;
+  port: number;
+  host: string;
+  store: StoreName;
+  dataDir: string;
+  mongoUrl: string | undefined;
+  emptyRoomGraceMs: number;
+  allowedOrigins: string[];
+  cookieSecret: string | undefined;
+  /** Not a flag: tests shorten the member grace (PROTOCOL: 2 s) and the heartbeats. */
+  memberGraceMs?: number;
+  heartbeatMs?: number;
+}
+
+export interface RunningServer {
+  url: string;
+  port: number;
+  options: ServerOptions;
+  chat: ChatService;
+  server: Server;
+  close(): Promise<void>;
+}
+
+/** A flag or value the server cannot take: exit status 2 with `message`. */
+export class UsageError extends Error {}
+
+const USAGE = `usage: npm start -- [--transport all|polling|sse|ws|socketio] [--port 8005] [--host 127.0.0.1]
+                    [--store file|memory|mongo] [--data-dir ./data] [--mongo-url URL]
+                    [--empty-room-grace MS] [--allowed-origin URL ...]`;
+
+/** Transports built so far; the others answer "not built yet". */
+const BUILT: Partial<Record<TransportName, (options: ServerOptions) => Transport>> = {
+  sse: (options) => new SseTransport({ heartbeatMs: options.heartbeatMs }),
+};
+
+/** Flags beat their environment variables; both are checked the same way. */
+export function parseOptions(args: string[], vars: NodeJS.ProcessEnv = {}): ServerOptions {
+  let parsed: ReturnType<typeof parseFlags>;
+  try {
+    parsed = parseFlags(args);
+  } catch (error) {
+    throw new UsageError((error as Error).message.split('\n')[0]);
+  }
+  const flags = parsed.values;
+  const pick = (flag: string | undefined, name: string) => flag ?? vars[name];
+  const transport = oneOf('--transport', pick(flags.transport, 'TRANSPORT') ?? 'all', [
+    'all',
+    ...TRANSPORT_NAMES,
+  ]);
+  const store = oneOf('--store', pick(flags.store, 'STORE') ?? 'file', ['file', 'memory', 'mongo']);
+  const allowed = flags['allowed-origin'] ?? vars.ALLOWED_ORIGINS?.split(',') ?? [];
+  const allowedOrigins = allowed.map((origin) => origin.trim()).filter(Boolean);
+  for (const origin of allowedOrigins) {
+    if (!/^https?:\/\/[^/\s]+$/.test(origin)) {
+      throw new UsageError(
+        `--allowed-origin must be an origin such as http://localhost:3000, not "${origin}"`,
+      );
+    }
+  }
+  return {
+    transport,
+    port: integer('--port', pick(flags.port, 'PORT') ?? '8005', 0, 65535),
+    host: pick(flags.host, 'HOST') ?? '127.0.0.1',
+    store,
+    dataDir: resolve(pick(flags['data-dir'], 'DATA_DIR') ?? './data'),
+    mongoUrl: pick(flags['mongo-url'], 'MONGO_URL'),
+    emptyRoomGraceMs: integer(
+      '--empty-room-grace',
+      pick(flags['empty-room-grace'], 'EMPTY_ROOM_GRACE_MS') ?? '10000',
+      0,
+      2 ** 31 - 1,
+    ),
+    allowedOrigins,
+    cookieSecret: vars.COOKIE_SECRET || undefined,
+  };
+}
+
+function parseFlags(args: string[]) {
+  return parseArgs({
+    args,
+    strict: true,
+    allowPositionals: false,
+    options: {
+      transport: { type: 'string' },
+      port: { type: 'string' },
+      host: { type: 'string' },
+      store: { type: 'string' },
+      'data-dir': { type: 'string' },
+      'mongo-url': { type: 'string' },
+      'empty-room-grace': { type: 'string' },
+      'allowed-origin': { type: 'string', multiple: true },
+      help: { type: 'boolean', short: 'h' },
+    },
+  });
+}
+
+function oneOf<T extends string>(flag: string, value: string, allowed: readonly T[]): T {
+  if (!(allowed as readonly string[]).includes(value)) {
+    throw new UsageError(`${flag} must be one of ${allowed.join(', ')}, not "${value}"`);
+  }
+  return value as T;
+}
+
+function integer(flag: string, value: string, min: number, max: number): number {
+  const n = /^\d+$/.test(value) ? Number(value) : Number.NaN;
+  if (!(n >= min && n <= max)) {
+    throw new UsageError(`${flag} must be a whole number from ${min} to ${max}, not "${value}"`);
+  }
+  return n;
+}
+
+async function openStore(options: ServerOptions): Promise<Store> {
+  switch (options.store) {
+    case 'memory':
+      return new MemoryStore();
+    case 'file':
+      return FileStore.open(join(options.dataDir, 'db'));
+    case 'mongo':
+      throw new UsageError('--store mongo is not built yet (see the MongoDB issue)');
+  }
+}
+
+/** COOKIE_SECRET, or a secret generated once and kept in the data dir (so sessions survive). */
+async function cookieSecret(options: ServerOptions): Promise<string> {
+  if (options.cookieSecret) return options.cookieSecret;
+  const path = join(options.dataDir, 'cookie-secret');
+  const kept = await readFile(path, 'utf8').catch(() => '');
+  if (kept.trim().length >= 32) return kept.trim();
+  const secret = randomBytes(32).toString('base64url');
+  await writeFile(path, `${secret}\n`, { mode: 0o600 });
+  return secret;
+}
+
+export async function startServer(options: ServerOptions): Promise<RunningServer> {
+  const names = options.transport === 'all' ? [...TRANSPORT_NAMES] : [options.transport];
+  const missing = names.filter((name) => !BUILT[name]);
+  if (options.transport !== 'all' && missing.length > 0) {
+    throw new UsageError(`--transport ${options.transport} is not built yet`);
+  }
+  const transports = names.flatMap((name) => BUILT[name]?.(options) ?? []);
+
+  const gifs = await GifFiles.open(join(options.dataDir, 'gifs'));
+  const store = await openStore(options);
+  const chat = await ChatService.open({
+    store,
+    gifs,
+    emptyRoomGraceMs: options.emptyRoomGraceMs,
+    memberGraceMs: options.memberGraceMs,
+  });
+  const { app, http } = await createApp({
+    chat,
+    transports,
+    cookieSecret: await cookieSecret(options),
+    allowedOrigins: options.allowedOrigins,
+    dataDir: options.dataDir,
+  });
+  const server = createServer(app.callback());
+  for (const transport of transports) transport.attach?.(server, http);
+  server.on('clientError', (error, socket) => {
+    if (socket.writable) socket.end('HTTP/1.1 400 Bad Request\r\nConnection: close\r\n\r\n');
+    socket.destroy(error);
+  });
+  await new Promise<void>((done, fail) => {
+    server.once('error', fail);
+    server.listen(options.port, options.host, () => {
+      server.off('error', fail);
+      done();
+    });
+  });
+  const { port } = server.address() as AddressInfo;
+  const host = options.host.includes(':') ? `[${options.host}]` : options.host;
+  let closing: Promise<void> | undefined;
+  return {
+    url: `http://${host}:${port}`,
+    port,
+    options,
+    chat,
+    server,
+    close: () => {
+      closing ??= (async () => {
+        const stopped = new Promise<void>((done) => server.close(() => done()));
+        await Promise.all(transports.map((transport) => transport.close()));
+        server.closeAllConnections();
+        await stopped;
+        await chat.close();
+      })();
+      return closing;
+    },
+  };
+}
+
+async function main(): Promise<void> {
+  let options: ServerOptions;
+  try {
+    if (argv.includes('--help') || argv.includes('-h')) {
+      console.info(USAGE);
+      return;
+    }
+    options = parseOptions(argv.slice(2), env);
+  } catch (error) {
+    console.error(`${(error as Error).message} (npm start -- --help lists the flags)`);
+    exit(2);
+  }
+  let running: RunningServer;
+  try {
+    running = await startServer(options);
+  } catch (error) {
+    if (error instanceof UsageError) {
+      console.error(error.message);
+      exit(2);
+    }
+    const code = (error as NodeJS.ErrnoException).code;
+    if (code === 'EADDRINUSE')
+      console.error(`port ${options.port} is in use: try --port <another>`);
+    else logError('the server could not start', error);
+    exit(1);
+  }
+  const names = options.transport === 'all' ? Object.keys(BUILT) : [options.transport];
+  console.info(
+    `listening on ${running.url} (transports: ${names.join(', ')}, store: ${options.store})`,
+  );
+  const stop = () => {
+    const force = setTimeout(() => exit(1), 5000);
+    force.unref();
+    running.close().then(
+      () => exit(0),
+      (error) => {
+        logError('shutting down', error);
+        exit(1);
+      },
+    );
+  };
+  process.once('SIGINT', stop);
+  process.once('SIGTERM', stop);
+}
+
+if (argv[1] && resolve(argv[1]) === fileURLToPath(import.meta.url)) {
+  await main();
+}

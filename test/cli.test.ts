@@ -1,0 +1,112 @@
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { parseOptions } from '../server.ts';
+import { newSession } from './support/http.ts';
+import { runServer, startServerProcess } from './support/process.ts';
+
+let dataDir: string;
+beforeAll(async () => {
+  dataDir = await mkdtemp(join(tmpdir(), 'realtime-lab-cli-'));
+});
+afterAll(() => rm(dataDir, { recursive: true, force: true }));
+
+describe('npm start', () => {
+  it('prints the listening line and serves the lobby', async () => {
+    const server = await startServerProcess(['--data-dir', dataDir]);
+    try {
+      expect(server.output()).toMatch(
+        /^listening on http:\/\/127\.0\.0\.1:\d+ \(transports: sse, store: file\)$/m,
+      );
+      const lobby = await fetch(server.url, { headers: { accept: 'text/html' } });
+      expect(lobby.status).toBe(200);
+      expect(await lobby.text()).toContain('href="/room"');
+    } finally {
+      expect(await server.stop()).toBe(0);
+    }
+  });
+
+  it.each([
+    [['--bogus'], /bogus/],
+    [
+      ['--transport', 'carrier-pigeon'],
+      /--transport must be one of all, polling, sse, ws, socketio/,
+    ],
+    [['--store', 'postgres'], /--store must be one of file, memory, mongo/],
+    [['--port', 'eighty'], /--port must be a whole number/],
+    [['--port', '70000'], /--port must be a whole number/],
+    [['--empty-room-grace', '-5'], /empty-room-grace/],
+    [['--allowed-origin', 'not a url'], /--allowed-origin must be an origin/],
+    [['--transport', 'ws'], /--transport ws is not built yet/],
+  ])('exits with status 2 and one line naming the problem: %j', async (args, message) => {
+    const run = runServer([...args, '--data-dir', dataDir]);
+    expect(await run.exited).toBe(2);
+    expect(run.output()).toMatch(message);
+    expect(run.output()).not.toMatch(/\n\s+at /);
+  });
+
+  it('takes environment variables, and a flag beats its variable', () => {
+    const env = {
+      TRANSPORT: 'sse',
+      PORT: '9001',
+      STORE: 'memory',
+      EMPTY_ROOM_GRACE_MS: '5',
+      ALLOWED_ORIGINS: 'http://a.test,http://b.test',
+    };
+    expect(parseOptions([], env)).toMatchObject({
+      transport: 'sse',
+      port: 9001,
+      store: 'memory',
+      emptyRoomGraceMs: 5,
+      allowedOrigins: ['http://a.test', 'http://b.test'],
+    });
+    expect(parseOptions(['--port', '9002', '--store', 'file'], env)).toMatchObject({
+      port: 9002,
+      store: 'file',
+    });
+    expect(parseOptions([], {})).toMatchObject({
+      transport: 'all',
+      port: 8005,
+      host: '127.0.0.1',
+      store: 'file',
+      emptyRoomGraceMs: 10000,
+    });
+  });
+});
+
+describe('the file store', () => {
+  it('keeps rooms, messages and sessions across a restart', async () => {
+    const dir = join(dataDir, 'restart');
+    const first = await startServerProcess(['--data-dir', dir, '--empty-room-grace', '60000']);
+    const alice = await newSession(first.url);
+    const room = await alice.createRoom({ title: 'survivor', password: 'pw' });
+    await alice.say(room.id, 'before the restart');
+    expect(await first.stop()).toBe(0);
+
+    const second = await startServerProcess(['--data-dir', dir, '--empty-room-grace', '60000']);
+    try {
+      const rooms = (await (await fetch(`${second.url}/api/rooms`)).json()) as {
+        rooms: { id: string }[];
+      };
+      expect(rooms.rooms).toMatchObject([
+        { id: room.id, title: 'survivor', hasPassword: true, owner: alice.user },
+      ]);
+      // The same cookie is still the same visitor: the secret was kept in the data dir.
+      const same = await fetch(`${second.url}/api/rooms/${room.id}/messages`, {
+        headers: { cookie: alice.cookie },
+      });
+      expect(same.status).toBe(200);
+      const { messages } = (await same.json()) as { messages: { seq: number; chat: string }[] };
+      expect(messages.map((m) => [m.seq, m.chat])).toEqual([[1, 'before the restart']]);
+      const next = await fetch(`${second.url}/room/${room.id}/chat`, {
+        method: 'POST',
+        headers: { cookie: alice.cookie, 'content-type': 'application/json' },
+        body: JSON.stringify({ chat: 'after' }),
+      });
+      expect(((await next.json()) as { message: { seq: number } }).message.seq).toBe(2);
+    } finally {
+      await second.stop();
+    }
+  }, 60_000);
+});

@@ -1,0 +1,81 @@
+/** A visitor as a program is one: a cookie jar of one session, and fetch with it. */
+export interface Session {
+  user: string;
+  cookie: string;
+  /** fetch against the server with this session's cookie (and JSON by default). */
+  fetch(path: string, init?: RequestInit & { json?: unknown }): Promise<Response>;
+  /** POST /room as JSON; returns the room. */
+  createRoom(body?: Record<string, unknown>): Promise<{ id: string; [key: string]: unknown }>;
+  /** POST /room/:id/chat; returns the message. */
+  say(room: string, chat: string, to?: string): Promise<{ seq: number; [key: string]: unknown }>;
+}
+
+/** GET /api/me: a new session, as PROTOCOL.md tells programs to start. */
+export async function newSession(baseUrl: string): Promise<Session> {
+  const response = await fetch(`${baseUrl}/api/me`);
+  if (response.status !== 200) throw new Error(`/api/me answered ${response.status}`);
+  const { user } = (await response.json()) as { user: string };
+  const cookie = cookieHeader(response);
+  return sessionOf(baseUrl, user, cookie);
+}
+
+export function sessionOf(baseUrl: string, user: string, cookie: string): Session {
+  const session: Session = {
+    user,
+    cookie,
+    fetch: (path, init = {}) => {
+      const { json, ...rest } = init;
+      const headers = new Headers(rest.headers);
+      if (cookie && !headers.has('cookie')) headers.set('cookie', cookie);
+      if (!headers.has('accept')) headers.set('accept', 'application/json');
+      if (json !== undefined) {
+        headers.set('content-type', 'application/json');
+        rest.body = JSON.stringify(json);
+      }
+      return fetch(`${baseUrl}${path}`, { redirect: 'manual', ...rest, headers });
+    },
+    createRoom: async (body = {}) => {
+      const response = await session.fetch('/room', {
+        method: 'POST',
+        json: { title: 'test room', ...body },
+      });
+      if (response.status !== 201) {
+        throw new Error(`POST /room answered ${response.status}: ${await response.text()}`);
+      }
+      return ((await response.json()) as { room: { id: string } }).room;
+    },
+    say: async (room, chat, to) => {
+      const response = await session.fetch(`/room/${room}/chat`, {
+        method: 'POST',
+        json: to === undefined ? { chat } : { chat, to },
+      });
+      if (response.status !== 201) {
+        throw new Error(`POST chat answered ${response.status}: ${await response.text()}`);
+      }
+      return ((await response.json()) as { message: { seq: number } }).message;
+    },
+  };
+  return session;
+}
+
+/** The `Cookie` header that sends back what a response set. */
+export function cookieHeader(response: Response): string {
+  return response.headers
+    .getSetCookie()
+    .map((line) => line.split(';')[0])
+    .join('; ');
+}
+
+/** Waits until `check` is true (polling every 10 ms), or fails after `ms`. */
+export async function eventually(
+  check: () => boolean | Promise<boolean>,
+  ms = 5000,
+  what = 'condition',
+): Promise<void> {
+  const deadline = Date.now() + ms;
+  while (Date.now() < deadline) {
+    if (await check()) return;
+    await new Promise((done) => setTimeout(done, 10));
+  }
+  throw new Error(`timed out after ${ms} ms waiting for ${what}`);
+}

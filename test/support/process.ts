@@ -1,0 +1,68 @@
+import { type ChildProcess, spawn } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+
+const ROOT = fileURLToPath(new URL('../../', import.meta.url));
+
+export interface ServerProcess {
+  child: ChildProcess;
+  url: string;
+  output(): string;
+  /** SIGTERM, and the exit code. */
+  stop(): Promise<number | null>;
+}
+
+/** `npm start`'s command (node with tsx, server.ts) as a child process. */
+export function runServer(
+  args: string[],
+  env: Record<string, string> = {},
+): { child: ChildProcess; output: () => string; exited: Promise<number | null> } {
+  const child = spawn(process.execPath, ['--import', 'tsx', 'server.ts', ...args], {
+    cwd: ROOT,
+    env: { ...process.env, ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let output = '';
+  child.stdout!.on('data', (chunk) => {
+    output += chunk;
+  });
+  child.stderr!.on('data', (chunk) => {
+    output += chunk;
+  });
+  const exited = new Promise<number | null>((done) => child.once('exit', (code) => done(code)));
+  return { child, output: () => output, exited };
+}
+
+/** Starts the server process and waits for its `listening on` line. */
+export async function startServerProcess(
+  args: string[],
+  env: Record<string, string> = {},
+): Promise<ServerProcess> {
+  const run = runServer(['--port', '0', ...args], env);
+  const url = await new Promise<string>((done, fail) => {
+    const timer = setTimeout(
+      () => fail(new Error(`no listening line in 20 s:\n${run.output()}`)),
+      20_000,
+    );
+    const check = () => {
+      const match = /listening on (http:\/\/\S+)/.exec(run.output());
+      if (match) {
+        clearTimeout(timer);
+        done(match[1]!);
+      }
+    };
+    run.child.stdout!.on('data', check);
+    run.exited.then((code) => {
+      clearTimeout(timer);
+      fail(new Error(`server exited (${code}):\n${run.output()}`));
+    });
+  });
+  return {
+    child: run.child,
+    url,
+    output: run.output,
+    stop: async () => {
+      run.child.kill('SIGTERM');
+      return run.exited;
+    },
+  };
+}

@@ -1,0 +1,41 @@
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { type RunningServer, type ServerOptions, startServer as start } from '../../server.ts';
+
+export interface TestServer extends RunningServer {
+  dataDir: string;
+  /** Stops the server and removes its data dir (unless `keepData`). */
+  close(): Promise<void>;
+}
+
+/**
+ * The real server, in this process, on a free port of 127.0.0.1, with a fresh data dir. Tests
+ * talk to it with real clients over real sockets.
+ */
+export async function startServer(
+  overrides: Partial<ServerOptions> & { keepData?: boolean } = {},
+): Promise<TestServer> {
+  const { keepData, ...rest } = overrides;
+  const dataDir = rest.dataDir ?? (await mkdtemp(join(tmpdir(), 'realtime-lab-test-')));
+  const running = await start({
+    transport: 'all',
+    port: 0,
+    host: '127.0.0.1',
+    store: 'memory',
+    dataDir,
+    mongoUrl: undefined,
+    emptyRoomGraceMs: 60_000,
+    allowedOrigins: [],
+    cookieSecret: 'test-secret-test-secret-test-secret',
+    ...rest,
+  });
+  return {
+    ...running,
+    dataDir,
+    close: async () => {
+      await running.close();
+      if (!keepData) await rm(dataDir, { recursive: true, force: true });
+    },
+  };
+}

@@ -1,0 +1,19 @@
+import type { TransportName } from '../core/model.ts';
+import type { ChatClient, ClientOptions } from './client.ts';
+import { SseClient, type SseClientOptions } from './sse/client.ts';
+
+/**
+ * The one place that maps a transport's name to its client, so the pages, the tests and the bench
+ * swap transports by name. Options a client does not know are ignored by it.
+ */
+export function createClient(
+  name: TransportName,
+  options: ClientOptions & Record<string, unknown>,
+): ChatClient {
+  switch (name) {
+    case 'sse':
+      return new SseClient(options as SseClientOptions);
+    default:
+      throw new Error(`the ${name} client is not built yet`);
+  }
+}

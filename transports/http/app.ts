@@ -1,0 +1,136 @@
+import { mkdir } from 'node:fs/promises';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import Router from '@koa/router';
+import Koa from 'koa';
+import { koaBody } from 'koa-body';
+import serve from 'koa-static';
+import type { ChatService } from '../../core/chat.ts';
+import { ChatError } from '../../core/errors.ts';
+import type { TransportName } from '../../core/model.ts';
+import type { Transport, TransportStats } from '../transport.ts';
+import { bundleAssets } from './assets.ts';
+import type { HttpContext } from './context.ts';
+import { errorMapper } from './errors.ts';
+import { WireMeter } from './meter.ts';
+import { originChecker } from './origin.ts';
+import { sharedRoutes } from './routes.ts';
+import { requireVisitor, sessionMiddleware, visitorOfRequest } from './session.ts';
+
+const STATIC_DIR = fileURLToPath(new URL('../../views/static/', import.meta.url));
+
+export interface AppOptions {
+  chat: ChatService;
+  transports: readonly Transport[];
+  cookieSecret: string;
+  allowedOrigins: readonly string[];
+  dataDir: string;
+}
+
+const SECURITY_HEADERS = {
+  'Content-Security-Policy':
+    "default-src 'self'; img-src 'self' data: blob:; script-src 'self'; style-src 'self'; " +
+    "object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'",
+  'X-Content-Type-Options': 'nosniff',
+  'Referrer-Policy': 'same-origin',
+} as const;
+
+/**
+ * The koa app every transport shares: one error mapper, meters, Origin checks on every POST and
+ * DELETE, the session, bodies, the static files and the bundled scripts, the shared routes, and
+ * the routes of the polling and SSE transports. Upgrade-based transports attach to the HTTP server
+ * later with the same HttpContext.
+ */
+export async function createApp(options: AppOptions): Promise<{ app: Koa; http: HttpContext }> {
+  const { chat, transports } = options;
+  const app = new Koa({ proxy: false });
+  // Koa's own error log would print stacks for errors the mapper already handled.
+  app.silent = true;
+
+  const meters = new Map<TransportName, WireMeter>();
+  const meter = (name: TransportName) => {
+    let found = meters.get(name);
+    if (!found) {
+      found = new WireMeter();
+      meters.set(name, found);
+    }
+    return found;
+  };
+  const httpMeter = new WireMeter();
+  const originAllowed = originChecker(options.allowedOrigins);
+  const http: HttpContext = {
+    chat,
+    visitor: requireVisitor,
+    visitorOfRequest: (req) => visitorOfRequest(app, req),
+    originAllowed,
+    meter,
+    transports: transports.map((transport) => transport.name),
+  };
+
+  const uploadDir = join(options.dataDir, 'tmp');
+  await mkdir(uploadDir, { recursive: true });
+  const assets = await bundleAssets();
+  const statics = serve(STATIC_DIR, { maxage: 60 * 60 * 1000 });
+
+  app.use(async (ctx, next) => {
+    const group = /^\/(sse|poll)\//.exec(ctx.path)?.[1];
+    const name = group === 'sse' ? 'sse' : group === 'poll' ? 'polling' : null;
+    (name ? meter(name) : httpMeter).track(ctx.req, ctx.res);
+    ctx.set(SECURITY_HEADERS);
+    await next();
+  });
+  app.use(errorMapper);
+  app.use(async (ctx, next) => {
+    if ((ctx.method === 'POST' || ctx.method === 'DELETE') && !originAllowed(ctx.req)) {
+      throw new ChatError(403, 'Requests from another site are refused (Origin check).');
+    }
+    await next();
+  });
+  app.use(sessionMiddleware(app, options.cookieSecret));
+  app.use(async (ctx, next) => {
+    if (ctx.path.startsWith('/static/')) {
+      const original = ctx.path;
+      ctx.path = ctx.path.slice('/static'.length);
+      await statics(ctx, async () => undefined);
+      if (ctx.body === undefined && ctx.status === 404) ctx.path = original;
+      else return;
+    }
+    if (ctx.path.startsWith('/assets/')) {
+      const script = assets.get(ctx.path.slice('/assets/'.length));
+      if (script !== undefined) {
+        ctx.type = 'text/javascript; charset=utf-8';
+        ctx.set('Cache-Control', 'no-cache');
+        ctx.body = script;
+        return;
+      }
+    }
+    await next();
+  });
+  app.use(
+    koaBody({
+      multipart: false,
+      json: true,
+      urlencoded: true,
+      text: false,
+      jsonLimit: '64kb',
+      formLimit: '64kb',
+      jsonStrict: true,
+    }),
+  );
+
+  const router = sharedRoutes(http, {
+    uploadDir,
+    httpMeter,
+    transportStats: () => {
+      const stats: Partial<Record<TransportName, TransportStats>> = {};
+      for (const transport of transports) stats[transport.name] = transport.stats();
+      return stats;
+    },
+  });
+  const transportRouter = new Router();
+  for (const transport of transports) transport.mount?.(transportRouter, http);
+  app.use(transportRouter.routes());
+  app.use(router.routes());
+  app.use(router.allowedMethods());
+  return { app, http };
+}

@@ -1,0 +1,20 @@
+import type { IncomingMessage } from 'node:http';
+import type { Context } from 'koa';
+import type { ChatService, Visitor } from '../../core/chat.ts';
+import type { TransportName } from '../../core/model.ts';
+import type { WireMeter } from './meter.ts';
+
+/** What the HTTP side hands every transport: the chat, sessions, Origin checks and meters. */
+export interface HttpContext {
+  chat: ChatService;
+  /** The visitor of a request with a session, or a 401 ChatError. */
+  visitor(ctx: Context): Visitor;
+  /** The visitor of a raw upgrade or handshake request (ws, Socket.IO), or null without a session. */
+  visitorOfRequest(req: IncomingMessage): Visitor | null;
+  /** Whether a request's `Origin` (when present) is the server's own or an allowed one. */
+  originAllowed(req: IncomingMessage): boolean;
+  /** The byte and request meter of a transport's endpoints. */
+  meter(name: TransportName): WireMeter;
+  /** Transports running in this server, in PROTOCOL.md's order. */
+  transports: readonly TransportName[];
+}

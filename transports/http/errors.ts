@@ -1,0 +1,71 @@
+import type { Context, Next } from 'koa';
+import { GENERIC_ERROR, isChatError } from '../../core/errors.ts';
+import { logError } from '../../core/log.ts';
+
+/**
+ * The one error mapper of the HTTP edge. A ChatError keeps its status and sentence; a client error
+ * raised by koa or a body parser (bad JSON, too large) gets a sentence of ours for its status;
+ * anything else is a 500 with a generic sentence, its stack logged on the server only.
+ *
+ * JSON `{"error": sentence}` for programs; HTML requests (Accept names text/html) get a 303 to
+ * `/?error=...`, or the page a route chose to render with the sentence (see `renderError`).
+ */
+export async function errorMapper(ctx: Context, next: Next): Promise<void> {
+  try {
+    await next();
+    if (ctx.status === 404 && ctx.body === undefined && !ctx.headerSent) {
+      respond(ctx, 404, 'There is nothing at this address.');
+    }
+  } catch (error) {
+    if (ctx.headerSent || !ctx.writable) {
+      logError(`${ctx.method} ${ctx.path} after the response began`, error);
+      return;
+    }
+    const [status, sentence] = describe(error);
+    if (status >= 500) logError(`${ctx.method} ${ctx.path}`, error);
+    respond(ctx, status, sentence);
+  }
+}
+
+/** Status and sentence for any thrown value. */
+export function describe(error: unknown): [number, string] {
+  if (isChatError(error)) return [error.status, error.message];
+  const status = clientStatus(error);
+  if (status !== null)
+    return [status, CLIENT_SENTENCES[status] ?? 'The request was not understood.'];
+  return [500, GENERIC_ERROR];
+}
+
+const CLIENT_SENTENCES: Record<number, string> = {
+  400: 'The request body could not be read: send JSON, a form, or multipart as documented.',
+  405: 'This address does not take that method.',
+  413: 'The request is too large (a GIF may be at most 5 MiB).',
+  415: 'This content type is not supported here.',
+};
+
+function clientStatus(error: unknown): number | null {
+  if (typeof error !== 'object' || error === null) return null;
+  const { status, statusCode, httpCode } = error as Record<string, unknown>;
+  const code = [status, statusCode, httpCode].find((c) => typeof c === 'number') as
+    | number
+    | undefined;
+  return code !== undefined && code >= 400 && code < 500 ? code : null;
+}
+
+/** Whether the client asked for a page. */
+export function wantsHtml(ctx: Context): boolean {
+  if (ctx.method === 'DELETE') return false;
+  if (/^\/(api|poll|sse)\//.test(ctx.path)) return false;
+  return (ctx.get('accept') ?? '').includes('text/html');
+}
+
+function respond(ctx: Context, status: number, sentence: string): void {
+  if (wantsHtml(ctx)) {
+    ctx.status = 303;
+    ctx.redirect(`/?error=${encodeURIComponent(sentence)}`);
+    return;
+  }
+  ctx.status = status;
+  ctx.type = 'application/json';
+  ctx.body = { error: sentence };
+}

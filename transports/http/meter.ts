@@ -1,0 +1,77 @@
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { Socket } from 'node:net';
+
+/**
+ * Counts requests and bytes on the wire (headers and framing included) for one group of
+ * endpoints, for /api/stats. Bytes are read off the TCP socket, so they are what really crossed
+ * the wire. A keep-alive socket can carry requests of several transports in turn: each request is
+ * charged with what its socket read and wrote since the previous request on it ended, so every
+ * request must be tracked by some meter (the shared routes have their own).
+ */
+export class WireMeter {
+  requests = 0;
+  #bytesIn = 0;
+  #bytesOut = 0;
+  /** Sockets with a request of this meter in flight (streams included), and their marks. */
+  readonly #open = new Map<Socket, Mark>();
+
+  /** Charges this request, from now until its response ends, to this meter. */
+  track(req: IncomingMessage, res: ServerResponse): void {
+    const socket = req.socket;
+    this.requests += 1;
+    const mark = takeMark(socket);
+    this.#open.set(socket, mark);
+    const settle = () => {
+      if (this.#open.get(socket) !== mark) return;
+      this.#open.delete(socket);
+      this.#charge(socket, mark);
+    };
+    res.once('finish', settle);
+    res.once('close', settle);
+  }
+
+  /**
+   * Charges a socket taken over for good (a WebSocket upgrade), from the end of its previous
+   * request (so the upgrade request's own headers count) until it closes.
+   */
+  trackSocket(socket: Socket): void {
+    this.requests += 1;
+    const mark = takeMark(socket);
+    this.#open.set(socket, mark);
+    socket.once('close', () => {
+      this.#open.delete(socket);
+      this.#charge(socket, mark);
+    });
+  }
+
+  /** Bytes in so far, open requests included. */
+  get bytesIn(): number {
+    let total = this.#bytesIn;
+    for (const [socket, mark] of this.#open) total += socket.bytesRead - mark.read;
+    return total;
+  }
+
+  get bytesOut(): number {
+    let total = this.#bytesOut;
+    for (const [socket, mark] of this.#open) total += socket.bytesWritten - mark.written;
+    return total;
+  }
+
+  #charge(socket: Socket, mark: Mark): void {
+    this.#bytesIn += socket.bytesRead - mark.read;
+    this.#bytesOut += socket.bytesWritten - mark.written;
+    marks.set(socket, { read: socket.bytesRead, written: socket.bytesWritten });
+  }
+}
+
+interface Mark {
+  read: number;
+  written: number;
+}
+
+/** Where each socket's previous request ended (a new socket starts at 0). */
+const marks = new WeakMap<Socket, Mark>();
+
+function takeMark(socket: Socket): Mark {
+  return marks.get(socket) ?? { read: 0, written: 0 };
+}

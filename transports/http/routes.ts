@@ -1,0 +1,223 @@
+import { createReadStream } from 'node:fs';
+import { stat } from 'node:fs/promises';
+import { cpuUsage, memoryUsage, uptime } from 'node:process';
+import Router from '@koa/router';
+import type { Context } from 'koa';
+import { koaBody } from 'koa-body';
+import { ChatError } from '../../core/errors.ts';
+import { LIMITS, type TransportName } from '../../core/model.ts';
+import { chatPage, lobbyPage, newRoomPage, passwordPage } from '../../views/pages.ts';
+import type { TransportStats } from '../transport.ts';
+import type { HttpContext } from './context.ts';
+import { describe, wantsHtml } from './errors.ts';
+import type { WireMeter } from './meter.ts';
+import { ensureVisitor, grant, requireVisitor } from './session.ts';
+
+export interface RouteOptions {
+  /** Where multipart uploads land before they are checked (same disk as the GIF folder). */
+  uploadDir: string;
+  /** Live counters of the running transports. */
+  transportStats: () => Partial<Record<TransportName, TransportStats>>;
+  httpMeter: WireMeter;
+}
+
+/** The book's routes and the API of PROTOCOL.md, shared by every transport. */
+export function sharedRoutes(http: HttpContext, options: RouteOptions): Router {
+  const { chat } = http;
+  const router = new Router();
+  const multipart = koaBody({
+    multipart: true,
+    json: false,
+    urlencoded: false,
+    text: false,
+    formidable: {
+      uploadDir: options.uploadDir,
+      maxFiles: 1,
+      maxFileSize: LIMITS.gifBytes,
+      maxTotalFileSize: LIMITS.gifBytes,
+      maxFields: 5,
+      maxFieldsSize: 4096,
+      allowEmptyFiles: false,
+      keepExtensions: false,
+    },
+  });
+
+  // ---- pages ------------------------------------------------------------------------------
+
+  router.get('/', (ctx) => {
+    ensureVisitor(ctx);
+    const error = typeof ctx.query.error === 'string' ? ctx.query.error.slice(0, 300) : undefined;
+    page(ctx, 200, lobbyPage({ rooms: chat.listRooms(), error, ...pickTransport(ctx, http) }));
+  });
+
+  router.get('/room', (ctx) => {
+    ensureVisitor(ctx);
+    const error = typeof ctx.query.error === 'string' ? ctx.query.error.slice(0, 300) : undefined;
+    page(ctx, 200, newRoomPage({ error }));
+  });
+
+  router.get('/room/:id', (ctx) => {
+    const visitor = ensureVisitor(ctx);
+    const room = chat.getRoom(ctx.params.id!);
+    if (chat.pageAccess(visitor, room.id) === 'password') {
+      page(ctx, 200, passwordPage({ room }));
+      return;
+    }
+    page(ctx, 200, chatPage({ room, user: visitor.user, ...pickTransport(ctx, http) }));
+  });
+
+  // ---- rooms ------------------------------------------------------------------------------
+
+  router.post('/room', async (ctx) => {
+    const visitor = ensureVisitor(ctx);
+    try {
+      const room = await chat.createRoom(visitor, ctx.request.body);
+      if (isForm(ctx)) {
+        ctx.status = 303;
+        ctx.redirect(`/room/${room.id}`);
+      } else {
+        ctx.status = 201;
+        ctx.body = { room };
+      }
+    } catch (error) {
+      if (!wantsHtml(ctx)) throw error;
+      const [status, sentence] = describe(error);
+      const body = (ctx.request.body ?? {}) as Record<string, unknown>;
+      const values = { title: stringOr(body.title), max: stringOr(body.max) };
+      page(ctx, status, newRoomPage({ error: sentence, values }));
+    }
+  });
+
+  router.post('/room/:id/enter', async (ctx) => {
+    const visitor = ensureVisitor(ctx);
+    const room = chat.getRoom(ctx.params.id!);
+    try {
+      await chat.enter(visitor, room.id, ctx.request.body);
+    } catch (error) {
+      if (!wantsHtml(ctx) || !(error instanceof ChatError) || error.status !== 403) throw error;
+      page(ctx, 403, passwordPage({ room, error: error.message }));
+      return;
+    }
+    grant(ctx, room.id);
+    if (isForm(ctx)) {
+      ctx.status = 303;
+      ctx.redirect(`/room/${room.id}`);
+    } else {
+      ctx.status = 204;
+    }
+  });
+
+  router.delete('/room/:id', async (ctx) => {
+    await chat.removeRoom(requireVisitor(ctx), ctx.params.id!);
+    ctx.status = 204;
+  });
+
+  router.post('/room/:id/chat', async (ctx) => {
+    const message = await chat.post(requireVisitor(ctx), ctx.params.id!, ctx.request.body);
+    ctx.status = 201;
+    ctx.body = { message };
+  });
+
+  router.post(
+    '/room/:id/gif',
+    async (ctx, next) => {
+      // Refuse before reading a byte of the upload.
+      chat.assertAccess(requireVisitor(ctx), ctx.params.id!);
+      if (!ctx.is('multipart')) {
+        throw new ChatError(400, 'Send the GIF as multipart/form-data in the field "gif".');
+      }
+      await next();
+    },
+    multipart,
+    async (ctx) => {
+      const files = ctx.request.files ?? {};
+      const uploads = Object.values(files).flat();
+      const gif = [files.gif].flat()[0];
+      if (!gif) {
+        await Promise.all(uploads.map((file) => chat.gifs.discard(file.filepath)));
+        throw new ChatError(400, 'Choose a GIF to upload (field "gif").');
+      }
+      const message = await chat.postGif(requireVisitor(ctx), ctx.params.id!, gif.filepath);
+      ctx.status = 201;
+      ctx.body = { message };
+    },
+  );
+
+  router.post('/room/:id/kick', async (ctx) => {
+    await chat.kick(requireVisitor(ctx), ctx.params.id!, ctx.request.body);
+    ctx.status = 204;
+  });
+
+  router.get('/gif/:file', async (ctx) => {
+    const path = chat.gifs.pathOf(ctx.params.file!);
+    const info = path ? await stat(path).catch(() => null) : null;
+    if (!path || !info?.isFile()) throw new ChatError(404, 'There is no such GIF.');
+    ctx.set('X-Content-Type-Options', 'nosniff');
+    ctx.set('Cache-Control', 'public, max-age=31536000, immutable');
+    ctx.type = 'image/gif';
+    ctx.length = info.size;
+    ctx.body = createReadStream(path);
+  });
+
+  // ---- API --------------------------------------------------------------------------------
+
+  router.get('/api/me', (ctx) => {
+    ctx.body = { user: ensureVisitor(ctx).user };
+  });
+
+  router.get('/api/rooms', (ctx) => {
+    ctx.body = { rooms: chat.listRooms() };
+  });
+
+  router.get('/api/rooms/:id/messages', async (ctx) => {
+    const messages = await chat.history(requireVisitor(ctx), ctx.params.id!, ctx.query);
+    ctx.body = { messages };
+  });
+
+  router.get('/api/stats', (ctx) => {
+    const cpu = cpuUsage();
+    const meter = options.httpMeter;
+    ctx.set('Cache-Control', 'no-store');
+    ctx.body = {
+      uptimeS: Math.round(uptime()),
+      rssBytes: memoryUsage.rss(),
+      cpuUserUs: cpu.user,
+      cpuSystemUs: cpu.system,
+      rooms: chat.listRooms().length,
+      members: chat.memberCount(),
+      transports: options.transportStats(),
+      http: { requests: meter.requests, bytesIn: meter.bytesIn, bytesOut: meter.bytesOut },
+    };
+  });
+
+  return router;
+}
+
+function page(ctx: Context, status: number, html: string): void {
+  ctx.status = status;
+  ctx.type = 'text/html; charset=utf-8';
+  ctx.body = html;
+}
+
+function isForm(ctx: Context): boolean {
+  return ctx.is('urlencoded', 'multipart') !== false;
+}
+
+function stringOr(value: unknown): string | undefined {
+  return typeof value === 'string' ? value.slice(0, 100) : undefined;
+}
+
+/**
+ * PROTOCOL.md, Pages: `?transport=` when it names a running transport; otherwise Socket.IO (the
+ * book's choice) if it runs, else the first running of ws, sse and polling.
+ */
+export function pickTransport(ctx: Context, http: HttpContext) {
+  const running = http.transports;
+  const asked = ctx.query.transport;
+  const preference: TransportName[] = ['socketio', 'ws', 'sse', 'polling'];
+  const transport =
+    running.find((name) => name === asked) ??
+    preference.find((name) => running.includes(name)) ??
+    running[0]!;
+  return { transport, transports: running };
+}

@@ -1,0 +1,157 @@
+import type { ServerResponse } from 'node:http';
+import type Router from '@koa/router';
+import type { Context } from 'koa';
+import type { Subscription } from '../../core/chat.ts';
+import { ChatError } from '../../core/errors.ts';
+import { logger } from '../../core/log.ts';
+import type { LobbyEvent, RoomEvent } from '../../core/model.ts';
+import * as validate from '../../core/validate.ts';
+import type { HttpContext } from '../http/context.ts';
+import type { WireMeter } from '../http/meter.ts';
+import { encodeOnce, type Transport, type TransportStats } from '../transport.ts';
+
+const debug = logger('sse');
+
+export interface SseOptions {
+  /** Comment lines keep proxies and the browser from timing the stream out (PROTOCOL: 15 s). */
+  heartbeatMs?: number;
+  /** A client whose unsent output passes this many bytes is disconnected (it resumes by seq). */
+  maxQueueBytes?: number;
+}
+
+/** One open stream. */
+interface Stream {
+  res: ServerResponse;
+  subscription: Subscription | null;
+}
+
+/**
+ * Server-Sent Events for the way down (POST /room/:id/chat for the way up): `GET /sse/lobby` and
+ * `GET /sse/room/:id`. Refusals are plain HTTP statuses before any stream; a stream starts with
+ * `retry: 2000`, carries `id: <seq>` on stored events, and resumes from `Last-Event-ID` (what a
+ * browser's EventSource sends by itself) or `?after=N`, the header winning.
+ */
+export class SseTransport implements Transport {
+  readonly name = 'sse' as const;
+  readonly #streams = new Set<Stream>();
+  readonly #heartbeatMs: number;
+  readonly #maxQueueBytes: number;
+  #heartbeat: NodeJS.Timeout | undefined;
+  #meter: WireMeter | undefined;
+  #eventsOut = 0;
+  #closing = false;
+
+  constructor(options: SseOptions = {}) {
+    this.#heartbeatMs = options.heartbeatMs ?? 15_000;
+    this.#maxQueueBytes = options.maxQueueBytes ?? 1024 * 1024;
+  }
+
+  mount(router: Router, http: HttpContext): void {
+    const { chat } = http;
+    this.#meter = http.meter('sse');
+    this.#heartbeat = setInterval(() => this.#writeAll(': ping\n\n'), this.#heartbeatMs);
+    this.#heartbeat.unref();
+
+    router.get('/sse/lobby', (ctx) => {
+      const stream = this.#open(ctx);
+      stream.subscription = chat.subscribeLobby((event) => this.#send(stream, encodeLobby(event)));
+    });
+
+    router.get('/sse/room/:id', async (ctx) => {
+      const visitor = http.visitor(ctx);
+      const lastEventId = ctx.get('last-event-id');
+      const after = validate.cursor(lastEventId !== '' ? lastEventId : ctx.query.after);
+      // Events that come while the subscription opens wait here until the headers are out.
+      const early: string[] = [];
+      let stream: Stream | null = null;
+      let finished = false;
+      const subscription = await chat.subscribe(visitor, ctx.params.id!, { after }, (event) => {
+        const frame = encodeRoom(event);
+        // After `kicked` or `removeRoom` the core has closed the subscription: end the stream.
+        finished ||= event.type === 'kicked' || event.type === 'removeRoom';
+        if (!stream) {
+          early.push(frame);
+          return;
+        }
+        this.#send(stream, frame);
+        if (finished) stream.res.end();
+      });
+      if (this.#closing) {
+        subscription.close();
+        throw new ChatError(503, 'The server is shutting down; try again in a moment.');
+      }
+      stream = this.#open(ctx);
+      stream.subscription = subscription;
+      for (const frame of early) this.#send(stream, frame);
+      if (finished) stream.res.end();
+    });
+  }
+
+  stats(): TransportStats {
+    return {
+      connections: this.#streams.size,
+      requests: this.#meter?.requests ?? 0,
+      eventsOut: this.#eventsOut,
+      bytesOut: this.#meter?.bytesOut ?? 0,
+      bytesIn: this.#meter?.bytesIn ?? 0,
+    };
+  }
+
+  async close(): Promise<void> {
+    this.#closing = true;
+    clearInterval(this.#heartbeat);
+    for (const stream of [...this.#streams]) stream.res.end();
+  }
+
+  /** Takes the response over from koa and starts the stream. */
+  #open(ctx: Context): Stream {
+    ctx.status = 200;
+    ctx.respond = false;
+    const res = ctx.res;
+    ctx.req.socket.setTimeout(0);
+    ctx.req.socket.setNoDelay(true);
+    res.writeHead(200, {
+      ...Object.fromEntries(Object.entries(ctx.response.headers).map(([k, v]) => [k, String(v)])),
+      'Content-Type': 'text/event-stream; charset=utf-8',
+      'Cache-Control': 'no-cache, no-transform',
+      Connection: 'keep-alive',
+      'X-Accel-Buffering': 'no',
+    });
+    res.write('retry: 2000\n\n');
+    const stream: Stream = { res, subscription: null };
+    this.#streams.add(stream);
+    res.once('close', () => {
+      this.#streams.delete(stream);
+      stream.subscription?.close();
+    });
+    return stream;
+  }
+
+  #send(stream: Stream, frame: string): void {
+    const { res } = stream;
+    if (res.writableEnded || res.destroyed) return;
+    res.write(frame);
+    this.#eventsOut += 1;
+    if (res.writableLength > this.#maxQueueBytes) {
+      // A client that stops reading is cut off, not buffered without end; it resumes by seq.
+      debug('dropping a stream with %d bytes unsent', res.writableLength);
+      res.destroy();
+    }
+  }
+
+  #writeAll(frame: string): void {
+    for (const stream of this.#streams) {
+      if (!stream.res.writableEnded) stream.res.write(frame);
+    }
+  }
+}
+
+/** `event: <type>`, `id: <seq>` for stored events, `data: <json>`, blank line. Once per event. */
+const encodeRoom = encodeOnce((event: RoomEvent) => {
+  const id = 'id' in event ? `id: ${event.id}\n` : '';
+  return `${id}event: ${event.type}\ndata: ${JSON.stringify(event.data)}\n\n`;
+});
+
+const encodeLobby = encodeOnce(
+  (event: LobbyEvent) => `event: ${event.type}\ndata: ${JSON.stringify(event.data)}\n\n`,
+);

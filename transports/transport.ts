@@ -1,0 +1,66 @@
+import type { Server } from 'node:http';
+import type Router from '@koa/router';
+import type { ChatService } from '../core/chat.ts';
+import type { TransportName } from '../core/model.ts';
+import type { HttpContext } from './http/context.ts';
+
+/**
+ * What every transport implements. A transport turns each live client into subscriptions on the
+ * ChatService (`chat.subscribe(visitor, room, { after }, onEvent)`, one resume path for all) and
+ * client sends into `chat.post(...)`. It never touches the store, the hub or membership: the core
+ * decides joins, exits, capacity and order; the transport only carries events and counts bytes.
+ *
+ * Lifecycle: the composition root (server.ts) creates the transport, calls `mount` (routes on the
+ * koa router: polling, SSE) and/or `attach` (the raw HTTP server: ws upgrades, Socket.IO), then
+ * `listen`. On shutdown it calls `close`, which stops accepting, ends every connection (clients
+ * resume by `seq` when the server is back) and resolves when done.
+ *
+ * Encoding: an event is serialised once per transport format and the same string or Buffer is
+ * written to every connection (see `encodeOnce`). Queues are bounded: a client that does not read
+ * past a limit is disconnected, not buffered without end.
+ */
+export interface Transport {
+  readonly name: TransportName;
+  /** Routes on the koa router (polling, SSE). */
+  mount?(router: Router, http: HttpContext): void;
+  /** Upgrade-based transports hook the raw HTTP server (ws noServer + handleUpgrade; Socket.IO). */
+  attach?(server: Server, http: HttpContext): void;
+  /** Live counters for /api/stats. */
+  stats(): TransportStats;
+  /** Stop accepting, close every connection (clients will resume), resolve when done. */
+  close(): Promise<void>;
+}
+
+/** PROTOCOL.md, Stats: one transport's counters. */
+export interface TransportStats {
+  /** Open streams or sockets now (polling: pending polls). */
+  connections: number;
+  /** HTTP requests (and upgrades) served on this transport's endpoints. */
+  requests: number;
+  /** Events delivered to clients. */
+  eventsOut: number;
+  /** Bytes on the wire for this transport's endpoints, headers and framing included. */
+  bytesOut: number;
+  bytesIn: number;
+}
+
+export interface TransportDeps {
+  chat: ChatService;
+}
+
+/**
+ * Encodes each event once per format: fan-out to N connections costs one serialisation. Events
+ * are the very objects the hub hands every listener, so a WeakMap keyed by them is exact and
+ * frees itself.
+ */
+export function encodeOnce<E extends object, T>(encode: (event: E) => T): (event: E) => T {
+  const cache = new WeakMap<E, T>();
+  return (event) => {
+    let encoded = cache.get(event);
+    if (encoded === undefined) {
+      encoded = encode(event);
+      cache.set(event, encoded);
+    }
+    return encoded;
+  };
+}

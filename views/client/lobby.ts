@@ -1,0 +1,136 @@
+import type { Room, TransportName } from '../../core/model.ts';
+import { TRANSPORT_NAMES, USER_PATTERN } from '../../core/model.ts';
+import type { ClientState } from '../../transports/client.ts';
+import { createClient } from '../../transports/clients.ts';
+
+/**
+ * The lobby (GIF 채팅방): keeps the server-rendered room table live with the lobby stream of the
+ * transport the page names. Every text from a user goes in with textContent.
+ */
+
+const page = document.getElementById('lobby') as HTMLElement;
+const roomList = document.getElementById('room-list') as HTMLTableSectionElement;
+const noRooms = document.getElementById('no-rooms') as HTMLElement;
+const stateView = document.getElementById('state');
+const transport = page.dataset.transport as TransportName;
+
+/** A transport the visitor chose in the address is kept when they enter a room. */
+const chosen = new URLSearchParams(location.search).get('transport');
+const keptTransport = TRANSPORT_NAMES.find((name) => name === chosen);
+
+for (const swatch of document.querySelectorAll<HTMLElement>('.swatch[data-color]')) {
+  paintSwatch(swatch, swatch.dataset.color ?? '');
+}
+for (const row of roomList.rows) keepTransport(row);
+
+/** Rooms a lobby event told about since the page connected: newer than any list fetched. */
+const touched = new Set<string>();
+const client = createClient(transport, { baseUrl: location.origin });
+client.on('newRoom', (room) => {
+  touched.add(room.id);
+  upsertRoom(room);
+});
+client.on('roomUpdate', (room) => {
+  touched.add(room.id);
+  upsertRoom(room);
+});
+client.on('removeRoom', ({ id }) => {
+  touched.add(id);
+  removeRoom(id);
+});
+client.on('error', (error) => {
+  showState('closed', error.message);
+});
+
+showState('connecting');
+client.connectLobby().then(
+  async () => {
+    showState('open');
+    await refreshRooms();
+  },
+  (error: Error) => showState('closed', error.message),
+);
+
+/** The table was rendered before the stream was live: catch up with what happened in between. */
+async function refreshRooms(): Promise<void> {
+  const response = await fetch('/api/rooms', { headers: { accept: 'application/json' } });
+  if (!response.ok) return;
+  const { rooms } = (await response.json()) as { rooms: Room[] };
+  const listed = new Set(rooms.map((room) => room.id));
+  for (const row of [...roomList.rows]) {
+    const id = row.dataset.id ?? '';
+    if (!listed.has(id) && !touched.has(id)) removeRoom(id);
+  }
+  for (const room of rooms) if (!touched.has(room.id)) upsertRoom(room);
+}
+
+function upsertRoom(room: Room): void {
+  const row = rowOf(room);
+  const existing = findRow(room.id);
+  if (existing) existing.replaceWith(row);
+  else roomList.append(row);
+  noRooms.hidden = true;
+}
+
+function removeRoom(id: string): void {
+  findRow(id)?.remove();
+  noRooms.hidden = roomList.rows.length > 0;
+}
+
+function findRow(id: string): HTMLTableRowElement | undefined {
+  return [...roomList.rows].find((row) => row.dataset.id === id);
+}
+
+/** The same row as views/pages.ts renders. */
+function rowOf(room: Room): HTMLTableRowElement {
+  const row = document.createElement('tr');
+  row.dataset.id = room.id;
+  cell(row, 'room-title').textContent = room.title;
+  cell(row, 'room-type').textContent = room.hasPassword ? 'secret' : 'public';
+  cell(row, 'room-members').textContent = `${room.members} / ${room.max}`;
+  cell(row, 'room-owner').append(userTag(room.owner));
+  const enter = document.createElement('a');
+  enter.className = 'button';
+  enter.href = `/room/${encodeURIComponent(room.id)}`;
+  enter.textContent = 'Enter';
+  cell(row, 'room-enter').append(enter);
+  keepTransport(row);
+  return row;
+}
+
+function cell(row: HTMLTableRowElement, className: string): HTMLTableCellElement {
+  const td = row.insertCell();
+  td.className = className;
+  return td;
+}
+
+function userTag(user: string): HTMLElement {
+  const tag = document.createElement('span');
+  tag.className = 'user-tag';
+  const swatch = document.createElement('span');
+  swatch.className = 'swatch';
+  paintSwatch(swatch, user);
+  const name = document.createElement('span');
+  name.className = 'user-name';
+  name.textContent = user;
+  tag.append(swatch, name);
+  return tag;
+}
+
+function paintSwatch(swatch: HTMLElement, color: string): void {
+  if (USER_PATTERN.test(color)) swatch.style.backgroundColor = color;
+}
+
+function keepTransport(row: HTMLTableRowElement): void {
+  if (!keptTransport) return;
+  for (const link of row.querySelectorAll<HTMLAnchorElement>('a[href^="/room/"]')) {
+    link.search = `?transport=${keptTransport}`;
+  }
+}
+
+function showState(state: ClientState, detail?: string): void {
+  if (!stateView) return;
+  stateView.dataset.state = state;
+  stateView.textContent = state;
+  stateView.title = detail ?? '';
+}
