@@ -31,9 +31,14 @@ export interface ServerOptions {
   emptyRoomGraceMs: number;
   allowedOrigins: string[];
   cookieSecret: string | undefined;
-  /** Not a flag: tests shorten the member grace (PROTOCOL: 2 s) and the heartbeats. */
+  /**
+   * Not flags: tests shorten the member grace (PROTOCOL: 2 s), every transport's heartbeat
+   * interval (SSE 15 s, ws 30 s, Socket.IO's own), and how long an ended long poll still counts as
+   * a subscription (PROTOCOL: 10 s).
+   */
   memberGraceMs?: number;
   heartbeatMs?: number;
+  pollLingerMs?: number;
 }
 
 export interface RunningServer {

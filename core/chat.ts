@@ -33,6 +33,11 @@ export interface Visitor {
 
 /** A live subscription; `close` is idempotent. */
 export interface Subscription {
+  /**
+   * The highest `seq` this subscription has examined: sent, or skipped as a whisper between two
+   * other users. A client that resumes from it misses nothing it may see (long polling's cursor).
+   */
+  readonly cursor: number;
   close(): void;
 }
 
@@ -254,25 +259,28 @@ export class ChatService {
     const room = this.#access(visitor, id);
     const user = visitor.user;
     let held: RoomEvent[] | null = options.after === undefined ? null : [];
-    let lastSent = options.after ?? 0;
+    let cursor = options.after ?? 0;
     let closed = false;
     let member = false;
 
     const deliver = (event: RoomEvent) => {
       if ('id' in event) {
-        if (event.id <= lastSent) return;
-        lastSent = event.id;
+        if (event.id <= cursor) return;
+        cursor = event.id;
+        if (!canSee(user, event.data)) return;
       }
       listener(event);
       if (event.type === 'kicked' || event.type === 'removeRoom') subscription.close();
     };
     const unsubscribe = this.#hub.subscribeRoom(room.id, (event, only) => {
       if (closed || (only !== undefined && only !== user)) return;
-      if ('id' in event && !canSee(user, event.data)) return;
       if (held) held.push(event);
       else deliver(event);
     });
     const subscription: Subscription = {
+      get cursor() {
+        return cursor;
+      },
       close: () => {
         if (closed) return;
         closed = true;
@@ -291,16 +299,14 @@ export class ChatService {
 
     if (options.after !== undefined) {
       try {
-        let cursor = options.after;
-        for (;;) {
-          const page = await this.store.messagesAfter(room.id, cursor, HISTORY_PAGE);
+        let page: Message[];
+        do {
+          page = await this.store.messagesAfter(room.id, cursor, HISTORY_PAGE);
           for (const message of page) {
             if (closed) return subscription;
-            if (canSee(user, message)) deliver(storedEvent(message));
+            deliver(storedEvent(message));
           }
-          if (page.length < HISTORY_PAGE) break;
-          cursor = page.at(-1)!.seq;
-        }
+        } while (page.length === HISTORY_PAGE);
       } catch (error) {
         subscription.close();
         throw error;
@@ -315,7 +321,8 @@ export class ChatService {
     return subscription;
   }
 
-  subscribeLobby(listener: (event: LobbyEvent) => void): Subscription {
+  /** The lobby stream: no session, no cursor (a reconnecting client reads the room list). */
+  subscribeLobby(listener: (event: LobbyEvent) => void): { close(): void } {
     return { close: this.#hub.subscribeLobby(listener) };
   }
 

@@ -99,6 +99,10 @@ describe.skipIf(!hasChromium)('the pages in Chromium', () => {
     await row.waitFor();
     expect(await row.locator('.room-title').textContent()).toBe('Browser <b>room</b>');
     await screenshot(b, 'lobby');
+    // A second lobby stays open to watch the room's row change.
+    const lobby = await visitor();
+    await lobby.goto(`${server.url}/`);
+    await lobby.locator(`tr[data-id="${roomId}"]`).waitFor();
     await row.locator(`a[href^="/room/${roomId}"]`).click();
     await b.waitForURL(`${server.url}/room/${roomId}`);
     await b.locator('#state[data-state="open"]').waitFor();
@@ -159,6 +163,7 @@ describe.skipIf(!hasChromium)('the pages in Chromium', () => {
     await message(c, ATTACK).waitFor();
     const userC = await userOf(c);
     await a.locator(`#members [data-user="${userC}"]`).waitFor();
+    await b.locator(`#members [data-user="${userC}"]`).waitFor();
     const seqs = (await c
       .locator('#chat-list > [data-seq]')
       .evaluateAll((items) =>
@@ -182,16 +187,34 @@ describe.skipIf(!hasChromium)('the pages in Chromium', () => {
     expect(await message(c, 'a secret for B').count()).toBe(0);
     expect(await message(b, 'everyone again').getAttribute('class')).not.toContain('whisper');
     await screenshot(b, 'chat');
+    // Nothing was shown twice, though B's own posts came back on the stream too.
+    const shownToB = await texts(b);
+    expect(shownToB.filter((text) => text.includes('hi from B'))).toHaveLength(1);
+
+    // The lobby follows the member count live.
+    const members = lobby.locator(`tr[data-id="${roomId}"] .room-members`);
+    await lobby.waitForFunction(
+      (id) => document.querySelector(`tr[data-id="${id}"] .room-members`)?.textContent === '3 / 5',
+      roomId,
+    );
+    expect(await members.textContent()).toBe('3 / 5');
 
     // The owner kicks C: C is sent back to the lobby with the sentence.
     await a.click(`#members [data-user="${userC}"] .kick`);
     await c.waitForURL(/\/\?error=/);
-    expect(await c.locator('.error-message').textContent()).toContain('removed');
+    expect(await c.locator('.error-message').textContent()).toBe(
+      'You were removed from this room by its owner.',
+    );
     await a.locator(`#members [data-user="${userC}"]`).waitFor({ state: 'detached' });
 
-    // Nothing above may have been stored twice or shown twice.
-    const shownToB = await texts(b);
-    expect(shownToB.filter((text) => text.includes('hello from A'))).toHaveLength(1);
+    // The owner removes the room: B is sent back, and the row leaves the lobby.
+    // (With A's cookies, outside the page: A's page leaves as soon as the room is gone.)
+    const removed = await a.context().request.delete(`${server.url}/room/${roomId}`);
+    expect(removed.status()).toBe(204);
+    await b.waitForURL(/\/\?error=/);
+    expect(await b.locator('.error-message').textContent()).toBe('The room was removed.');
+    await lobby.locator(`tr[data-id="${roomId}"]`).waitFor({ state: 'detached' });
+
     expect(problems).toEqual([]);
   }, 60_000);
 });

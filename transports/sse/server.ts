@@ -1,7 +1,6 @@
 import type { ServerResponse } from 'node:http';
 import type Router from '@koa/router';
 import type { Context } from 'koa';
-import type { Subscription } from '../../core/chat.ts';
 import { ChatError } from '../../core/errors.ts';
 import { logger } from '../../core/log.ts';
 import type { LobbyEvent, RoomEvent } from '../../core/model.ts';
@@ -22,7 +21,7 @@ export interface SseOptions {
 /** One open stream. */
 interface Stream {
   res: ServerResponse;
-  subscription: Subscription | null;
+  subscription: { close(): void } | null;
 }
 
 /**
