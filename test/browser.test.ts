@@ -1,5 +1,5 @@
 import { existsSync } from 'node:fs';
-import { type Browser, type BrowserContext, chromium, type Page } from 'playwright-core';
+import { type Browser, chromium, type Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startServer, type TestServer } from './support/server.ts';
 
@@ -26,7 +26,6 @@ const ATTACK = '<img src=x onerror="window.__pwned=1">';
 describe.skipIf(!hasChromium)('the pages in Chromium', () => {
   let server: TestServer;
   let browser: Browser;
-  const contexts: BrowserContext[] = [];
   /** Script errors and CSP violations of every page: there must be none. */
   const problems: string[] = [];
 
@@ -51,7 +50,6 @@ describe.skipIf(!hasChromium)('the pages in Chromium', () => {
 
   async function visitor(): Promise<Page> {
     const context = await browser.newContext({ viewport: { width: 1100, height: 800 } });
-    contexts.push(context);
     const page = await context.newPage();
     page.setDefaultTimeout(10_000);
     page.on('pageerror', (error) => problems.push(`page error: ${error.message}`));

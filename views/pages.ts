@@ -23,6 +23,7 @@ function page({ title, script, body }: Layout): string {
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <title>${title} · GIF chat</title>
 <link rel="stylesheet" href="/static/style.css">
+<link rel="icon" href="/static/favicon.svg" type="image/svg+xml">
 ${script ? html`<script type="module" src="${script}"></script>` : ''}
 </head>
 <body>

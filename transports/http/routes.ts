@@ -50,6 +50,12 @@ export function sharedRoutes(http: HttpContext, options: RouteOptions): Router {
     page(ctx, 200, lobbyPage({ rooms: chat.listRooms(), error, ...pickTransport(ctx, http) }));
   });
 
+  // Browsers ask for it whatever the page says.
+  router.get('/favicon.ico', (ctx) => {
+    ctx.status = 301;
+    ctx.redirect('/static/favicon.svg');
+  });
+
   router.get('/room', (ctx) => {
     ensureVisitor(ctx);
     const error = typeof ctx.query.error === 'string' ? ctx.query.error.slice(0, 300) : undefined;

@@ -1,0 +1,147 @@
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { ChatService, type Visitor } from './chat.ts';
+import { GifFiles } from './gifs.ts';
+import type { Message, RoomEvent } from './model.ts';
+import { MemoryStore } from './store/memory.ts';
+
+/** A memory store whose history reads are slow, so live events race the replay. */
+class SlowHistoryStore extends MemoryStore {
+  delayMs = 0;
+  override async messagesAfter(room: string, after: number, limit: number): Promise<Message[]> {
+    const result = await super.messagesAfter(room, after, limit);
+    if (this.delayMs > 0) await new Promise((done) => setTimeout(done, this.delayMs));
+    return result;
+  }
+}
+
+const alice: Visitor = { user: '#aaaaaa', granted: [] };
+const bob: Visitor = { user: '#bbbbbb', granted: [] };
+const carol: Visitor = { user: '#cccccc', granted: [] };
+
+let dir: string;
+let store: SlowHistoryStore;
+let chat: ChatService;
+
+beforeEach(async () => {
+  dir = await mkdtemp(join(tmpdir(), 'realtime-lab-chat-'));
+  store = new SlowHistoryStore();
+  chat = await ChatService.open({
+    store,
+    gifs: await GifFiles.open(dir),
+    emptyRoomGraceMs: 60_000,
+    memberGraceMs: 50,
+  });
+});
+afterEach(async () => {
+  await chat.close();
+  await rm(dir, { recursive: true, force: true });
+});
+
+function collect() {
+  const events: RoomEvent[] = [];
+  return { events, listener: (event: RoomEvent) => events.push(event) };
+}
+
+const seqs = (events: RoomEvent[]) => events.flatMap((e) => ('id' in e ? [e.id] : []));
+
+describe('ChatService.subscribe: the one resume path', () => {
+  it('replay racing live posts: every seq once, in order', async () => {
+    const room = await chat.createRoom(alice, { title: 'r' });
+    for (let i = 0; i < 20; i++) await chat.post(alice, room.id, { chat: `h${i}` });
+    store.delayMs = 30;
+    const { events, listener } = collect();
+    const subscribing = chat.subscribe(bob, room.id, { after: 5 }, listener);
+    // These land while the history read is still sleeping.
+    const live = Promise.all(
+      Array.from({ length: 10 }, (_, i) => chat.post(alice, room.id, { chat: `l${i}` })),
+    );
+    const subscription = await subscribing;
+    await live;
+    await new Promise((done) => setTimeout(done, 50));
+    // 6..20 from history, the join (21), 10 live posts; no duplicates, no gaps.
+    const got = seqs(events);
+    expect(got).toEqual(Array.from({ length: got.length }, (_, i) => i + 6));
+    expect(got.at(-1)).toBe(31);
+    subscription.close();
+  });
+
+  it('concurrent posts get gapless seqs, published in seq order', async () => {
+    const room = await chat.createRoom(alice, { title: 'r' });
+    const { events, listener } = collect();
+    const subscription = await chat.subscribe(alice, room.id, {}, listener);
+    await Promise.all(
+      Array.from({ length: 50 }, (_, i) => chat.post(alice, room.id, { chat: `${i}` })),
+    );
+    const got = seqs(events);
+    expect(got).toEqual(Array.from({ length: 51 }, (_, i) => i + 1));
+    subscription.close();
+  });
+
+  it('skips whispers between others but moves the cursor past them', async () => {
+    const room = await chat.createRoom(alice, { title: 'r' });
+    await chat.post(alice, room.id, { chat: 'psst', to: bob.user });
+    await chat.post(alice, room.id, { chat: 'all' });
+    const { events, listener } = collect();
+    const subscription = await chat.subscribe(carol, room.id, { after: 0 }, listener);
+    expect(events.filter((e) => e.type === 'chat').map((e) => (e.data as Message).chat)).toEqual([
+      'all',
+    ]);
+    await chat.post(alice, room.id, { chat: 'again', to: bob.user });
+    expect(subscription.cursor).toBe(4);
+    subscription.close();
+  });
+
+  it('a refused subscription is no member and sends nothing', async () => {
+    const room = await chat.createRoom(alice, { title: 'r', max: 2 });
+    const a = await chat.subscribe(alice, room.id, {}, () => {});
+    const b = await chat.subscribe(bob, room.id, {}, () => {});
+    const { events, listener } = collect();
+    await expect(chat.subscribe(carol, room.id, { after: 0 }, listener)).rejects.toMatchObject({
+      status: 409,
+    });
+    expect(events).toEqual([]);
+    expect(chat.getRoom(room.id).members).toBe(2);
+    a.close();
+    b.close();
+  });
+});
+
+describe('membership through the core', () => {
+  it('two subscriptions of one user are one member; the exit waits for the last', async () => {
+    const room = await chat.createRoom(alice, { title: 'r' });
+    const one = await chat.subscribe(bob, room.id, {}, () => {});
+    const two = await chat.subscribe(bob, room.id, {}, () => {});
+    expect(chat.getRoom(room.id).members).toBe(1);
+    one.close();
+    await new Promise((done) => setTimeout(done, 120));
+    expect(chat.getRoom(room.id).members).toBe(1);
+    two.close();
+    await new Promise((done) => setTimeout(done, 120));
+    expect(chat.getRoom(room.id).members).toBe(0);
+    const history = await store.messagesAfter(room.id, 0, 10);
+    expect(history.map((m) => m.chat)).toEqual([`${bob.user} joined`, `${bob.user} left`]);
+  });
+
+  it('kick: `kicked` only to the target, the subscription ends, the exit is at once', async () => {
+    const room = await chat.createRoom(alice, { title: 'r' });
+    const owner = collect();
+    const target = collect();
+    const a = await chat.subscribe(alice, room.id, {}, owner.listener);
+    await chat.subscribe(bob, room.id, {}, target.listener);
+    await new Promise((done) => setTimeout(done, 10));
+    await chat.kick(alice, room.id, { user: bob.user });
+    await new Promise((done) => setTimeout(done, 10));
+    expect(target.events.at(-1)).toEqual({ type: 'kicked', data: { id: room.id } });
+    expect(owner.events.some((e) => e.type === 'kicked')).toBe(false);
+    expect(owner.events.some((e) => e.type === 'exit')).toBe(true);
+    expect(chat.getRoom(room.id).members).toBe(1);
+    const after = target.events.length;
+    await chat.post(alice, room.id, { chat: 'gone?' });
+    expect(target.events.length).toBe(after);
+    await expect(chat.subscribe(bob, room.id, {}, () => {})).rejects.toMatchObject({ status: 403 });
+    a.close();
+  });
+});
