@@ -88,6 +88,23 @@ describe('POST /room', () => {
     expect(response.headers.get('location')).toMatch(/^\/room\/[A-Za-z0-9_-]+$/);
   });
 
+  it('a form keeps the transport the visitor chose (?transport=) across the redirect', async () => {
+    const form = await owner.fetch('/room?transport=sse', { headers: { accept: 'text/html' } });
+    expect(await form.text()).toContain('action="/room?transport=sse"');
+    const response = await owner.fetch('/room?transport=sse', {
+      method: 'POST',
+      headers: { 'content-type': 'application/x-www-form-urlencoded', accept: 'text/html' },
+      body: 'title=Kept&max=3',
+    });
+    expect(response.headers.get('location')).toMatch(/^\/room\/[A-Za-z0-9_-]+\?transport=sse$/);
+    const ignored = await owner.fetch('/room?transport=%3Cscript%3E', {
+      method: 'POST',
+      headers: { 'content-type': 'application/x-www-form-urlencoded', accept: 'text/html' },
+      body: 'title=Ignored',
+    });
+    expect(ignored.headers.get('location')).toMatch(/^\/room\/[A-Za-z0-9_-]+$/);
+  });
+
   it('max defaults to 10', async () => {
     expect((await owner.createRoom({ max: undefined })).max).toBe(10);
   });

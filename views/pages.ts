@@ -76,6 +76,8 @@ export function lobbyPage(p: {
   error?: string;
   transport: TransportName;
   transports: readonly TransportName[];
+  /** `?transport=...` when the visitor chose one, kept on the links into rooms, or ''. */
+  query?: string;
 }): string {
   return page({
     title: 'Rooms',
@@ -83,7 +85,7 @@ export function lobbyPage(p: {
     body: html`<main id="lobby" class="lobby" data-transport="${p.transport}">
 <div class="title-row">
   <h1>Rooms <span class="ko">채팅방 목록</span></h1>
-  <a class="button primary" href="/room">Create a room</a>
+  <a class="button primary" href="/room${p.query ?? ''}">Create a room</a>
 </div>
 ${transportBar(p.transport, p.transports)}
 ${errorMessage(p.error)}
@@ -102,13 +104,15 @@ ${p.rooms.map(roomRow)}  </tbody>
 export function newRoomPage(p: {
   error?: string;
   values?: { title?: string; max?: string };
+  /** `?transport=...` to keep the visitor's chosen transport across the form, or ''. */
+  query?: string;
 }): string {
   return page({
     title: 'Create a room',
     body: html`<main class="narrow">
 <h1>Create a room <span class="ko">방 생성</span></h1>
 ${errorMessage(p.error)}
-<form class="card" action="/room" method="post">
+<form class="card" action="/room${p.query ?? ''}" method="post">
   <label for="title">Title</label>
   <input id="title" name="title" required maxlength="${LIMITS.titleMax}" autocomplete="off" value="${p.values?.title ?? ''}">
   <label for="max">Most members</label>
@@ -124,14 +128,14 @@ ${errorMessage(p.error)}
   });
 }
 
-export function passwordPage(p: { room: Room; error?: string }): string {
+export function passwordPage(p: { room: Room; error?: string; query?: string }): string {
   return page({
     title: p.room.title,
     body: html`<main class="narrow">
 <h1>${p.room.title}</h1>
 <p>This room is secret <span class="ko">(비밀방)</span>: enter its password.</p>
 ${errorMessage(p.error)}
-<form class="card" action="/room/${p.room.id}/enter" method="post">
+<form class="card" action="/room/${p.room.id}/enter${p.query ?? ''}" method="post">
   <label for="password">Password</label>
   <input id="password" name="password" type="password" maxlength="${LIMITS.passwordMax}" required autocomplete="current-password" autofocus>
   <div class="form-actions">

@@ -47,7 +47,8 @@ export function sharedRoutes(http: HttpContext, options: RouteOptions): Router {
   router.get('/', (ctx) => {
     ensureVisitor(ctx);
     const error = typeof ctx.query.error === 'string' ? ctx.query.error.slice(0, 300) : undefined;
-    page(ctx, 200, lobbyPage({ rooms: chat.listRooms(), error, ...pickTransport(ctx, http) }));
+    const choice = { ...pickTransport(ctx, http), query: keptTransport(ctx, http) };
+    page(ctx, 200, lobbyPage({ rooms: chat.listRooms(), error, ...choice }));
   });
 
   // Browsers ask for it whatever the page says.
@@ -59,14 +60,14 @@ export function sharedRoutes(http: HttpContext, options: RouteOptions): Router {
   router.get('/room', (ctx) => {
     ensureVisitor(ctx);
     const error = typeof ctx.query.error === 'string' ? ctx.query.error.slice(0, 300) : undefined;
-    page(ctx, 200, newRoomPage({ error }));
+    page(ctx, 200, newRoomPage({ error, query: keptTransport(ctx, http) }));
   });
 
   router.get('/room/:id', (ctx) => {
     const visitor = ensureVisitor(ctx);
     const room = chat.getRoom(ctx.params.id!);
     if (chat.pageAccess(visitor, room.id) === 'password') {
-      page(ctx, 200, passwordPage({ room }));
+      page(ctx, 200, passwordPage({ room, query: keptTransport(ctx, http) }));
       return;
     }
     page(ctx, 200, chatPage({ room, user: visitor.user, ...pickTransport(ctx, http) }));
@@ -80,7 +81,7 @@ export function sharedRoutes(http: HttpContext, options: RouteOptions): Router {
       const room = await chat.createRoom(visitor, ctx.request.body);
       if (isForm(ctx)) {
         ctx.status = 303;
-        ctx.redirect(`/room/${room.id}`);
+        ctx.redirect(`/room/${room.id}${keptTransport(ctx, http)}`);
       } else {
         ctx.status = 201;
         ctx.body = { room };
@@ -90,7 +91,7 @@ export function sharedRoutes(http: HttpContext, options: RouteOptions): Router {
       const [status, sentence] = describe(error);
       const body = (ctx.request.body ?? {}) as Record<string, unknown>;
       const values = { title: stringOr(body.title), max: stringOr(body.max) };
-      page(ctx, status, newRoomPage({ error: sentence, values }));
+      page(ctx, status, newRoomPage({ error: sentence, values, query: keptTransport(ctx, http) }));
     }
   });
 
@@ -101,13 +102,13 @@ export function sharedRoutes(http: HttpContext, options: RouteOptions): Router {
       await chat.enter(visitor, room.id, ctx.request.body);
     } catch (error) {
       if (!wantsHtml(ctx) || !(error instanceof ChatError) || error.status !== 403) throw error;
-      page(ctx, 403, passwordPage({ room, error: error.message }));
+      page(ctx, 403, passwordPage({ room, error: error.message, query: keptTransport(ctx, http) }));
       return;
     }
     grant(ctx, room.id);
     if (isForm(ctx)) {
       ctx.status = 303;
-      ctx.redirect(`/room/${room.id}`);
+      ctx.redirect(`/room/${room.id}${keptTransport(ctx, http)}`);
     } else {
       ctx.status = 204;
     }
@@ -211,6 +212,12 @@ function isForm(ctx: Context): boolean {
 
 function stringOr(value: unknown): string | undefined {
   return typeof value === 'string' ? value.slice(0, 100) : undefined;
+}
+
+/** `?transport=name` when the request asked for a running transport, so forms keep the choice. */
+function keptTransport(ctx: Context, http: HttpContext): string {
+  const asked = ctx.query.transport;
+  return http.transports.some((name) => name === asked) ? `?transport=${asked}` : '';
 }
 
 /**
