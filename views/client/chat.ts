@@ -2,6 +2,7 @@ import type { MembersPayload, Message, TransportName } from '../../core/model.ts
 import { GIF_NAME_PATTERN, SYSTEM_USER, USER_PATTERN } from '../../core/model.ts';
 import { ClientError, type ClientState, errorFrom, readJson } from '../../transports/client.ts';
 import { createClient } from '../../transports/clients.ts';
+import { paintSwatch, userTag } from '../dom.ts';
 
 /**
  * The chat page (the book's chat.html): history first, then live events, over the transport the
@@ -32,7 +33,7 @@ let members: string[] = [];
 let whisperTo: string | undefined;
 
 for (const swatch of document.querySelectorAll<HTMLElement>('.swatch[data-color]')) {
-  paint(swatch, swatch.dataset.color ?? '');
+  paintSwatch(swatch, swatch.dataset.color ?? '');
 }
 
 const client = createClient(transport, { baseUrl: location.origin });
@@ -221,23 +222,6 @@ function chooseWhisper(user: string | undefined): void {
   }
   chatInput.placeholder = user === undefined ? 'Say something' : `Whisper to ${user}`;
   chatInput.focus();
-}
-
-function userTag(user: string): HTMLElement {
-  const tag = document.createElement('span');
-  tag.className = 'user-tag';
-  const swatch = document.createElement('span');
-  swatch.className = 'swatch';
-  paint(swatch, user);
-  const name = document.createElement('span');
-  name.className = 'user-name';
-  name.textContent = user;
-  tag.append(swatch, name);
-  return tag;
-}
-
-function paint(swatch: HTMLElement, color: string): void {
-  if (USER_PATTERN.test(color)) swatch.style.backgroundColor = color;
 }
 
 function showState(state: ClientState): void {

@@ -1,7 +1,8 @@
 import type { Room, TransportName } from '../../core/model.ts';
-import { TRANSPORT_NAMES, USER_PATTERN } from '../../core/model.ts';
+import { TRANSPORT_NAMES } from '../../core/model.ts';
 import type { ClientState } from '../../transports/client.ts';
 import { createClient } from '../../transports/clients.ts';
+import { paintSwatch, userTag } from '../dom.ts';
 
 /**
  * The lobby (GIF 채팅방): keeps the server-rendered room table live with the lobby stream of the
@@ -102,23 +103,6 @@ function cell(row: HTMLTableRowElement, className: string): HTMLTableCellElement
   const td = row.insertCell();
   td.className = className;
   return td;
-}
-
-function userTag(user: string): HTMLElement {
-  const tag = document.createElement('span');
-  tag.className = 'user-tag';
-  const swatch = document.createElement('span');
-  swatch.className = 'swatch';
-  paintSwatch(swatch, user);
-  const name = document.createElement('span');
-  name.className = 'user-name';
-  name.textContent = user;
-  tag.append(swatch, name);
-  return tag;
-}
-
-function paintSwatch(swatch: HTMLElement, color: string): void {
-  if (USER_PATTERN.test(color)) swatch.style.backgroundColor = color;
 }
 
 function keepTransport(row: HTMLTableRowElement): void {
