@@ -64,3 +64,33 @@ export function encodeOnce<E extends object, T>(encode: (event: E) => T): (event
     return encoded;
   };
 }
+
+/**
+ * The bound on one connection's unsent output (SSE `writableLength`, ws `bufferedAmount`, ...).
+ * A client that stops reading is cut off past `max` bytes and resumes by `seq` later. A replay the
+ * client asked for is one burst written at once: it is allowed on top of the bound until the
+ * connection has drained below `max` again, so a big history reaches a client that reads.
+ */
+export class SendBound {
+  readonly max: number;
+  #limit: number;
+
+  constructor(max: number) {
+    this.max = max;
+    this.#limit = max;
+  }
+
+  /** After a replay: what is queued now is allowed on top of the bound. */
+  allowBurst(queued: number): void {
+    this.#limit = Math.max(this.#limit, queued + this.max);
+  }
+
+  /** Whether a connection with `queued` bytes unsent must be cut off. */
+  exceeded(queued: number): boolean {
+    if (queued <= this.max) {
+      this.#limit = this.max;
+      return false;
+    }
+    return queued > this.#limit;
+  }
+}

@@ -7,7 +7,7 @@ import type { LobbyEvent, RoomEvent } from '../../core/model.ts';
 import * as validate from '../../core/validate.ts';
 import type { HttpContext } from '../http/context.ts';
 import type { WireMeter } from '../http/meter.ts';
-import { encodeOnce, type Transport, type TransportStats } from '../transport.ts';
+import { encodeOnce, SendBound, type Transport, type TransportStats } from '../transport.ts';
 
 const debug = logger('sse');
 
@@ -22,6 +22,7 @@ export interface SseOptions {
 interface Stream {
   res: ServerResponse;
   subscription: { close(): void } | null;
+  bound: SendBound;
 }
 
 /**
@@ -81,7 +82,9 @@ export class SseTransport implements Transport {
       }
       stream = this.#open(ctx);
       stream.subscription = subscription;
-      for (const frame of early) this.#send(stream, frame);
+      // The replay (`after`) arrives here as one burst the client asked for.
+      for (const frame of early) this.#write(stream, frame);
+      stream.bound.allowBurst(stream.res.writableLength);
       if (finished) stream.res.end();
     });
   }
@@ -117,7 +120,7 @@ export class SseTransport implements Transport {
       'X-Accel-Buffering': 'no',
     });
     res.write('retry: 2000\n\n');
-    const stream: Stream = { res, subscription: null };
+    const stream: Stream = { res, subscription: null, bound: new SendBound(this.#maxQueueBytes) };
     this.#streams.add(stream);
     res.once('close', () => {
       this.#streams.delete(stream);
@@ -127,15 +130,21 @@ export class SseTransport implements Transport {
   }
 
   #send(stream: Stream, frame: string): void {
+    if (!this.#write(stream, frame)) return;
     const { res } = stream;
-    if (res.writableEnded || res.destroyed) return;
-    res.write(frame);
-    this.#eventsOut += 1;
-    if (res.writableLength > this.#maxQueueBytes) {
+    if (stream.bound.exceeded(res.writableLength)) {
       // A client that stops reading is cut off, not buffered without end; it resumes by seq.
       debug('dropping a stream with %d bytes unsent', res.writableLength);
       res.destroy();
     }
+  }
+
+  #write(stream: Stream, frame: string): boolean {
+    const { res } = stream;
+    if (res.writableEnded || res.destroyed) return false;
+    res.write(frame);
+    this.#eventsOut += 1;
+    return true;
   }
 
   #writeAll(frame: string): void {
