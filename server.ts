@@ -18,8 +18,11 @@ import { FileStore } from './core/store/file.ts';
 import { MemoryStore } from './core/store/memory.ts';
 import type { Store, StoreName } from './core/store/store.ts';
 import { createApp } from './transports/http/app.ts';
+import { PollingTransport } from './transports/polling/server.ts';
+import { SocketIoTransport } from './transports/socketio/server.ts';
 import { SseTransport } from './transports/sse/server.ts';
 import type { Transport } from './transports/transport.ts';
+import { WsTransport } from './transports/ws/server.ts';
 
 export interface ServerOptions {
   transport: 'all' | TransportName;
@@ -57,9 +60,12 @@ const USAGE = `usage: npm start -- [--transport all|polling|sse|ws|socketio] [--
                     [--store file|memory|mongo] [--data-dir ./data] [--mongo-url URL]
                     [--empty-room-grace MS] [--allowed-origin URL ...]`;
 
-/** Transports built so far; the others answer "not built yet". */
-const BUILT: Partial<Record<TransportName, (options: ServerOptions) => Transport>> = {
+/** Every transport, by name; `--transport all` mounts them in PROTOCOL.md's order. */
+const TRANSPORTS: Record<TransportName, (options: ServerOptions) => Transport> = {
+  polling: (options) => new PollingTransport({ pollLingerMs: options.pollLingerMs }),
   sse: (options) => new SseTransport({ heartbeatMs: options.heartbeatMs }),
+  ws: (options) => new WsTransport({ heartbeatMs: options.heartbeatMs }),
+  socketio: (options) => new SocketIoTransport({ heartbeatMs: options.heartbeatMs }),
 };
 
 /** Flags beat their environment variables; both are checked the same way. */
@@ -162,11 +168,7 @@ async function cookieSecret(options: ServerOptions): Promise<string> {
 
 export async function startServer(options: ServerOptions): Promise<RunningServer> {
   const names = options.transport === 'all' ? [...TRANSPORT_NAMES] : [options.transport];
-  const missing = names.filter((name) => !BUILT[name]);
-  if (options.transport !== 'all' && missing.length > 0) {
-    throw new UsageError(`--transport ${options.transport} is not built yet`);
-  }
-  const transports = names.flatMap((name) => BUILT[name]?.(options) ?? []);
+  const transports = names.map((name) => TRANSPORTS[name](options));
 
   const gifs = await GifFiles.open(join(options.dataDir, 'gifs'));
   const store = await openStore(options);
@@ -244,7 +246,7 @@ async function main(): Promise<void> {
     else logError('the server could not start', error);
     exit(1);
   }
-  const names = options.transport === 'all' ? Object.keys(BUILT) : [options.transport];
+  const names = options.transport === 'all' ? TRANSPORT_NAMES : [options.transport];
   console.info(
     `listening on ${running.url} (transports: ${names.join(', ')}, store: ${options.store})`,
   );

@@ -2,6 +2,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { TRANSPORT_NAMES } from '../core/model.ts';
 import { parseOptions } from '../server.ts';
 import { newSession } from './support/http.ts';
 import { runServer, startServerProcess } from './support/process.ts';
@@ -17,13 +18,43 @@ describe('npm start', () => {
     const server = await startServerProcess(['--data-dir', dataDir]);
     try {
       expect(server.output()).toMatch(
-        /^listening on http:\/\/127\.0\.0\.1:\d+ \(transports: sse, store: file\)$/m,
+        /^listening on http:\/\/127\.0\.0\.1:\d+ \(transports: polling, sse, ws, socketio, store: file\)$/m,
       );
       const lobby = await fetch(server.url, { headers: { accept: 'text/html' } });
       expect(lobby.status).toBe(200);
       expect(await lobby.text()).toContain('href="/room"');
     } finally {
       expect(await server.stop()).toBe(0);
+    }
+  });
+
+  it.each(TRANSPORT_NAMES)('--transport %s serves only that transport', async (name) => {
+    const server = await startServerProcess([
+      '--transport',
+      name,
+      '--store',
+      'memory',
+      '--data-dir',
+      dataDir,
+    ]);
+    try {
+      expect(server.output()).toContain(`(transports: ${name}, store: memory)`);
+      const session = await newSession(server.url);
+      const room = await session.createRoom();
+      const probes: Record<string, string> = {
+        polling: `/poll/room/${room.id}?wait=0`,
+        sse: `/sse/lobby`,
+        ws: '/ws',
+        socketio: '/socket.io/?EIO=4&transport=polling',
+      };
+      for (const [other, path] of Object.entries(probes)) {
+        const response = await session.fetch(path);
+        await response.body?.cancel();
+        if (other === name) expect(response.status, path).not.toBe(404);
+        else expect(response.status, path).toBe(404);
+      }
+    } finally {
+      await server.stop();
     }
   });
 
@@ -38,7 +69,7 @@ describe('npm start', () => {
     [['--port', '70000'], /--port must be a whole number/],
     [['--empty-room-grace', '-5'], /empty-room-grace/],
     [['--allowed-origin', 'not a url'], /--allowed-origin must be an origin/],
-    [['--transport', 'ws'], /--transport ws is not built yet/],
+    [['--store', 'mongo'], /--store mongo is not built yet/],
   ])('exits with status 2 and one line naming the problem: %j', async (args, message) => {
     const run = runServer([...args, '--data-dir', dataDir]);
     expect(await run.exited).toBe(2);

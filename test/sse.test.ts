@@ -299,12 +299,16 @@ describe('a client that stops reading', () => {
   it('is not confused with one that asked for a big replay: 6 MB of history arrives whole', async () => {
     const room = await alice.createRoom();
     const visitor = { user: alice.user, granted: [] };
-    for (let i = 0; i < 3000; i++) await server.chat.post(visitor, room.id, { chat: `${i} ${'x'.repeat(1990)}` });
+    for (let i = 0; i < 3000; i++)
+      await server.chat.post(visitor, room.id, { chat: `${i} ${'x'.repeat(1990)}` });
     const stream = await openSse(roomUrl(room.id, '?after=0'), { cookie: bob.cookie });
     await stream.waitFor(3000, 'chat', 20_000);
-    expect(stream.events().filter((e) => e.type === 'chat').map((e) => e.id)).toEqual(
-      Array.from({ length: 3000 }, (_, i) => i + 1),
-    );
+    expect(
+      stream
+        .events()
+        .filter((e) => e.type === 'chat')
+        .map((e) => e.id),
+    ).toEqual(Array.from({ length: 3000 }, (_, i) => i + 1));
     stream.close();
   }, 30_000);
 

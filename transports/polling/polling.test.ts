@@ -1,0 +1,631 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { Message, Room } from '../../core/model.ts';
+import { eventually, newSession, type Session } from '../../test/support/http.ts';
+import { startServer, type TestServer } from '../../test/support/server.ts';
+import { ClientError } from '../client.ts';
+import { PollingClient } from './client.ts';
+
+interface WireEvent {
+  type: string;
+  id?: number;
+  data: unknown;
+}
+
+interface Answer {
+  status: number;
+  headers: Headers;
+  text: string;
+  body: { events: WireEvent[]; cursor: number; error?: string };
+  ms: number;
+}
+
+let server: TestServer;
+let alice: Session;
+let bob: Session;
+
+beforeAll(async () => {
+  server = await startServer({ transport: 'polling', memberGraceMs: 200 });
+  alice = await newSession(server.url);
+  bob = await newSession(server.url);
+});
+afterAll(() => server.close());
+
+const sleep = (ms: number) => new Promise((done) => setTimeout(done, ms));
+
+async function get(
+  base: string,
+  path: string,
+  cookie?: string,
+  signal?: AbortSignal,
+): Promise<Answer> {
+  const started = Date.now();
+  const headers: Record<string, string> = { accept: 'application/json' };
+  if (cookie) headers.cookie = cookie;
+  const response = await fetch(`${base}${path}`, { headers, signal });
+  const text = await response.text();
+  return {
+    status: response.status,
+    headers: response.headers,
+    text,
+    body: text ? JSON.parse(text) : null,
+    ms: Date.now() - started,
+  };
+}
+
+const poll = (who: Session | null, room: string, query = '') =>
+  get(server.url, `/poll/room/${room}${query ? `?${query}` : ''}`, who?.cookie);
+
+/** Polls with wait=0 until the answers run dry; every event and the last cursor. */
+async function drain(who: Session, room: string, after = 0, base = server.url) {
+  const events: WireEvent[] = [];
+  let cursor = after;
+  for (let round = 0; ; round++) {
+    const answer = await get(base, `/poll/room/${room}?after=${cursor}&wait=0`, who.cookie);
+    expect(answer.status).toBe(200);
+    events.push(...answer.body.events);
+    cursor = answer.body.cursor;
+    if (answer.body.events.length === 0 && round > 0) return { events, cursor };
+    await sleep(50);
+  }
+}
+
+async function roomView(id: string): Promise<Room | undefined> {
+  const response = await fetch(`${server.url}/api/rooms`);
+  return ((await response.json()) as { rooms: Room[] }).rooms.find((room) => room.id === id);
+}
+
+async function stats(base = server.url): Promise<Record<string, number>> {
+  const response = await fetch(`${base}/api/stats`);
+  return ((await response.json()) as { transports: { polling: Record<string, number> } }).transports
+    .polling;
+}
+
+/** The stats once no poll of an earlier test is pending any more. */
+async function idleStats(): Promise<Record<string, number>> {
+  await eventually(async () => (await stats()).connections === 0, 5000, 'no pending poll');
+  return stats();
+}
+
+const chats = (events: WireEvent[]) =>
+  events.filter((event) => event.type === 'chat').map((event) => (event.data as Message).chat);
+
+describe('room polls', () => {
+  it('after=0 replays the history; wait=0 then answers at once with no events', async () => {
+    const room = await alice.createRoom();
+    const one = await alice.say(room.id, 'one');
+    const first = await poll(bob, room.id, 'after=0&wait=0');
+    expect(first.status).toBe(200);
+    expect(first.headers.get('content-type')).toMatch(/^application\/json/);
+    expect(first.headers.get('cache-control')).toBe('no-store');
+    expect(first.text).toMatch(/^\{"events":\[.*\],"cursor":\d+\}$/);
+    expect(first.body.events[0]).toEqual({ type: 'chat', id: one.seq, data: one });
+    const { events, cursor } = await drain(bob, room.id, first.body.cursor);
+    const all = [...first.body.events, ...events];
+    expect(all.find((e) => e.type === 'join')).toMatchObject({
+      id: 2,
+      data: { kind: 'system', chat: `${bob.user} joined` },
+    });
+    expect(all.find((e) => e.type === 'members')).toEqual({
+      type: 'members',
+      data: { members: [bob.user], owner: alice.user },
+    });
+    const quiet = await poll(bob, room.id, `after=${cursor}&wait=0`);
+    expect(quiet.body).toEqual({ events: [], cursor });
+    expect(quiet.ms).toBeLessThan(1000);
+  });
+
+  it('a pending poll answers as soon as a message is posted, well under its wait', async () => {
+    const room = await alice.createRoom();
+    const { cursor } = await drain(bob, room.id);
+    const pending = poll(bob, room.id, `after=${cursor}&wait=20`);
+    await sleep(200);
+    const sent = await alice.say(room.id, 'hello');
+    const answer = await pending;
+    expect(answer.ms).toBeLessThan(2000);
+    expect(answer.body).toEqual({
+      events: [{ type: 'chat', id: sent.seq, data: sent }],
+      cursor: sent.seq,
+    });
+  });
+
+  it('answers empty after `wait` seconds with the cursor unchanged', async () => {
+    const room = await alice.createRoom();
+    const { cursor } = await drain(bob, room.id);
+    const answer = await poll(bob, room.id, `after=${cursor}&wait=1`);
+    expect(answer.body).toEqual({ events: [], cursor });
+    expect(answer.ms).toBeGreaterThanOrEqual(950);
+    expect(answer.ms).toBeLessThan(3000);
+  });
+
+  it('without `after`, only what happens next: the cursor starts at the newest seq', async () => {
+    const room = await alice.createRoom();
+    for (const text of ['a', 'b', 'c']) await alice.say(room.id, text);
+    const first = await poll(bob, room.id, 'wait=0');
+    expect(chats(first.body.events)).toEqual([]);
+    expect(first.body.cursor).toBeGreaterThanOrEqual(3);
+    const { events } = await drain(bob, room.id, first.body.cursor);
+    const all = [...first.body.events, ...events];
+    expect(chats(all)).toEqual([]);
+    expect(all.filter((e) => e.type === 'join').map((e) => e.id)).toEqual([4]);
+  });
+
+  it('the cursor moves past whispers the client cannot see', async () => {
+    const room = await alice.createRoom();
+    const carol = await newSession(server.url);
+    const { cursor } = await drain(carol, room.id);
+    const whisper = await alice.say(room.id, 'for bob only', bob.user);
+    const answer = await poll(carol, room.id, `after=${cursor}&wait=0`);
+    expect(answer.body).toEqual({ events: [], cursor: whisper.seq });
+    const bobs = await poll(bob, room.id, `after=${cursor}&wait=0`);
+    expect(chats(bobs.body.events)).toEqual(['for bob only']);
+  });
+
+  it('caps an answer at 500 stored events; the cursor stops at the last one sent', async () => {
+    const room = await alice.createRoom();
+    for (let batch = 0; batch < 11; batch++) {
+      await Promise.all(Array.from({ length: 50 }, (_, i) => alice.say(room.id, `m${batch}-${i}`)));
+    }
+    const first = await poll(bob, room.id, 'after=0&wait=0');
+    const stored = first.body.events.filter((e) => e.id !== undefined);
+    expect(stored).toHaveLength(500);
+    expect(stored.map((e) => e.id)).toEqual(Array.from({ length: 500 }, (_, i) => i + 1));
+    expect(first.body.cursor).toBe(500);
+    const rest = await drain(bob, room.id, first.body.cursor);
+    const seqs = rest.events.filter((e) => e.type === 'chat').map((e) => e.id);
+    expect(seqs).toEqual(Array.from({ length: 50 }, (_, i) => 501 + i));
+  });
+});
+
+describe('bad input and refusals', () => {
+  it('bad `wait`, `after` and `cursor` values are 400 with a sentence', async () => {
+    const room = await alice.createRoom();
+    const queries = [
+      'wait=56',
+      'wait=-1',
+      'wait=1.5',
+      'wait=abc',
+      'wait=1e1',
+      'wait=1&wait=2',
+      'after=-3',
+      'after=1e3',
+      'after=x',
+      'after=1&after=2',
+      `after=${encodeURIComponent('{"$ne":null}')}`,
+      `after=${'9'.repeat(20)}`,
+    ];
+    for (const query of queries) {
+      const answer = await poll(bob, room.id, query);
+      expect(answer.status, query).toBe(400);
+      expect(answer.body.error, query).toMatch(/^(wait|after) must be a whole number/);
+    }
+    for (const query of ['cursor=-1', 'cursor=1.5', 'cursor=a&cursor=b', 'wait=99']) {
+      const answer = await get(server.url, `/poll/lobby?${query}`);
+      expect(answer.status, query).toBe(400);
+      expect(answer.body.error, query).toEqual(expect.any(String));
+    }
+  });
+
+  it('401 without a session, 404 for unknown or malformed rooms, 403 without the password', async () => {
+    const room = await alice.createRoom();
+    const secret = await alice.createRoom({ password: 'pw' });
+    const cases: [Session | null, string, number][] = [
+      [null, room.id, 401],
+      [bob, 'nope', 404],
+      [bob, '%24%24%24', 404],
+      [bob, 'x'.repeat(65), 404],
+      [bob, secret.id, 403],
+    ];
+    for (const [who, id, status] of cases) {
+      const answer = await poll(who, id, 'wait=0');
+      expect(answer.status, `${id} ${status}`).toBe(status);
+      expect(answer.headers.get('content-type')).toMatch(/^application\/json/);
+      expect(answer.body.error).toEqual(expect.any(String));
+    }
+    expect((await poll(alice, secret.id, 'wait=0')).status).toBe(200);
+  });
+
+  it('409 when the room is full; a member is never refused', async () => {
+    const room = await alice.createRoom({ max: 2 });
+    const carol = await newSession(server.url);
+    const dave = await newSession(server.url);
+    expect((await poll(bob, room.id, 'wait=0')).status).toBe(200);
+    expect((await poll(carol, room.id, 'wait=0')).status).toBe(200);
+    const refused = await poll(dave, room.id, 'wait=0');
+    expect(refused.status).toBe(409);
+    expect(refused.body.error).toBe('The room is full.');
+    expect((await poll(bob, room.id, 'wait=0')).status).toBe(200);
+  });
+});
+
+describe('between polls', () => {
+  it('`members` events are kept for the next poll, coalesced to the newest', async () => {
+    const room = await alice.createRoom();
+    const { cursor } = await drain(bob, room.id);
+    const carol = await newSession(server.url);
+    const dave = await newSession(server.url);
+    await poll(carol, room.id, 'wait=0');
+    await eventually(async () => (await roomView(room.id))?.members === 2);
+    await poll(dave, room.id, 'wait=0');
+    await eventually(async () => (await roomView(room.id))?.members === 3);
+    await sleep(100);
+    const answer = await poll(bob, room.id, `after=${cursor}&wait=0`);
+    const members = answer.body.events.filter((e) => e.type === 'members');
+    expect(members).toEqual([
+      { type: 'members', data: { members: [bob.user, carol.user, dave.user], owner: alice.user } },
+    ]);
+    const joins = answer.body.events.filter((e) => e.type === 'join');
+    expect(joins.map((e) => (e.data as Message).chat)).toEqual([
+      `${carol.user} joined`,
+      `${dave.user} joined`,
+    ]);
+  });
+
+  it('`kicked` is kept for the next poll, which gets it last; later polls get 403', async () => {
+    const room = await alice.createRoom();
+    const { cursor } = await drain(bob, room.id);
+    const kick = await alice.fetch(`/room/${room.id}/kick`, {
+      method: 'POST',
+      json: { user: bob.user },
+    });
+    expect(kick.status).toBe(204);
+    const answer = await poll(bob, room.id, `after=${cursor}&wait=0`);
+    expect(answer.status).toBe(200);
+    expect(answer.body.events.at(-1)).toEqual({ type: 'kicked', data: { id: room.id } });
+    const after = await poll(bob, room.id, `after=${answer.body.cursor}&wait=0`);
+    expect(after.status).toBe(403);
+  });
+
+  it('a pending poll gets `kicked` at once', async () => {
+    const room = await alice.createRoom();
+    const { cursor } = await drain(bob, room.id);
+    const pending = poll(bob, room.id, `after=${cursor}&wait=20`);
+    await sleep(100);
+    await alice.fetch(`/room/${room.id}/kick`, { method: 'POST', json: { user: bob.user } });
+    const answer = await pending;
+    expect(answer.ms).toBeLessThan(2000);
+    expect(answer.body.events.at(-1)).toEqual({ type: 'kicked', data: { id: room.id } });
+  });
+
+  it('`removeRoom` is kept for the next poll; later polls get 404', async () => {
+    const room = await alice.createRoom();
+    const { cursor } = await drain(bob, room.id);
+    expect((await alice.fetch(`/room/${room.id}`, { method: 'DELETE' })).status).toBe(204);
+    const answer = await poll(bob, room.id, `after=${cursor}&wait=0`);
+    expect(answer.body.events).toEqual([{ type: 'removeRoom', data: { id: room.id } }]);
+    expect((await poll(bob, room.id, `after=${cursor}&wait=0`)).status).toBe(404);
+  });
+
+  it('two concurrent polls of one session and room: the first answers at once, empty', async () => {
+    const room = await alice.createRoom();
+    const { cursor } = await drain(bob, room.id);
+    const before = await idleStats();
+    const first = poll(bob, room.id, `after=${cursor}&wait=20`);
+    await sleep(200);
+    const second = poll(bob, room.id, `after=${cursor}&wait=20`);
+    const displaced = await first;
+    expect(displaced.body).toEqual({ events: [], cursor });
+    expect(displaced.ms).toBeLessThan(2000);
+    await sleep(100);
+    expect((await stats()).connections).toBe(before.connections! + 1);
+    const sent = await alice.say(room.id, 'to the second');
+    const answer = await second;
+    expect(answer.body.events).toEqual([{ type: 'chat', id: sent.seq, data: sent }]);
+  });
+});
+
+describe('a client that goes away', () => {
+  it('ends its pending poll; the seq-less events meanwhile wait for its next poll', async () => {
+    const room = await alice.createRoom();
+    const { cursor } = await drain(bob, room.id);
+    const before = await idleStats();
+    const controller = new AbortController();
+    const path = `/poll/room/${room.id}?after=${cursor}&wait=20`;
+    const gone = get(server.url, path, bob.cookie, controller.signal).catch(() => null);
+    await eventually(async () => (await stats()).connections === before.connections! + 1);
+    controller.abort();
+    expect(await gone).toBe(null);
+    await eventually(async () => (await stats()).connections === before.connections);
+    const carol = await newSession(server.url);
+    await poll(carol, room.id, 'wait=0');
+    await eventually(async () => (await roomView(room.id))?.members === 2);
+    await sleep(100);
+    const answer = await poll(bob, room.id, `after=${cursor}&wait=0`);
+    expect(answer.body.events.map((e) => e.type)).toEqual(['join', 'members']);
+    expect(answer.body.events[1]!.data).toEqual({
+      members: [bob.user, carol.user],
+      owner: alice.user,
+    });
+  });
+});
+
+describe('membership', () => {
+  let short: TestServer;
+  beforeAll(async () => {
+    short = await startServer({ transport: 'polling', memberGraceMs: 200, pollLingerMs: 300 });
+  });
+  afterAll(() => short.close());
+
+  const membersOf = async (id: string) => {
+    const response = await fetch(`${short.url}/api/rooms`);
+    const rooms = ((await response.json()) as { rooms: Room[] }).rooms;
+    return rooms.find((room) => room.id === id)?.members;
+  };
+
+  it('a client that stops polling leaves after the linger plus the member grace', async () => {
+    const owner = await newSession(short.url);
+    const visitor = await newSession(short.url);
+    const room = await owner.createRoom();
+    const answer = await get(short.url, `/poll/room/${room.id}?after=0&wait=0`, visitor.cookie);
+    const answeredAt = Date.now();
+    expect(answer.status).toBe(200);
+    expect(await membersOf(room.id)).toBe(1);
+    await sleep(150);
+    expect(await membersOf(room.id)).toBe(1);
+    await eventually(async () => (await membersOf(room.id)) === 0, 5000, 'the exit');
+    expect(Date.now() - answeredAt).toBeGreaterThanOrEqual(450);
+    const history = await owner.fetch(`/api/rooms/${room.id}/messages?after=0`);
+    const { messages } = (await history.json()) as { messages: Message[] };
+    expect(messages.map((m) => m.chat)).toEqual([`${visitor.user} joined`, `${visitor.user} left`]);
+  });
+
+  it('a client that keeps polling, or holds a pending poll, stays a member: no exit, no second join', async () => {
+    const owner = await newSession(short.url);
+    const visitor = await newSession(short.url);
+    const room = await owner.createRoom();
+    let cursor = 0;
+    const until = Date.now() + 1200;
+    while (Date.now() < until) {
+      const path = `/poll/room/${room.id}?after=${cursor}&wait=0`;
+      cursor = (await get(short.url, path, visitor.cookie)).body.cursor;
+      await sleep(150);
+    }
+    const pending = get(short.url, `/poll/room/${room.id}?after=${cursor}&wait=2`, visitor.cookie);
+    await sleep(1500);
+    expect(await membersOf(room.id)).toBe(1);
+    await pending;
+    const history = await owner.fetch(`/api/rooms/${room.id}/messages?after=0`);
+    const { messages } = (await history.json()) as { messages: Message[] };
+    expect(messages.map((m) => m.chat)).toEqual([`${visitor.user} joined`]);
+  });
+
+  it('shutdown answers every pending poll, empty', async () => {
+    const own = await startServer({ transport: 'polling' });
+    const visitor = await newSession(own.url);
+    const room = await visitor.createRoom();
+    const { cursor } = await drain(visitor, room.id, 0, own.url);
+    const lobby = await get(own.url, '/poll/lobby');
+    const pendingRoom = get(
+      own.url,
+      `/poll/room/${room.id}?after=${cursor}&wait=20`,
+      visitor.cookie,
+    );
+    const pendingLobby = get(own.url, `/poll/lobby?cursor=${lobby.body.cursor}&wait=20`);
+    await eventually(async () => (await stats(own.url)).connections === 2);
+    await own.close();
+    const [roomAnswer, lobbyAnswer] = await Promise.all([pendingRoom, pendingLobby]);
+    expect(roomAnswer.status).toBe(200);
+    expect(roomAnswer.body.events).toEqual([]);
+    expect(lobbyAnswer.status).toBe(200);
+    expect(lobbyAnswer.body.events).toEqual([]);
+  });
+});
+
+describe('the lobby', () => {
+  it('needs no session; the first poll answers at once with the cursor, then events follow it', async () => {
+    const first = await get(server.url, '/poll/lobby?wait=20');
+    expect(first.status).toBe(200);
+    expect(first.ms).toBeLessThan(1000);
+    expect(first.body.events).toEqual([]);
+    const cursor = first.body.cursor;
+    const pending = get(server.url, `/poll/lobby?cursor=${cursor}&wait=20`);
+    await sleep(100);
+    const room = await alice.createRoom({ title: 'lobby poll' });
+    const answer = await pending;
+    expect(answer.ms).toBeLessThan(2000);
+    expect(answer.body.cursor).toBe(cursor + answer.body.events.length);
+    expect(answer.body.events[0]).toMatchObject({
+      type: 'newRoom',
+      data: { id: room.id, title: 'lobby poll', members: 0 },
+    });
+    const quiet = await get(server.url, `/poll/lobby?cursor=${answer.body.cursor}&wait=0`);
+    expect(quiet.body).toEqual({ events: [], cursor: answer.body.cursor });
+  });
+
+  it('a cursor the log does not cover answers at once, empty, with the current cursor', async () => {
+    const { body } = await get(server.url, '/poll/lobby');
+    for (const stale of [0, body.cursor + 1000]) {
+      const answer = await get(server.url, `/poll/lobby?cursor=${stale}&wait=20`);
+      expect(answer.ms).toBeLessThan(1000);
+      expect(answer.body).toEqual({ events: [], cursor: body.cursor });
+    }
+  });
+
+  it('PollingClient.connectLobby gets newRoom, roomUpdate and removeRoom', async () => {
+    const client = new PollingClient({ baseUrl: server.url, wait: 5 });
+    const seen: string[] = [];
+    client.on('newRoom', (room) => seen.push(`new ${room.title}`));
+    client.on('roomUpdate', (room) => seen.push(`update ${room.title} ${room.members}`));
+    client.on('removeRoom', () => seen.push('remove'));
+    await client.connectLobby();
+    const room = await alice.createRoom({ title: 'seen' });
+    await eventually(() => seen.includes('new seen'));
+    await poll(bob, room.id, 'wait=0');
+    await eventually(() => seen.includes('update seen 1'));
+    await alice.fetch(`/room/${room.id}`, { method: 'DELETE' });
+    await eventually(() => seen.includes('remove'));
+    client.close();
+  });
+
+  it('after a gap (a cursor the server no longer covers) the client reloads the list', async () => {
+    let hold: Promise<void> | undefined;
+    let release = () => {};
+    const fetchWithGap: typeof fetch = async (input, init) => {
+      let url = String(input);
+      if (hold && url.includes('/poll/lobby?') && url.includes('cursor=')) {
+        await hold;
+        hold = undefined;
+        url = url.replace(/cursor=\d+/, 'cursor=1');
+      }
+      return fetch(url, init);
+    };
+    const known = await alice.createRoom({ title: 'known' });
+    const client = new PollingClient({ baseUrl: server.url, fetch: fetchWithGap, wait: 5 });
+    const seen: string[] = [];
+    client.on('newRoom', (room) => seen.push(`new ${room.title}`));
+    client.on('removeRoom', ({ id }) => seen.push(`remove ${id}`));
+    await client.connectLobby();
+    hold = new Promise((done) => {
+      release = done;
+    });
+    client.drop();
+    await sleep(100);
+    await alice.createRoom({ title: 'missed' });
+    await alice.fetch(`/room/${known.id}`, { method: 'DELETE' });
+    await sleep(100);
+    expect(seen).toEqual([]);
+    release();
+    await eventually(() => seen.length >= 2);
+    expect(seen.sort()).toEqual([`remove ${known.id}`, 'new missed'].sort());
+    client.close();
+  });
+});
+
+describe('PollingClient', () => {
+  it('connectRoom resolves once live, replays with after=0, and send comes back as chat', async () => {
+    const room = await alice.createRoom();
+    await alice.say(room.id, 'before');
+    const client = new PollingClient({ baseUrl: server.url, cookie: bob.cookie, wait: 5 });
+    const received: string[] = [];
+    client.on('chat', (message) => received.push(message.chat ?? ''));
+    const states: string[] = [];
+    client.on('state', (state) => states.push(state));
+    await client.connectRoom(room.id, { after: 0 });
+    expect(client.state).toBe('open');
+    expect(received).toEqual(['before']);
+    const sent = await client.send('mine');
+    await eventually(() => received.includes('mine'));
+    expect(client.lastSeq).toBeGreaterThanOrEqual(sent.seq);
+    client.close();
+    expect(states).toEqual(['connecting', 'open', 'closed']);
+  });
+
+  it('connectRoom rejects with the status and sentence of a refusal', async () => {
+    const secret = await alice.createRoom({ password: 'pw' });
+    const cases: [string | undefined, string, number][] = [
+      [undefined, secret.id, 401],
+      [bob.cookie, secret.id, 403],
+      [bob.cookie, 'no-such-room', 404],
+    ];
+    for (const [cookie, id, status] of cases) {
+      const client = new PollingClient({ baseUrl: server.url, cookie });
+      const error = await client.connectRoom(id).catch((e: unknown) => e);
+      expect(error).toBeInstanceOf(ClientError);
+      expect((error as ClientError).status).toBe(status);
+      expect((error as ClientError).message).toEqual(expect.any(String));
+      expect(client.state).toBe('closed');
+    }
+  });
+
+  it('a kicked client emits `kicked` and stops; reconnecting is refused with 403', async () => {
+    const room = await alice.createRoom();
+    const client = new PollingClient({ baseUrl: server.url, cookie: bob.cookie, wait: 5 });
+    let kicked = false;
+    client.on('kicked', () => {
+      kicked = true;
+    });
+    await client.connectRoom(room.id);
+    await alice.fetch(`/room/${room.id}/kick`, { method: 'POST', json: { user: bob.user } });
+    await eventually(() => kicked);
+    expect(client.state).toBe('closed');
+    const again = await client.connectRoom(room.id).catch((e: unknown) => e);
+    expect((again as ClientError).status).toBe(403);
+  });
+
+  it('short polling (wait=0 with an interval) gets the messages too', async () => {
+    const room = await alice.createRoom();
+    const client = new PollingClient({
+      baseUrl: server.url,
+      cookie: bob.cookie,
+      wait: 0,
+      interval: 50,
+    });
+    const received: string[] = [];
+    client.on('chat', (message) => received.push(message.chat ?? ''));
+    await client.connectRoom(room.id);
+    for (const text of ['s1', 's2', 's3']) await alice.say(room.id, text);
+    await eventually(() => received.length === 3);
+    expect(received).toEqual(['s1', 's2', 's3']);
+    client.close();
+  });
+
+  it('drop() while messages keep coming: it resumes from its cursor, nothing lost, nothing twice', async () => {
+    const room = await alice.createRoom();
+    const client = new PollingClient({ baseUrl: server.url, cookie: bob.cookie, wait: 5 });
+    const received: number[] = [];
+    client.on('chat', (message) => received.push(message.seq));
+    await client.connectRoom(room.id, { after: 0 });
+    let posted: number[] = [];
+    let posting = true;
+    const poster = (async () => {
+      while (posting) posted.push((await alice.say(room.id, `n${posted.length}`)).seq);
+    })();
+    for (let drop = 0; drop < 4; drop++) {
+      const target = posted.length + 15;
+      await eventually(() => posted.length >= target, 10_000, 'posts');
+      client.drop();
+    }
+    posting = false;
+    await poster;
+    posted = [...posted];
+    await eventually(() => received.length >= posted.length, 10_000, 'every message');
+    await sleep(100);
+    expect(received).toEqual(posted);
+    expect(client.lastSeq).toBe(posted.at(-1));
+    client.close();
+  });
+});
+
+describe('two tabs of one session', () => {
+  it('both get every message, and they displace each other without a storm of requests', async () => {
+    const room = await alice.createRoom();
+    const tabs = [0, 1].map(() => new PollingClient({ baseUrl: server.url, cookie: bob.cookie }));
+    const received = tabs.map(() => [] as number[]);
+    for (const [i, tab] of tabs.entries()) {
+      tab.on('chat', (message) => received[i]!.push(message.seq));
+    }
+    await Promise.all(tabs.map((tab) => tab.connectRoom(room.id, { after: 0 })));
+    const before = await stats();
+    const posted: number[] = [];
+    for (let i = 0; i < 10; i++) {
+      posted.push((await alice.say(room.id, `t${i}`)).seq);
+      await sleep(200);
+    }
+    await eventually(() => received.every((seqs) => seqs.length === posted.length), 10_000);
+    expect(received).toEqual([posted, posted]);
+    const requests = (await stats()).requests! - before.requests!;
+    expect(requests).toBeLessThan(40);
+    for (const tab of tabs) tab.close();
+  });
+});
+
+describe('stats', () => {
+  it('count pending polls as connections, requests, events delivered and bytes', async () => {
+    const room = await alice.createRoom();
+    const { cursor } = await drain(bob, room.id);
+    const before = await idleStats();
+    const pending = poll(bob, room.id, `after=${cursor}&wait=20`);
+    const { body } = await get(server.url, '/poll/lobby');
+    const lobby = get(server.url, `/poll/lobby?cursor=${body.cursor}&wait=2`);
+    await eventually(async () => (await stats()).connections === before.connections! + 2);
+    await alice.say(room.id, 'counted');
+    const answer = await pending;
+    await lobby;
+    const after = await stats();
+    expect(after.connections).toBe(before.connections);
+    expect(after.requests).toBe(before.requests! + 3);
+    expect(after.eventsOut).toBeGreaterThanOrEqual(before.eventsOut! + 1);
+    expect(after.eventsOut).toBeGreaterThanOrEqual(before.eventsOut! + answer.body.events.length);
+    expect(after.bytesOut! - before.bytesOut!).toBeGreaterThan(answer.text.length + 100);
+    expect(after.bytesIn! - before.bytesIn!).toBeGreaterThan(100);
+  });
+});

@@ -1,0 +1,510 @@
+import type Router from '@koa/router';
+import type { Context } from 'koa';
+import type { ChatService, Subscription, Visitor } from '../../core/chat.ts';
+import { ChatError } from '../../core/errors.ts';
+import { logger } from '../../core/log.ts';
+import { LIMITS, type LobbyEvent, type RoomEvent } from '../../core/model.ts';
+import * as validate from '../../core/validate.ts';
+import type { HttpContext } from '../http/context.ts';
+import type { WireMeter } from '../http/meter.ts';
+import { encodeOnce, type Transport, type TransportStats } from '../transport.ts';
+
+const debug = logger('polling');
+
+export interface PollingOptions {
+  /** How long an ended poll still counts as a subscription (PROTOCOL: 10 s). */
+  pollLingerMs?: number;
+  /** At most this many stored events per answer; the cursor then stops at the last one sent. */
+  maxEventsPerAnswer?: number;
+  /** Lobby events kept for polls that come back; a client further behind reloads the list. */
+  lobbyLogSize?: number;
+}
+
+const WAIT_DEFAULT_S = 25;
+const WAIT_MAX_S = 55;
+/** How long close() waits for the answers it sent to leave. */
+const CLOSE_FLUSH_MS = 1000;
+
+/** One pending (or just answered) room poll. */
+interface RoomPoll {
+  /** Polls of a seat are numbered: the newest one's subscription is the one that lingers. */
+  readonly order: number;
+  readonly after: number;
+  /** Stored events from this poll's own subscription, and seq-less ones from any of the seat. */
+  events: RoomEvent[];
+  /** Seq-less events kept from before this poll: they go after `events`, unless superseded. */
+  kept: RoomEvent[];
+  stored: number;
+  lastSeq: number | undefined;
+  /** More stored events came than one answer takes: they are left for the next poll. */
+  capped: boolean;
+  subscription: Subscription | undefined;
+  /** The replay is over: the next event answers the poll. */
+  live: boolean;
+  scheduled: boolean;
+  done: boolean;
+  timer: NodeJS.Timeout | undefined;
+  respond(body: string): void;
+  /** Settles when the response has left (or the client went away). */
+  ended: Promise<void>;
+}
+
+/**
+ * A session's hold on one room across its polls: the core subscription outlives each poll by the
+ * linger, so the user stays a member between polls, and it keeps the seq-less events (`members`,
+ * `kicked`, `removeRoom`) that come between two polls. Stored events are not kept: the next poll
+ * replays them from the store by `after`.
+ */
+interface Seat {
+  readonly key: string;
+  poll: RoomPoll | undefined;
+  polls: number;
+  subscription: Subscription | undefined;
+  subscriptionOrder: number;
+  /** Subscriptions being opened for this seat's polls. */
+  opening: number;
+  kept: RoomEvent[];
+  /** Seq-less events already taken: the old and the new subscription both see them. */
+  readonly seen: WeakSet<RoomEvent>;
+  linger: NodeJS.Timeout | undefined;
+  gone: boolean;
+}
+
+interface LobbyPoll {
+  readonly cursor: number;
+  done: boolean;
+  timer: NodeJS.Timeout | undefined;
+  respond(body: string): void;
+  ended: Promise<void>;
+}
+
+/**
+ * HTTP long polling: `GET /poll/room/:id?after=N&wait=S` and `GET /poll/lobby?cursor=C&wait=S`
+ * answer `{"events":[...],"cursor":C}` as soon as there is an event for the client, or after
+ * `wait` seconds with none. Sending is POST /room/:id/chat.
+ *
+ * Each room poll opens its subscription through the core's one resume path (`after` = the last
+ * answer's cursor) before the previous poll's subscription closes, and the last one lingers for
+ * `pollLingerMs`: a poll that is pending or ended less than that ago counts as a subscription.
+ * One pending poll per session and room (engine.io's rule): a second one answers the first at
+ * once. Sessions are told apart by their user colour, which is what the core knows of them.
+ */
+export class PollingTransport implements Transport {
+  readonly name = 'polling' as const;
+  readonly #lingerMs: number;
+  readonly #maxEvents: number;
+  readonly #lobbyLogSize: number;
+  readonly #seats = new Map<string, Seat>();
+  readonly #lobbyPolls = new Set<LobbyPoll>();
+  /** Recent lobby events, oldest first, numbered 1 by 1 by `#lobbyCursor`. */
+  #lobbyLog: { n: number; fragment: string }[] = [];
+  /**
+   * Lobby events carry no cursor of the core, so this transport numbers them. The count starts at
+   * the clock: a cursor from before a restart is then older than the log, which answers as a gap.
+   */
+  #lobbyCursor = Date.now();
+  #lobbyFlush = false;
+  #lobbySubscription: { close(): void } | undefined;
+  #chat: ChatService | undefined;
+  #meter: WireMeter | undefined;
+  #pending = 0;
+  #eventsOut = 0;
+  #closing = false;
+
+  constructor(options: PollingOptions = {}) {
+    this.#lingerMs = options.pollLingerMs ?? 10_000;
+    this.#maxEvents = options.maxEventsPerAnswer ?? 500;
+    this.#lobbyLogSize = options.lobbyLogSize ?? 1000;
+  }
+
+  mount(router: Router, http: HttpContext): void {
+    this.#chat = http.chat;
+    this.#meter = http.meter('polling');
+    this.#lobbySubscription = http.chat.subscribeLobby((event) => this.#onLobbyEvent(event));
+
+    router.get('/poll/room/:id', async (ctx) => {
+      const visitor = http.visitor(ctx);
+      const room = validate.roomId(ctx.params.id);
+      const after = validate.cursor(ctx.query.after, 'after');
+      const wait = waitSeconds(ctx.query.wait);
+      this.#refuseWhileClosing();
+      answer(ctx, await this.#pollRoom(ctx, visitor, room, after, wait));
+    });
+
+    router.get('/poll/lobby', async (ctx) => {
+      const cursor = validate.cursor(ctx.query.cursor, 'cursor');
+      const wait = waitSeconds(ctx.query.wait);
+      this.#refuseWhileClosing();
+      answer(ctx, await this.#pollLobby(ctx, cursor, wait));
+    });
+  }
+
+  stats(): TransportStats {
+    return {
+      connections: this.#pending,
+      requests: this.#meter?.requests ?? 0,
+      eventsOut: this.#eventsOut,
+      bytesOut: this.#meter?.bytesOut ?? 0,
+      bytesIn: this.#meter?.bytesIn ?? 0,
+    };
+  }
+
+  async close(): Promise<void> {
+    this.#closing = true;
+    this.#lobbySubscription?.close();
+    const ended: Promise<void>[] = [];
+    for (const seat of [...this.#seats.values()]) {
+      if (seat.poll) {
+        ended.push(seat.poll.ended);
+        this.#finish(seat, seat.poll, true);
+      }
+      this.#dropSeat(seat);
+    }
+    for (const poll of [...this.#lobbyPolls]) {
+      ended.push(poll.ended);
+      this.#finishLobby(poll, true);
+    }
+    // The answers go out through koa; let them leave before the server cuts the sockets.
+    let timer: NodeJS.Timeout | undefined;
+    const flushed = new Promise<void>((done) => {
+      timer = setTimeout(done, CLOSE_FLUSH_MS);
+    });
+    await Promise.race([Promise.all(ended), flushed]);
+    clearTimeout(timer);
+  }
+
+  // ---- rooms ------------------------------------------------------------------------------
+
+  async #pollRoom(
+    ctx: Context,
+    visitor: Visitor,
+    room: string,
+    after: number | undefined,
+    wait: number,
+  ): Promise<string> {
+    const chat = this.#chat!;
+    const key = `${visitor.user} ${room}`;
+    const finished = this.#seats.get(key);
+    if (finished && !finished.poll && finished.kept.some(isFinal)) {
+      // `kicked` or `removeRoom` came after the last poll: it goes first; later polls get 403/404.
+      this.#dropSeat(finished);
+      this.#eventsOut += finished.kept.length;
+      return encodeAnswer(finished.kept, after ?? 0);
+    }
+    // Without `after`, only what happens from now: start at the newest seq the visitor can see.
+    const from = after ?? (await this.#latestSeq(visitor, room));
+    this.#refuseWhileClosing();
+    if (ctx.res.closed) return '';
+
+    const displaced = this.#seats.get(key)?.poll;
+    if (displaced) this.#finish(this.#seats.get(key)!, displaced, true);
+    const seat = this.#seats.get(key) ?? newSeat(key);
+    this.#seats.set(key, seat);
+    clearTimeout(seat.linger);
+    seat.polls += 1;
+    let respond!: (body: string) => void;
+    const answered = new Promise<string>((done) => {
+      respond = done;
+    });
+    const poll: RoomPoll = {
+      order: seat.polls,
+      after: from,
+      events: [],
+      kept: seat.kept,
+      stored: 0,
+      lastSeq: undefined,
+      capped: false,
+      subscription: undefined,
+      live: false,
+      scheduled: false,
+      done: false,
+      timer: undefined,
+      respond,
+      ended: responseEnded(ctx, () => this.#finish(seat, poll, false)),
+    };
+    seat.kept = [];
+    seat.poll = poll;
+    this.#pending += 1;
+    if (poll.kept.some(isFinal)) {
+      this.#finish(seat, poll, true);
+      return answered;
+    }
+
+    let subscription: Subscription;
+    seat.opening += 1;
+    try {
+      subscription = await chat.subscribe(visitor, room, { after: from }, (event) =>
+        this.#onRoomEvent(seat, poll, event),
+      );
+    } catch (error) {
+      seat.opening -= 1;
+      if (poll.done) {
+        this.#settle(seat);
+        return answered;
+      }
+      this.#finish(seat, poll, false);
+      throw error;
+    }
+    seat.opening -= 1;
+    poll.subscription = subscription;
+    this.#adopt(seat, poll, subscription);
+    if (poll.done) {
+      this.#settle(seat);
+    } else {
+      poll.live = true;
+      if (poll.events.length + poll.kept.length > 0 || wait === 0) this.#finish(seat, poll, true);
+      else poll.timer = setTimeout(() => this.#finish(seat, poll, true), wait * 1000);
+    }
+    return answered;
+  }
+
+  /** The subscription of the newest poll holds the membership; older ones close after it opened. */
+  #adopt(seat: Seat, poll: RoomPoll, subscription: Subscription): void {
+    if (seat.gone || this.#closing || poll.order < seat.subscriptionOrder) {
+      subscription.close();
+      return;
+    }
+    const previous = seat.subscription;
+    seat.subscription = subscription;
+    seat.subscriptionOrder = poll.order;
+    // Closed only now that the new one is open: the membership never drops to zero.
+    if (previous !== subscription) previous?.close();
+  }
+
+  #onRoomEvent(seat: Seat, poll: RoomPoll, event: RoomEvent): void {
+    if (seat.gone) return;
+    if ('id' in event) {
+      // Between polls, stored events wait in the store: the next poll replays them by `after`.
+      if (poll.done || seat.poll !== poll) return;
+      if (poll.stored >= this.#maxEvents) {
+        poll.capped = true;
+        return;
+      }
+      poll.events.push(event);
+      poll.stored += 1;
+      poll.lastSeq = event.id;
+    } else {
+      if (seat.seen.has(event)) return;
+      seat.seen.add(event);
+      keep(seat.poll ? seat.poll.events : seat.kept, event);
+    }
+    const current = seat.poll;
+    if (current?.live && !current.scheduled) {
+      // Events published in the same turn (a join, then members) go out in one answer.
+      current.scheduled = true;
+      setImmediate(() => this.#finish(seat, current, true));
+    }
+  }
+
+  /** Ends a poll: with an answer, or (the client went away) keeping its seq-less events. */
+  #finish(seat: Seat, poll: RoomPoll, send: boolean): void {
+    if (poll.done) return;
+    poll.done = true;
+    clearTimeout(poll.timer);
+    this.#pending -= 1;
+    if (seat.poll === poll) seat.poll = undefined;
+    if (!send) {
+      // The client went away: its seq-less events wait for its next poll (the newest `members`).
+      for (const event of [...poll.kept, ...poll.events]) {
+        if (!('id' in event)) keep(seat.kept, event);
+      }
+      poll.respond('');
+      this.#settle(seat);
+      return;
+    }
+    // A `members` that came during this poll supersedes the kept one; nothing follows `kicked`
+    // or `removeRoom`.
+    const fresh = poll.events.some((e) => e.type === 'members');
+    const kept = poll.kept.filter((e) => !(fresh && e.type === 'members'));
+    const all = [...poll.events, ...kept];
+    const events = [...all.filter((e) => !isFinal(e)), ...all.filter(isFinal)];
+    const cursor =
+      poll.live && !poll.capped && poll.subscription
+        ? poll.subscription.cursor
+        : (poll.lastSeq ?? poll.after);
+    this.#eventsOut += events.length;
+    poll.respond(encodeAnswer(events, cursor));
+    if (events.some(isFinal)) this.#dropSeat(seat);
+    else this.#settle(seat);
+  }
+
+  /** Without a pending poll, the seat lingers, then lets go of its subscription. */
+  #settle(seat: Seat): void {
+    if (seat.gone || seat.poll) return;
+    clearTimeout(seat.linger);
+    if (!seat.subscription && seat.opening === 0 && seat.kept.length === 0) {
+      this.#dropSeat(seat);
+      return;
+    }
+    seat.linger = setTimeout(() => this.#dropSeat(seat), this.#lingerMs);
+    seat.linger.unref();
+  }
+
+  #dropSeat(seat: Seat): void {
+    seat.gone = true;
+    clearTimeout(seat.linger);
+    if (this.#seats.get(seat.key) === seat) this.#seats.delete(seat.key);
+    seat.subscription?.close();
+    seat.subscription = undefined;
+    debug('seat %s let go', seat.key);
+  }
+
+  /** The newest seq the visitor can see (404, 403 as any read). */
+  async #latestSeq(visitor: Visitor, room: string): Promise<number> {
+    let latest = 0;
+    for (;;) {
+      const limit = LIMITS.historyLimitMax;
+      const page = await this.#chat!.history(visitor, room, { after: latest, limit });
+      latest = page.at(-1)?.seq ?? latest;
+      if (page.length < limit) return latest;
+    }
+  }
+
+  // ---- lobby ------------------------------------------------------------------------------
+
+  #pollLobby(ctx: Context, cursor: number | undefined, wait: number): Promise<string> | string {
+    // The first poll only learns where the log is; the client reads GET /api/rooms after it.
+    if (cursor === undefined) return encodeAnswer([], this.#lobbyCursor);
+    const ready = this.#lobbyAfter(cursor);
+    if (ready === null || ready.length > 0 || wait === 0) return this.#lobbyAnswer(cursor);
+    return new Promise((respond) => {
+      const poll: LobbyPoll = {
+        cursor,
+        done: false,
+        timer: undefined,
+        respond,
+        ended: responseEnded(ctx, () => this.#finishLobby(poll, false)),
+      };
+      poll.timer = setTimeout(() => this.#finishLobby(poll, true), wait * 1000);
+      this.#lobbyPolls.add(poll);
+      this.#pending += 1;
+    });
+  }
+
+  #onLobbyEvent(event: LobbyEvent): void {
+    this.#lobbyCursor += 1;
+    this.#lobbyLog.push({ n: this.#lobbyCursor, fragment: encodeEvent(event) });
+    if (this.#lobbyLog.length > 2 * this.#lobbyLogSize) {
+      this.#lobbyLog = this.#lobbyLog.slice(-this.#lobbyLogSize);
+    }
+    if (this.#lobbyFlush || this.#lobbyPolls.size === 0) return;
+    this.#lobbyFlush = true;
+    setImmediate(() => {
+      this.#lobbyFlush = false;
+      for (const poll of [...this.#lobbyPolls]) this.#finishLobby(poll, true);
+    });
+  }
+
+  #finishLobby(poll: LobbyPoll, send: boolean): void {
+    if (poll.done) return;
+    poll.done = true;
+    clearTimeout(poll.timer);
+    this.#lobbyPolls.delete(poll);
+    this.#pending -= 1;
+    poll.respond(send ? this.#lobbyAnswer(poll.cursor) : '');
+  }
+
+  /**
+   * The lobby events after `cursor`. A cursor the log does not cover (fallen off, or from before
+   * a restart) gets no events and the current cursor: the client sees that the cursor moved by
+   * more than the events it got, and reloads GET /api/rooms (PROTOCOL: Events).
+   */
+  #lobbyAnswer(cursor: number): string {
+    const ready = this.#lobbyAfter(cursor);
+    if (ready === null) return encodeAnswer([], this.#lobbyCursor);
+    const sent = ready.slice(0, this.#maxEvents);
+    this.#eventsOut += sent.length;
+    return encodeFragments(
+      sent.map((entry) => entry.fragment),
+      cursor + sent.length,
+    );
+  }
+
+  #lobbyAfter(cursor: number): { n: number; fragment: string }[] | null {
+    const oldest = this.#lobbyLog[0]?.n ?? this.#lobbyCursor + 1;
+    if (cursor > this.#lobbyCursor || cursor < oldest - 1) return null;
+    return this.#lobbyLog.slice(cursor - oldest + 1);
+  }
+
+  #refuseWhileClosing(): void {
+    if (this.#closing) {
+      throw new ChatError(503, 'The server is shutting down; try again in a moment.');
+    }
+  }
+}
+
+function newSeat(key: string): Seat {
+  return {
+    key,
+    poll: undefined,
+    polls: 0,
+    subscription: undefined,
+    subscriptionOrder: 0,
+    opening: 0,
+    kept: [],
+    seen: new WeakSet(),
+    linger: undefined,
+    gone: false,
+  };
+}
+
+function isFinal(event: RoomEvent): boolean {
+  return event.type === 'kicked' || event.type === 'removeRoom';
+}
+
+/** Adds a seq-less event to a list; `members` is coalesced to the newest. */
+function keep(events: RoomEvent[], event: RoomEvent): void {
+  if (event.type === 'members') {
+    const older = events.findIndex((e) => e.type === 'members');
+    if (older !== -1) events.splice(older, 1);
+  }
+  events.push(event);
+}
+
+/** `wait` in seconds: default 25, at most 55, 0 answers at once (short polling). */
+function waitSeconds(value: unknown): number {
+  const sentence = `wait must be a whole number of seconds from 0 to ${WAIT_MAX_S}.`;
+  let wait: number | undefined;
+  try {
+    wait = validate.cursor(value, 'wait');
+  } catch {
+    throw new ChatError(400, sentence);
+  }
+  if (wait === undefined) return WAIT_DEFAULT_S;
+  if (wait > WAIT_MAX_S) throw new ChatError(400, sentence);
+  return wait;
+}
+
+/** Settles when the response has left or its client went away (`onAbort` runs then). */
+function responseEnded(ctx: Context, onAbort: () => void): Promise<void> {
+  const res = ctx.res;
+  return new Promise((done) => {
+    res.once('close', () => {
+      if (!res.writableFinished) onAbort();
+      done();
+    });
+  });
+}
+
+function answer(ctx: Context, body: string): void {
+  ctx.set('Cache-Control', 'no-store');
+  ctx.type = 'application/json';
+  ctx.body = body;
+}
+
+/** `{"type","id"?,"data"}`, once per event object, whatever the number of polls it goes to. */
+const encodeEvent = encodeOnce((event: RoomEvent | LobbyEvent) =>
+  JSON.stringify(
+    'id' in event
+      ? { type: event.type, id: event.id, data: event.data }
+      : { type: event.type, data: event.data },
+  ),
+);
+
+function encodeAnswer(events: readonly RoomEvent[], cursor: number): string {
+  return encodeFragments(events.map(encodeEvent), cursor);
+}
+
+function encodeFragments(fragments: readonly string[], cursor: number): string {
+  return `{"events":[${fragments.join(',')}],"cursor":${cursor}}`;
+}

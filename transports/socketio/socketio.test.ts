@@ -1,0 +1,680 @@
+import { io, type Socket } from 'socket.io-client';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import WebSocket from 'ws';
+import type { Message } from '../../core/model.ts';
+import { eventually, newSession, type Session } from '../../test/support/http.ts';
+import { startServer, type TestServer } from '../../test/support/server.ts';
+import { ClientError, type ClientEvents, LOBBY_EVENT_TYPES, ROOM_EVENT_TYPES } from '../client.ts';
+import { SocketIoClient, type SocketIoClientOptions } from './client.ts';
+
+let server: TestServer;
+let alice: Session;
+let bob: Session;
+let carol: Session;
+/** Everything a test opened, closed after it. */
+const opened: { close(): void }[] = [];
+
+beforeAll(async () => {
+  server = await startServer({ transport: 'socketio', memberGraceMs: 300 });
+  alice = await newSession(server.url);
+  bob = await newSession(server.url);
+  carol = await newSession(server.url);
+});
+afterEach(async () => {
+  for (const each of opened.splice(0)) each.close();
+  await eventually(async () => (await stats()).socketio.connections === 0, 5000, 'no connections');
+});
+afterAll(() => server.close());
+
+const EVIL = 'http://evil.example';
+
+/** A bare socket.io-client socket on a namespace, without reconnection. */
+function rawSocket(
+  nsp: '/chat' | '/room',
+  options: { cookie?: string; origin?: string; transports?: string[]; url?: string } = {},
+): Socket {
+  const extraHeaders: Record<string, string> = {};
+  if (options.cookie) extraHeaders.cookie = options.cookie;
+  if (options.origin) extraHeaders.origin = options.origin;
+  const socket = io(`${options.url ?? server.url}${nsp}`, {
+    forceNew: true,
+    reconnection: false,
+    extraHeaders,
+    ...(options.transports ? { transports: options.transports } : {}),
+  });
+  opened.push({ close: () => socket.disconnect() });
+  return socket;
+}
+
+/** Resolves with 'connected' or the connect_error's message and data. */
+function outcome(socket: Socket): Promise<{ message: string; data?: unknown }> {
+  return new Promise((done) => {
+    socket.once('connect', () => done({ message: 'connected' }));
+    socket.once('connect_error', (error) =>
+      done({ message: error.message, data: (error as { data?: unknown }).data }),
+    );
+  });
+}
+
+async function connected(socket: Socket): Promise<Socket> {
+  expect((await outcome(socket)).message).toBe('connected');
+  return socket;
+}
+
+function record(socket: Socket, types: readonly string[]) {
+  const events: { type: string; data: unknown }[] = [];
+  for (const type of types) socket.on(type, (data: unknown) => events.push({ type, data }));
+  return events;
+}
+
+function ack(socket: Socket, event: string, ...args: unknown[]) {
+  return socket.timeout(3000).emitWithAck(event, ...args) as Promise<Record<string, unknown>>;
+}
+
+/** This transport's client for a session, recording every event it reports. */
+function client(session: Session, options: Partial<SocketIoClientOptions> = {}) {
+  const made = new SocketIoClient({
+    baseUrl: server.url,
+    cookie: session.cookie,
+    reconnectionDelayMs: 100,
+    ...options,
+  });
+  opened.push(made);
+  const events: { type: keyof ClientEvents; data: unknown }[] = [];
+  for (const type of new Set([...ROOM_EVENT_TYPES, ...LOBBY_EVENT_TYPES, 'state'] as const)) {
+    made.on(type, (data) => events.push({ type, data }));
+  }
+  return Object.assign(made, {
+    events,
+    chats: () => events.filter((e) => e.type === 'chat').map((e) => e.data as Message),
+    seqs: () =>
+      events
+        .filter((e) => ['chat', 'join', 'exit', 'owner'].includes(e.type))
+        .map((e) => (e.data as Message).seq),
+  });
+}
+
+interface Counters {
+  connections: number;
+  requests: number;
+  eventsOut: number;
+  bytesOut: number;
+  bytesIn: number;
+}
+
+async function stats(url = server.url): Promise<{ socketio: Counters; http: Counters }> {
+  const body = (await (await fetch(`${url}/api/stats`)).json()) as {
+    transports: { socketio: Counters };
+    http: Counters;
+  };
+  return { socketio: body.transports.socketio, http: body.http };
+}
+
+async function storedChats(room: string): Promise<string[]> {
+  const response = await alice.fetch(`/api/rooms/${room}/messages`);
+  const { messages } = (await response.json()) as { messages: Message[] };
+  return messages.filter((m) => m.kind === 'chat').map((m) => m.chat!);
+}
+
+const sleep = (ms: number) => new Promise((done) => setTimeout(done, ms));
+
+describe('the endpoint', () => {
+  it('engine.io answers /socket.io/ (koa never does); every other path still reaches koa', async () => {
+    const response = await alice.fetch('/socket.io/?EIO=4&transport=polling');
+    expect(response.status).toBe(200);
+    // koa sets these on everything it answers.
+    expect(response.headers.get('content-security-policy')).toBeNull();
+    const body = await response.text();
+    expect(body.startsWith('0{')).toBe(true);
+    const open = JSON.parse(body.slice(1)) as { sid: string };
+    expect(open).toMatchObject({ sid: expect.any(String), maxPayload: 65536 });
+    await closeSession(open.sid);
+    const me = await alice.fetch('/api/me');
+    expect(me.status).toBe(200);
+    expect(me.headers.get('content-security-policy')).not.toBeNull();
+    const outside = await alice.fetch('/socket.io');
+    expect(outside.status).toBe(404);
+    expect(await outside.json()).toEqual({ error: expect.any(String) });
+  });
+
+  it('a foreign Origin is refused: the polling handshake, a websocket-only client, and later polls and upgrades of a session', async () => {
+    const poll = await alice.fetch('/socket.io/?EIO=4&transport=polling', {
+      headers: { origin: EVIL },
+    });
+    expect(poll.status).toBe(403);
+    expect(await poll.json()).toMatchObject({ message: expect.stringContaining('Origin') });
+    for (const transports of [undefined, ['websocket'], ['polling']]) {
+      const refused = await outcome(
+        rawSocket('/chat', { cookie: alice.cookie, origin: EVIL, transports }),
+      );
+      expect(refused.message, String(transports)).not.toBe('connected');
+    }
+    expect(await upgradeStatus('/socket.io/?EIO=4&transport=websocket', { origin: EVIL })).toBe(
+      400,
+    );
+    // A session opened from the right origin, then used from another one.
+    const open = await alice.fetch('/socket.io/?EIO=4&transport=polling', {
+      headers: { origin: server.url },
+    });
+    const { sid } = JSON.parse((await open.text()).slice(1)) as { sid: string };
+    const later = await alice.fetch(`/socket.io/?EIO=4&transport=polling&sid=${sid}`, {
+      headers: { origin: EVIL },
+    });
+    expect(later.status).toBe(400);
+    await later.body?.cancel();
+    const upgrade = `/socket.io/?EIO=4&transport=websocket&sid=${sid}`;
+    expect(await upgradeStatus(upgrade, { origin: EVIL })).toBe(400);
+    await closeSession(sid);
+    // Its own origin, or none (programs), is welcome.
+    for (const origin of [server.url, undefined]) {
+      await connected(rawSocket('/chat', { cookie: alice.cookie, origin }));
+      await connected(
+        rawSocket('/chat', { cookie: alice.cookie, origin, transports: ['websocket'] }),
+      );
+    }
+  });
+
+  it('/chat without a session fails with connect_error "unauthorized" (its data says 401); the client rejects with 401', async () => {
+    for (const transports of [undefined, ['websocket']]) {
+      const refused = await outcome(rawSocket('/chat', { transports }));
+      expect(refused).toEqual({
+        message: 'unauthorized',
+        data: { status: 401, error: expect.stringContaining('/api/me') },
+      });
+    }
+    const room = await alice.createRoom();
+    const anonymous = client({ ...alice, cookie: '' });
+    await expect(anonymous.connectRoom(room.id)).rejects.toMatchObject({ status: 401 });
+    expect(anonymous.state).toBe('closed');
+  });
+});
+
+describe('namespace /chat', () => {
+  it("the book's form: join with a bare room id; events come by name, the payload being the event's data, stored ones with their seq", async () => {
+    const room = await alice.createRoom();
+    const socket = await connected(rawSocket('/chat', { cookie: alice.cookie }));
+    const events = record(socket, ['join', 'members', 'chat']);
+    socket.emit('join', room.id);
+    await eventually(() => events.length >= 2, 3000, 'join and members');
+    expect(events[0]).toEqual({
+      type: 'join',
+      data: expect.objectContaining({
+        seq: 1,
+        room: room.id,
+        user: 'system',
+        kind: 'system',
+        chat: `${alice.user} joined`,
+      }),
+    });
+    expect(events[1]).toEqual({
+      type: 'members',
+      data: { members: [alice.user], owner: alice.user },
+    });
+    const sent = await bob.say(room.id, 'hello');
+    await eventually(() => events.length === 3, 3000, 'the chat');
+    expect(events[2]).toEqual({ type: 'chat', data: sent });
+  });
+
+  it('join {room, after} is acknowledged with {ok:true} before anything is sent, then the history, then live events', async () => {
+    const room = await alice.createRoom();
+    await alice.say(room.id, 'one');
+    await alice.say(room.id, 'two');
+    const socket = await connected(rawSocket('/chat', { cookie: bob.cookie }));
+    const log: string[] = [];
+    for (const type of ['chat', 'join', 'members']) {
+      socket.on(type, (data: Message) => log.push(data.seq ? `${type}:${data.seq}` : type));
+    }
+    // A plain callback: it runs as the acknowledgement is read, before any later packet.
+    const answer = await new Promise((done) => {
+      socket.emit('join', { room: room.id, after: 0 }, (answer: unknown) => {
+        log.push('ack');
+        done(answer);
+      });
+    });
+    expect(answer).toEqual({ ok: true });
+    await eventually(() => log.includes('members'), 3000, 'members');
+    await alice.say(room.id, 'three');
+    await eventually(() => log.includes('chat:4'), 3000, 'the live chat');
+    expect(log).toEqual(['ack', 'chat:1', 'chat:2', 'join:3', 'members', 'chat:4']);
+  });
+
+  it('chat with an ack answers {message}; leave ends the subscription', async () => {
+    const room = await alice.createRoom();
+    const socket = await connected(rawSocket('/chat', { cookie: alice.cookie }));
+    const events = record(socket, ['chat']);
+    expect(await ack(socket, 'join', room.id)).toEqual({ ok: true });
+    const answer = await ack(socket, 'chat', { room: room.id, chat: '  hi  ' });
+    expect(answer).toEqual({
+      message: expect.objectContaining({ room: room.id, user: alice.user, chat: 'hi', seq: 2 }),
+    });
+    await eventually(() => events.length === 1, 3000, 'own chat');
+    expect(await ack(socket, 'leave', room.id)).toEqual({ ok: true });
+    await bob.say(room.id, 'after leave');
+    await sleep(200);
+    expect(events).toHaveLength(1);
+    // A whisper goes over the socket too, and is refused for a bad colour.
+    const whisper = await ack(socket, 'chat', { room: room.id, chat: 'psst', to: bob.user });
+    expect(whisper).toMatchObject({ message: { to: bob.user } });
+  });
+
+  it('refusals come back in the join acknowledgement: 404, 403 (password, kicked), 409; the client rejects with them', async () => {
+    const full = await alice.createRoom({ max: 2 });
+    const locked = await alice.createRoom({ password: 'pw' });
+    const a = client(alice);
+    const b = client(bob);
+    await a.connectRoom(full.id);
+    await b.connectRoom(full.id);
+    const socket = await connected(rawSocket('/chat', { cookie: carol.cookie }));
+    expect(await ack(socket, 'join', 'no-such-room')).toEqual({
+      error: 'This room does not exist (any more).',
+      status: 404,
+    });
+    expect(await ack(socket, 'join', locked.id)).toMatchObject({ status: 403 });
+    expect(await ack(socket, 'join', { room: full.id })).toEqual({
+      error: 'The room is full.',
+      status: 409,
+    });
+    expect(socket.connected).toBe(true);
+    const c = client(carol);
+    await expect(c.connectRoom(full.id)).rejects.toEqual(new ClientError(409, 'The room is full.'));
+    await expect(c.connectRoom(locked.id)).rejects.toMatchObject({ status: 403 });
+    await expect(c.connectRoom('x'.repeat(65))).rejects.toMatchObject({ status: 404 });
+    // A second tab of a member is never refused.
+    await client(bob).connectRoom(full.id);
+  });
+
+  it('kick: the kicked socket gets `kicked` and no more events; joining again is 403; the client stops', async () => {
+    const room = await alice.createRoom();
+    const a = client(alice);
+    const b = client(bob);
+    await a.connectRoom(room.id);
+    await b.connectRoom(room.id);
+    await eventually(() => a.events.filter((e) => e.type === 'members').length >= 2);
+    const kick = await alice.fetch(`/room/${room.id}/kick`, {
+      method: 'POST',
+      json: { user: bob.user },
+    });
+    expect(kick.status).toBe(204);
+    await eventually(() => b.events.some((e) => e.type === 'kicked'), 3000, 'kicked');
+    expect(b.events.find((e) => e.type === 'kicked')!.data).toEqual({ id: room.id });
+    expect(b.state).toBe('closed');
+    await alice.say(room.id, 'after the kick');
+    await eventually(() => a.chats().length === 1);
+    await sleep(100);
+    expect(b.chats()).toEqual([]);
+    await expect(b.send('still?')).rejects.toMatchObject({ status: 403 });
+    await expect(client(bob).connectRoom(room.id)).rejects.toMatchObject({ status: 403 });
+  });
+
+  it('whispers reach their two users only', async () => {
+    const room = await alice.createRoom();
+    const [a, b, c] = [client(alice), client(bob), client(carol)];
+    for (const each of [a, b, c]) await each.connectRoom(room.id);
+    await a.send('for bob', { to: bob.user });
+    await a.send('for all');
+    for (const each of [a, b, c]) {
+      await eventually(() => each.chats().some((m) => m.chat === 'for all'), 3000, 'for all');
+    }
+    expect(a.chats().map((m) => m.chat)).toEqual(['for bob', 'for all']);
+    expect(b.chats().map((m) => m.chat)).toEqual(['for bob', 'for all']);
+    expect(c.chats().map((m) => m.chat)).toEqual(['for all']);
+  });
+});
+
+describe('namespace /room (the lobby)', () => {
+  it('needs no session and streams newRoom, roomUpdate and removeRoom', async () => {
+    const socket = await connected(rawSocket('/room'));
+    const all = record(socket, ['newRoom', 'roomUpdate', 'removeRoom']);
+    const room = await alice.createRoom({ title: 'lobby test' });
+    // Rooms of earlier tests may still report their members leaving.
+    const events = () => all.filter((e) => (e.data as { id: string }).id === room.id);
+    await eventually(() => events().length === 1, 3000, 'newRoom');
+    expect(events()[0]).toEqual({ type: 'newRoom', data: { ...room, members: 0 } });
+    await client(bob).connectRoom(room.id);
+    await eventually(() => events().length === 2, 3000, 'roomUpdate');
+    expect(events()[1]).toEqual({
+      type: 'roomUpdate',
+      data: expect.objectContaining({ id: room.id, members: 1 }),
+    });
+    expect((await alice.fetch(`/room/${room.id}`, { method: 'DELETE' })).status).toBe(204);
+    await eventually(() => events().some((e) => e.type === 'removeRoom'), 3000, 'removeRoom');
+    expect(events().at(-1)).toEqual({ type: 'removeRoom', data: { id: room.id } });
+    expect(await ack(socket, 'join', room.id)).toMatchObject({ status: 400 });
+  });
+
+  it('the client lobby shares the engine connection with the room', async () => {
+    const room = await alice.createRoom();
+    const before = (await stats()).socketio.connections;
+    const c = client(carol);
+    await c.connectLobby();
+    await c.connectRoom(room.id);
+    expect((await stats()).socketio.connections).toBe(before + 1);
+    const other = await alice.createRoom({ title: 'seen by the lobby' });
+    await eventually(
+      () =>
+        c.events.some((e) => e.type === 'newRoom' && (e.data as { id: string }).id === other.id),
+      3000,
+      'newRoom',
+    );
+  });
+});
+
+describe('the client lobby', () => {
+  it('after a drop, what changed meanwhile is reported as lobby events (lobby events carry no cursor)', async () => {
+    const gone = await alice.createRoom({ title: 'going' });
+    const c = client(carol, { reconnectionDelayMs: 300 });
+    await c.connectLobby();
+    const changes = () =>
+      c.events.filter((e) => ['newRoom', 'removeRoom'].includes(e.type) && e.data !== null);
+    await eventually(() => c.wire === 'websocket', 3000, 'the upgrade');
+    c.drop();
+    const created = await alice.createRoom({ title: 'new while away' });
+    expect((await alice.fetch(`/room/${gone.id}`, { method: 'DELETE' })).status).toBe(204);
+    await eventually(() => changes().length === 2, 5000, 'the changes');
+    expect(changes()).toEqual(
+      expect.arrayContaining([
+        { type: 'removeRoom', data: { id: gone.id } },
+        { type: 'newRoom', data: expect.objectContaining({ id: created.id }) },
+      ]),
+    );
+  });
+});
+
+describe('bad input', () => {
+  const hostile = JSON.parse('{"__proto__": {"chat": "polluted"}}') as object;
+
+  it('gets an error acknowledgement (400, or 404 for what is not a room id); without an ack nothing breaks; the connection stays', async () => {
+    const room = await alice.createRoom();
+    const id = room.id;
+    const socket = await connected(rawSocket('/chat', { cookie: alice.cookie }));
+    const cases: [string, unknown[], number][] = [
+      ['join', [], 400],
+      ['join', [null], 400],
+      ['join', [42], 400],
+      ['join', [[id]], 400],
+      ['join', [{ room: { $ne: null } }], 404],
+      ['join', [{ room: id, after: -1 }], 400],
+      ['join', [{ room: id, after: 1.5 }], 400],
+      ['join', [{ room: id, after: '1e3' }], 400],
+      ['join', [{ room: id, after: { $gt: 0 } }], 400],
+      ['join', ['../etc/passwd'], 404],
+      ['join', ['x'.repeat(65)], 404],
+      ['join', [{ room: 'no-such-room' }], 404],
+      ['chat', [], 400],
+      ['chat', ['just text'], 400],
+      ['chat', [null], 400],
+      ['chat', [[1, 2]], 400],
+      ['chat', [{ room: id }], 400],
+      ['chat', [{ room: id, chat: { $ne: null } }], 400],
+      ['chat', [{ room: id, chat: 42 }], 400],
+      ['chat', [{ room: id, chat: '   ' }], 400],
+      ['chat', [{ room: id, chat: 'x'.repeat(2001) }], 400],
+      ['chat', [{ room: id, chat: 'hi', to: 'bob' }], 400],
+      ['chat', [{ room: id, chat: 'hi', to: { $gt: '' } }], 400],
+      ['chat', [{ room: id, ...hostile }], 400],
+      ['chat', [{ room: { $ne: null }, chat: 'hi' }], 404],
+      ['chat', [{ room: 'no-such-room', chat: 'hi' }], 404],
+      ['leave', [{ $ne: null }], 404],
+      ['no-such-event', [1, 2, 3], 400],
+      [' join', [id], 400],
+    ];
+    for (const [event, args, status] of cases) {
+      const answer = await ack(socket, event, ...args);
+      expect(answer, `${event} ${JSON.stringify(args)}`).toEqual({
+        error: expect.any(String),
+        status,
+      });
+    }
+    // The same without an acknowledgement function.
+    for (const [event, args] of cases) socket.emit(event, ...args);
+    socket.emit('chat', { room: id, chat: 'no ack' });
+    expect(await ack(socket, 'chat', { room: id, chat: 'still here' })).toMatchObject({
+      message: { chat: 'still here' },
+    });
+    expect(socket.connected).toBe(true);
+    expect(await storedChats(id)).toEqual(['no ack', 'still here']);
+  });
+
+  for (const transport of ['websocket', 'polling']) {
+    it(`a packet over 64 KiB closes the connection (${transport}); nothing is stored`, async () => {
+      const room = await alice.createRoom();
+      const socket = await connected(
+        rawSocket('/chat', { cookie: alice.cookie, transports: [transport] }),
+      );
+      const gone = new Promise<string>((done) => socket.once('disconnect', done));
+      socket.emit('chat', { room: room.id, chat: 'x'.repeat(65 * 1024) });
+      expect(await gone).toMatch(/^transport (close|error)$/);
+      expect(await storedChats(room.id)).toEqual([]);
+    });
+  }
+
+  it('a packet that is not Socket.IO closes the connection (Socket.IO’s own rule), nothing else', async () => {
+    const { ws, frames } = await engineSocket(alice.cookie);
+    const closed = new Promise((done) => ws.once('close', done));
+    ws.send('42/chat,{not json');
+    await closed;
+    expect(frames[0]).toMatch(/^0\{/);
+    const still = await connected(rawSocket('/chat', { cookie: alice.cookie }));
+    expect(still.connected).toBe(true);
+  });
+});
+
+describe('the client', () => {
+  for (const transports of [undefined, ['websocket'], ['polling']] as const) {
+    const name = transports?.join() ?? 'polling then websocket';
+    it(`${name}: joins, sends over the socket with an ack, gets the history with after=0`, async () => {
+      const room = await alice.createRoom();
+      await alice.say(room.id, 'before');
+      const httpBefore = (await stats()).http.requests;
+      const c = client(bob, transports ? { transports: [...transports] } : {});
+      await c.connectRoom(room.id, { after: 0 });
+      expect(c.state).toBe('open');
+      const sent = await c.send('mine');
+      expect(sent).toMatchObject({ room: room.id, user: bob.user, chat: 'mine' });
+      await eventually(() => c.chats().length === 2, 3000, 'two chats');
+      expect(c.chats().map((m) => m.chat)).toEqual(['before', 'mine']);
+      expect(c.lastSeq).toBe(sent.seq);
+      // Nothing went through koa: only this stats request.
+      expect((await stats()).http.requests).toBe(httpBefore + 1);
+      if (transports?.[0] === 'polling') expect(c.wire).toBe('polling');
+      else await eventually(() => c.wire === 'websocket', 3000, 'the upgrade to websocket');
+    });
+
+    it(`${name}: resumes after drop() with nothing lost and nothing twice, while messages keep coming`, async () => {
+      const room = await alice.createRoom();
+      const c = client(bob, transports ? { transports: [...transports] } : {});
+      await c.connectRoom(room.id, { after: 0 });
+      let posted = 0;
+      let posting = true;
+      const poster = (async () => {
+        for (; posting; posted++) await alice.say(room.id, `n${posted}`);
+      })();
+      let opens = 0;
+      c.on('state', (state) => {
+        if (state === 'open') opens += 1;
+      });
+      for (let drop = 1; drop <= 3; drop++) {
+        const target = posted + 15;
+        await eventually(() => posted >= target, 5000, 'posts');
+        c.drop();
+        await eventually(() => opens === drop, 5000, `reconnect ${drop}`);
+      }
+      const target = posted + 15;
+      await eventually(() => posted >= target, 5000, 'posts');
+      posting = false;
+      await poster;
+      await eventually(() => c.chats().length >= posted, 10_000, `all ${posted} chats`);
+      await sleep(100);
+      const seqs = c.seqs();
+      expect(new Set(seqs).size).toBe(seqs.length);
+      expect(seqs).toEqual([...seqs].sort((x, y) => x - y));
+      expect(c.chats().map((m) => m.chat)).toEqual(
+        Array.from({ length: posted }, (_, i) => `n${i}`),
+      );
+      expect(c.lastSeq).toBe(seqs.at(-1));
+    });
+  }
+
+  it('a send during an outage is sent after the reconnect (Socket.IO buffers it) or rejects with 504; never both', async () => {
+    const room = await alice.createRoom();
+    for (const [ackTimeoutMs, expected] of [
+      [5000, 'sent'],
+      [1, 504],
+    ] as const) {
+      const c = client(bob, { ackTimeoutMs, reconnectionDelayMs: 200 });
+      await c.connectRoom(room.id);
+      c.drop();
+      const result = await c.send(`during ${ackTimeoutMs}`).then(
+        () => 'sent',
+        (error: ClientError) => error.status,
+      );
+      expect(result).toBe(expected);
+      await eventually(() => c.state === 'open', 3000, 'the reconnect');
+    }
+    await sleep(200);
+    expect(await storedChats(room.id)).toEqual(['during 5000']);
+  });
+});
+
+describe('heartbeat', () => {
+  let quick: TestServer;
+  beforeAll(async () => {
+    quick = await startServer({ transport: 'socketio', memberGraceMs: 100, heartbeatMs: 200 });
+  });
+  afterAll(() => quick.close());
+
+  it('a peer that stops answering pings is dropped, and exits the room; a live client stays', async () => {
+    const owner = await newSession(quick.url);
+    const peer = await newSession(quick.url);
+    const room = await owner.createRoom();
+    const live = new SocketIoClient({ baseUrl: quick.url, cookie: owner.cookie });
+    opened.push(live);
+    const exits: Message[] = [];
+    live.on('exit', (message) => exits.push(message));
+    await live.connectRoom(room.id);
+    const { ws, frames } = await engineSocket(peer.cookie, quick.port);
+    ws.send(`42/chat,0${JSON.stringify(['join', room.id])}`);
+    await eventually(() => frames.includes('43/chat,0[{"ok":true}]'), 3000, 'the join ack');
+    expect((await stats(quick.url)).socketio.connections).toBe(2);
+    // The peer never answers the server's pings ("2" frames).
+    await eventually(() => ws.readyState === WebSocket.CLOSED, 3000, 'the dead peer dropped');
+    expect(frames).toContain('2');
+    await eventually(() => exits.length === 1, 3000, 'its exit');
+    expect(exits[0]!.chat).toBe(`${peer.user} left`);
+    await sleep(600);
+    expect(live.state).toBe('open');
+    expect((await stats(quick.url)).socketio.connections).toBe(1);
+  });
+});
+
+describe('a connection that stops reading', () => {
+  it('is closed once its unsent events pass the bound, instead of being buffered without end', async () => {
+    const room = await alice.createRoom();
+    const baseline = (await stats()).socketio.connections;
+    const { ws, frames } = await engineSocket(bob.cookie);
+    ws.send(`42/chat,0${JSON.stringify(['join', room.id])}`);
+    await eventually(() => frames.includes('43/chat,0[{"ok":true}]'), 3000, 'the join ack');
+    expect((await stats()).socketio.connections).toBe(baseline + 1);
+    ws.pause();
+    const chat = 'x'.repeat(2000);
+    for (let batch = 0; batch < 100; batch++) {
+      await Promise.all(Array.from({ length: 50 }, () => alice.say(room.id, chat)));
+      if ((await stats()).socketio.connections === baseline) break;
+    }
+    expect((await stats()).socketio.connections).toBe(baseline);
+    ws.resume();
+    await eventually(() => ws.readyState === WebSocket.CLOSED, 5000, 'the socket closed');
+  }, 60_000);
+});
+
+describe('stats', () => {
+  for (const transports of [['polling'], ['websocket']] as ('polling' | 'websocket')[][]) {
+    it(`count connections, requests, events and bytes on the wire (${transports})`, async () => {
+      const room = await alice.createRoom();
+      const before = await stats();
+      const c = client(bob, { transports });
+      await c.connectRoom(room.id);
+      await c.send('counted');
+      await eventually(() => c.chats().length === 1, 3000, 'the chat');
+      const during = await stats();
+      const now = during.socketio;
+      const was = before.socketio;
+      expect(now.connections).toBe(was.connections + 1);
+      // join, members, chat.
+      expect(now.eventsOut - was.eventsOut).toBeGreaterThanOrEqual(3);
+      if (transports[0] === 'polling') expect(now.requests - was.requests).toBeGreaterThan(2);
+      else expect(now.requests - was.requests).toBe(1);
+      // Handshake, headers and three events at least: hundreds of bytes each way.
+      expect(now.bytesOut - was.bytesOut).toBeGreaterThan(500);
+      expect(now.bytesIn - was.bytesIn).toBeGreaterThan(200);
+      // Only the stats request itself went through koa.
+      expect(during.http.requests - before.http.requests).toBe(1);
+      c.close();
+      await eventually(async () => (await stats()).socketio.connections === was.connections);
+    });
+  }
+});
+
+describe('shutdown', () => {
+  for (const transports of [['polling'], ['websocket']] as ('polling' | 'websocket')[][]) {
+    it(`closing the server ends every connection as a network failure would: the client keeps trying (${transports})`, async () => {
+      const doomed = await startServer({ transport: 'socketio' });
+      const session = await newSession(doomed.url);
+      const room = await session.createRoom();
+      const c = new SocketIoClient({ baseUrl: doomed.url, cookie: session.cookie, transports });
+      opened.push(c);
+      const lobby = new SocketIoClient({ baseUrl: doomed.url, transports });
+      opened.push(lobby);
+      await c.connectRoom(room.id);
+      await lobby.connectLobby();
+      const started = Date.now();
+      await doomed.close();
+      expect(Date.now() - started).toBeLessThan(2000);
+      await eventually(() => c.state === 'connecting', 3000, 'the client to notice');
+    });
+  }
+});
+
+/** A bare engine.io websocket (below Socket.IO), connected to /chat, recording text frames. */
+async function engineSocket(cookie: string, port = server.port) {
+  const ws = new WebSocket(`ws://127.0.0.1:${port}/socket.io/?EIO=4&transport=websocket`, {
+    headers: { cookie },
+  });
+  opened.push({ close: () => ws.terminate() });
+  const frames: string[] = [];
+  ws.on('message', (data) => frames.push(String(data)));
+  ws.on('error', () => undefined);
+  await eventually(() => frames.length > 0, 3000, 'the engine.io open packet');
+  ws.send('40/chat,');
+  await eventually(() => frames.some((f) => f.startsWith('40/chat,')), 3000, 'the /chat connect');
+  return { ws, frames };
+}
+
+/** Ends an engine.io session opened by hand: a `close` packet (type 1) in a POST. */
+async function closeSession(sid: string): Promise<void> {
+  const response = await alice.fetch(`/socket.io/?EIO=4&transport=polling&sid=${sid}`, {
+    method: 'POST',
+    headers: { 'content-type': 'text/plain;charset=UTF-8' },
+    body: '1',
+  });
+  expect(response.status).toBe(200);
+  await response.body?.cancel();
+}
+
+/** The status a raw upgrade request gets (101 when accepted). */
+function upgradeStatus(path: string, headers: Record<string, string>): Promise<number> {
+  return new Promise((done) => {
+    const ws = new WebSocket(`ws://127.0.0.1:${server.port}${path}`, {
+      headers: { cookie: alice.cookie, ...headers },
+    });
+    ws.on('upgrade', (response) => {
+      done(response.statusCode ?? 0);
+      ws.terminate();
+    });
+    ws.on('unexpected-response', (_request, response) => {
+      done(response.statusCode ?? 0);
+      response.resume();
+    });
+    ws.on('error', () => done(0));
+  });
+}

@@ -1,0 +1,736 @@
+import { connect, type Socket } from 'node:net';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { WebSocket } from 'ws';
+import { eventually, newSession, type Session } from '../../test/support/http.ts';
+import { startServer, type TestServer } from '../../test/support/server.ts';
+import { ClientError } from '../client.ts';
+import { WsClient } from './client.ts';
+
+interface Frame {
+  type: string;
+  id?: number;
+  data: Record<string, unknown>;
+}
+
+/** A raw `ws` connection that records every frame the server sends. */
+interface RawWs {
+  socket: WebSocket;
+  frames: Frame[];
+  send(frame: unknown): void;
+  /** Waits until `count` frames match `type` (or the predicate); returns them. */
+  waitFor(
+    match: string | ((frame: Frame) => boolean),
+    count?: number,
+    ms?: number,
+  ): Promise<Frame[]>;
+  closed: Promise<number>;
+  close(): void;
+}
+
+let server: TestServer;
+let alice: Session;
+let bob: Session;
+
+beforeAll(async () => {
+  // A long heartbeat here: the heartbeat tests run their own server with a short one.
+  server = await startServer({ transport: 'ws', memberGraceMs: 300, heartbeatMs: 60_000 });
+  alice = await newSession(server.url);
+  bob = await newSession(server.url);
+});
+afterAll(() => server?.close());
+
+const wsUrl = (base: string) => `${base.replace(/^http/, 'ws')}/ws`;
+
+async function openWs(
+  cookie: string | undefined,
+  options: { base?: string; autoPong?: boolean } = {},
+): Promise<RawWs> {
+  const socket = new WebSocket(wsUrl(options.base ?? server.url), {
+    headers: cookie ? { cookie } : {},
+    autoPong: options.autoPong ?? true,
+  });
+  const frames: Frame[] = [];
+  socket.on('message', (data) => frames.push(JSON.parse(String(data)) as Frame));
+  socket.on('error', () => undefined);
+  const closed = new Promise<number>((done) => socket.once('close', (code) => done(code)));
+  await new Promise<void>((done, fail) => {
+    socket.once('open', () => done());
+    socket.once('unexpected-response', (_req, res) => fail(new Error(`upgrade ${res.statusCode}`)));
+  });
+  const matching = (match: string | ((frame: Frame) => boolean)) =>
+    frames.filter(typeof match === 'string' ? (frame) => frame.type === match : match);
+  return {
+    socket,
+    frames,
+    closed,
+    send: (frame) => socket.send(typeof frame === 'string' ? frame : JSON.stringify(frame)),
+    waitFor: async (match, count = 1, ms = 5000) => {
+      await eventually(() => matching(match).length >= count, ms, `${count} ${String(match)}`);
+      return matching(match);
+    },
+    close: () => socket.close(),
+  };
+}
+
+/** Subscribes a raw socket to a room and waits for `subscribed`. */
+async function follow(ws: RawWs, room: string, after?: number): Promise<void> {
+  const before = ws.frames.filter((f) => f.type === 'subscribed' && f.data.room === room).length;
+  ws.send(after === undefined ? { type: 'subscribe', room } : { type: 'subscribe', room, after });
+  await ws.waitFor((f) => f.type === 'subscribed' && f.data.room === room, before + 1);
+}
+
+/** The next `error` frame after the ones seen so far. */
+async function nextError(ws: RawWs, frame: unknown): Promise<Frame['data']> {
+  const seen = ws.frames.filter((f) => f.type === 'error').length;
+  ws.send(frame);
+  const errors = await ws.waitFor('error', seen + 1);
+  return errors[seen]!.data;
+}
+
+/** An upgrade by hand, to read the server's exact answer on the raw socket. */
+async function rawUpgrade(path: string, headers: Record<string, string>): Promise<string> {
+  const socket = connect(server.port, '127.0.0.1');
+  let answer = '';
+  socket.on('data', (chunk) => {
+    answer += chunk;
+  });
+  const lines = Object.entries({
+    Host: `127.0.0.1:${server.port}`,
+    Upgrade: 'websocket',
+    Connection: 'Upgrade',
+    'Sec-WebSocket-Key': 'dGhlIHNhbXBsZSBub25jZQ==',
+    'Sec-WebSocket-Version': '13',
+    ...headers,
+  }).map(([name, value]) => `${name}: ${value}\r\n`);
+  socket.write(`GET ${path} HTTP/1.1\r\n${lines.join('')}\r\n`);
+  await new Promise((done) => socket.once('close', done));
+  return answer;
+}
+
+async function stats(base = server.url): Promise<Record<string, number>> {
+  const body = (await (await fetch(`${base}/api/stats`)).json()) as {
+    transports: { ws: Record<string, number> };
+  };
+  return body.transports.ws;
+}
+
+/** Waits until the sockets of earlier tests are gone, so that counts start from zero. */
+async function settled(base = server.url): Promise<void> {
+  await eventually(async () => (await stats(base)).connections === 0, 5000, 'no sockets');
+}
+
+const sleep = (ms: number) => new Promise((done) => setTimeout(done, ms));
+
+function client(session: Session | undefined, base = server.url): WsClient {
+  return new WsClient({ baseUrl: base, cookie: session?.cookie, WebSocket });
+}
+
+/** The server's upgraded sockets that are still open (to cut them as a network would). */
+const upgraded = new Set<Socket>();
+const collectUpgrade = (_req: unknown, socket: Socket) => upgraded.add(socket);
+beforeAll(() => {
+  server.server.on('upgrade', collectUpgrade);
+});
+function serverSockets(): Socket[] {
+  return [...upgraded].filter((socket) => !socket.destroyed);
+}
+
+describe('the upgrade', () => {
+  it('is refused with 401 and a JSON sentence without a session', async () => {
+    const answer = await rawUpgrade('/ws', {});
+    expect(answer).toMatch(/^HTTP\/1\.1 401 Unauthorized\r\n/);
+    expect(answer).toContain('Content-Type: application/json\r\n');
+    expect(answer).toContain('Connection: close\r\n');
+    expect(JSON.parse(answer.split('\r\n\r\n')[1]!).error).toMatch(/session/);
+    await expect(openWs(undefined)).rejects.toThrow('upgrade 401');
+  });
+
+  it('is refused with 403 from a foreign Origin, accepted from its own', async () => {
+    const foreign = await rawUpgrade('/ws', {
+      Origin: 'http://evil.example',
+      Cookie: alice.cookie,
+    });
+    expect(foreign).toMatch(/^HTTP\/1\.1 403 Forbidden\r\n/);
+    expect(JSON.parse(foreign.split('\r\n\r\n')[1]!).error).toMatch(/Origin/);
+    const own = new WebSocket(wsUrl(server.url), {
+      headers: { cookie: alice.cookie },
+      origin: server.url,
+    });
+    await new Promise((done, fail) => {
+      own.once('open', done);
+      own.once('error', fail);
+    });
+    own.close();
+  });
+
+  it('on another path, with nobody else to answer it, ends the socket', async () => {
+    // The test's own upgrade listener would count as someone else.
+    server.server.off('upgrade', collectUpgrade);
+    try {
+      const answer = await rawUpgrade('/elsewhere', { Cookie: alice.cookie });
+      expect(answer).toMatch(/^HTTP\/1\.1 404 /);
+    } finally {
+      server.server.on('upgrade', collectUpgrade);
+    }
+  });
+
+  it('GET /ws without an upgrade answers what the upgrade would: 401, 403, else 426', async () => {
+    expect((await fetch(`${server.url}/ws`)).status).toBe(401);
+    const foreign = await alice.fetch('/ws', { headers: { origin: 'http://evil.example' } });
+    expect(foreign.status).toBe(403);
+    const fine = await alice.fetch('/ws');
+    expect(fine.status).toBe(426);
+    expect(((await fine.json()) as { error: string }).error).toEqual(expect.any(String));
+  });
+});
+
+describe('frames', () => {
+  it('subscribed, then join and members; events are {type, id, data} with id = seq', async () => {
+    const room = await alice.createRoom();
+    const ws = await openWs(alice.cookie);
+    ws.send({ type: 'subscribe', room: room.id });
+    await ws.waitFor('members');
+    expect(ws.frames[0]).toEqual({ type: 'subscribed', data: { room: room.id } });
+    expect(ws.frames[1]).toMatchObject({
+      type: 'join',
+      id: 1,
+      data: { seq: 1, kind: 'system', user: 'system', chat: `${alice.user} joined` },
+    });
+    expect(ws.frames[2]).toEqual({
+      type: 'members',
+      data: { members: [alice.user], owner: alice.user },
+    });
+    const sent = await bob.say(room.id, 'hello');
+    await ws.waitFor('chat');
+    expect(ws.frames.at(-1)).toEqual({ type: 'chat', id: sent.seq, data: sent });
+    ws.close();
+  });
+
+  it('with after, the history comes first (after subscribed), then live events', async () => {
+    const room = await alice.createRoom();
+    await alice.say(room.id, 'one');
+    await alice.say(room.id, 'two');
+    const ws = await openWs(bob.cookie);
+    await follow(ws, room.id, 0);
+    await ws.waitFor('join');
+    await alice.say(room.id, 'three');
+    await ws.waitFor('chat', 3);
+    expect(ws.frames[0]!.type).toBe('subscribed');
+    const stored = ws.frames.filter((f) => f.id !== undefined);
+    expect(stored.map((f) => f.id)).toEqual([1, 2, 3, 4]);
+    expect(stored.map((f) => f.data.chat)).toEqual(['one', 'two', `${bob.user} joined`, 'three']);
+    ws.close();
+  });
+
+  it('a chat frame with ref gets `sent`; without ref, the own chat event is the ack', async () => {
+    const room = await alice.createRoom();
+    const ws = await openWs(alice.cookie);
+    await follow(ws, room.id);
+    ws.send({ type: 'chat', room: room.id, chat: '  with ref  ', ref: 'a1' });
+    const [sent] = await ws.waitFor('sent');
+    expect(sent!.data).toMatchObject({
+      ref: 'a1',
+      message: { chat: 'with ref', user: alice.user },
+    });
+    const message = sent!.data.message as { seq: number };
+    await ws.waitFor((f) => f.type === 'chat' && f.id === message.seq);
+    ws.send({ type: 'chat', room: room.id, chat: 'no ref' });
+    await ws.waitFor('chat', 2);
+    await sleep(50);
+    expect(ws.frames.filter((f) => f.type === 'sent')).toHaveLength(1);
+    // Posting needs no subscription; a numeric ref comes back as it went.
+    ws.send({ type: 'unsubscribe', room: room.id });
+    ws.send({ type: 'chat', room: room.id, chat: 'unsubscribed', ref: 7 });
+    await ws.waitFor('sent', 2);
+    expect(ws.frames.filter((f) => f.type === 'sent')[1]!.data.ref).toBe(7);
+    ws.close();
+  });
+
+  it('a whisper sent over ws reaches its two users only', async () => {
+    const room = await alice.createRoom();
+    const carol = await newSession(server.url);
+    const sockets = await Promise.all([alice, bob, carol].map((s) => openWs(s.cookie)));
+    for (const ws of sockets) await follow(ws, room.id);
+    sockets[0]!.send({ type: 'chat', room: room.id, chat: 'psst', to: bob.user, ref: 'w' });
+    sockets[0]!.send({ type: 'chat', room: room.id, chat: 'for all', ref: 'x' });
+    for (const ws of sockets)
+      await ws.waitFor((f) => f.type === 'chat' && f.data.chat === 'for all');
+    const chats = sockets.map((ws) =>
+      ws.frames.filter((f) => f.type === 'chat').map((f) => f.data.chat),
+    );
+    expect(chats).toEqual([['psst', 'for all'], ['psst', 'for all'], ['for all']]);
+    for (const ws of sockets) ws.close();
+  });
+
+  it('chat refusals are error frames carrying the ref: 400, 403, 404', async () => {
+    const room = await alice.createRoom();
+    const locked = await alice.createRoom({ password: 'pw' });
+    const ws = await openWs(bob.cookie);
+    const cases: [unknown, number][] = [
+      [{ type: 'chat', room: room.id, chat: '   ', ref: 'r1' }, 400],
+      [{ type: 'chat', room: room.id, chat: 'x'.repeat(2001), ref: 'r2' }, 400],
+      [{ type: 'chat', room: room.id, chat: { $ne: null }, ref: 'r3' }, 400],
+      [{ type: 'chat', room: room.id, ref: 'r4' }, 400],
+      [{ type: 'chat', room: room.id, chat: 'hi', to: 'bob', ref: 'r5' }, 400],
+      [{ type: 'chat', room: room.id, chat: 'hi', to: { $gt: '' }, ref: 'r6' }, 400],
+      [{ type: 'chat', room: 'nope', chat: 'hi', ref: 'r7' }, 404],
+      [{ type: 'chat', room: { $ne: null }, chat: 'hi', ref: 'r8' }, 404],
+      [{ type: 'chat', room: locked.id, chat: 'hi', ref: 'r9' }, 403],
+    ];
+    for (const [frame, status] of cases) {
+      const error = await nextError(ws, frame);
+      expect(error, JSON.stringify(frame)).toEqual({
+        error: expect.any(String),
+        status,
+        ref: (frame as { ref: string }).ref,
+      });
+    }
+    expect(ws.socket.readyState).toBe(WebSocket.OPEN);
+    ws.close();
+  });
+
+  it('bad frames of every kind get an error frame and the connection stays open', async () => {
+    const room = await alice.createRoom();
+    const ws = await openWs(alice.cookie);
+    const cases: [unknown, number][] = [
+      ['not json', 400],
+      ['{"type":"subscribe",', 400],
+      ['[1,2]', 400],
+      ['"subscribe"', 400],
+      ['null', 400],
+      [{ type: 'nonsense' }, 400],
+      [{ type: { $ne: null } }, 400],
+      [{ room: room.id }, 400],
+      [{ type: 'subscribe' }, 400],
+      [{ type: 'subscribe', lobby: 'yes' }, 400],
+      [{ type: 'subscribe', lobby: true, room: room.id }, 400],
+      [{ type: 'subscribe', room: room.id, after: -1 }, 400],
+      [{ type: 'subscribe', room: room.id, after: 1.5 }, 400],
+      [{ type: 'subscribe', room: room.id, after: { $gt: 0 } }, 400],
+      [{ type: 'subscribe', room: { $ne: null } }, 404],
+      [{ type: 'subscribe', room: '../../etc' }, 404],
+      [{ type: 'unsubscribe' }, 400],
+      [{ type: 'chat', room: room.id, chat: 'hi', ref: { $ne: null } }, 400],
+      [{ type: 'chat', room: room.id, chat: 'hi', ref: 'x'.repeat(65) }, 400],
+    ];
+    for (const [frame, status] of cases) {
+      const error = await nextError(ws, frame);
+      expect(error.status, JSON.stringify(frame)).toBe(status);
+      expect(error.error).toEqual(expect.any(String));
+      expect(error.error).not.toMatch(/at .*\.ts/);
+    }
+    ws.socket.send(Buffer.from('{"type":"subscribe","lobby":true}'), { binary: true });
+    await ws.waitFor('error', cases.length + 1);
+    // Still open and working.
+    await follow(ws, room.id);
+    expect(ws.frames.some((f) => f.type === 'subscribed' && f.data.room === room.id)).toBe(true);
+    ws.close();
+  });
+
+  it('a frame over 64 KiB closes the connection with 1009; one under it is an error frame', async () => {
+    const ws = await openWs(alice.cookie);
+    const room = await alice.createRoom();
+    const under = await nextError(ws, { type: 'chat', room: room.id, chat: 'x'.repeat(60_000) });
+    expect(under.status).toBe(400);
+    ws.send('x'.repeat(65 * 1024));
+    expect(await ws.closed).toBe(1009);
+  });
+});
+
+describe('subscriptions', () => {
+  it('refusals (404, 403, 409) are error frames naming the room; the socket stays open', async () => {
+    const full = await alice.createRoom({ max: 2 });
+    const locked = await alice.createRoom({ password: 'pw' });
+    const carol = await newSession(server.url);
+    const a = await openWs(alice.cookie);
+    const b = await openWs(bob.cookie);
+    await follow(a, full.id);
+    await follow(b, full.id);
+    const c = await openWs(carol.cookie);
+    expect(await nextError(c, { type: 'subscribe', room: full.id })).toEqual({
+      error: 'The room is full.',
+      status: 409,
+      room: full.id,
+    });
+    expect(await nextError(c, { type: 'subscribe', room: locked.id })).toMatchObject({
+      status: 403,
+      room: locked.id,
+    });
+    expect(await nextError(c, { type: 'subscribe', room: 'missing' })).toMatchObject({
+      status: 404,
+      room: 'missing',
+    });
+    // A member is never refused: bob's second tab.
+    const secondTab = await openWs(bob.cookie);
+    await follow(secondTab, full.id);
+    expect(c.socket.readyState).toBe(WebSocket.OPEN);
+    for (const ws of [a, b, c, secondTab]) ws.close();
+  });
+
+  it('one socket follows several rooms and the lobby; unsubscribe stops a room', async () => {
+    const one = await alice.createRoom();
+    const two = await alice.createRoom();
+    const ws = await openWs(bob.cookie);
+    await follow(ws, one.id);
+    await follow(ws, two.id);
+    ws.send({ type: 'subscribe', lobby: true });
+    await ws.waitFor((f) => f.type === 'subscribed' && f.data.lobby === true);
+    await alice.say(one.id, 'in one');
+    await alice.say(two.id, 'in two');
+    await ws.waitFor('chat', 2);
+    ws.send({ type: 'unsubscribe', room: one.id });
+    ws.send({ type: 'unsubscribe', room: 'never-followed' });
+    await sleep(50);
+    await alice.say(one.id, 'one again');
+    await alice.say(two.id, 'two again');
+    const three = await alice.createRoom({ title: 'third' });
+    await ws.waitFor((f) => f.type === 'newRoom' && f.data.id === three.id);
+    await ws.waitFor('chat', 3);
+    await sleep(50);
+    const chats = ws.frames.filter((f) => f.type === 'chat').map((f) => f.data.chat);
+    expect(chats).toEqual(['in one', 'in two', 'two again']);
+    expect(ws.frames.filter((f) => f.type === 'error')).toEqual([]);
+    ws.close();
+  });
+
+  it('subscribing again to a followed room replaces it: a resume, no duplicate, no exit', async () => {
+    const room = await alice.createRoom();
+    const ws = await openWs(bob.cookie);
+    await follow(ws, room.id, 0);
+    await alice.say(room.id, 'a');
+    await ws.waitFor('chat');
+    await follow(ws, room.id, 1);
+    await alice.say(room.id, 'b');
+    await ws.waitFor('chat', 3);
+    await sleep(400);
+    const stored = ws.frames.filter((f) => f.id !== undefined);
+    // join(1), a(2) on the first; a(2) again after `after: 1`, then b(3): each once per subscription.
+    expect(stored.map((f) => [f.type, f.id])).toEqual([
+      ['join', 1],
+      ['chat', 2],
+      ['chat', 2],
+      ['chat', 3],
+    ]);
+    ws.close();
+  });
+
+  it('kicked: the frame, then that room goes quiet; the socket and its lobby stay; 403 after', async () => {
+    const room = await alice.createRoom();
+    const owner = await openWs(alice.cookie);
+    await follow(owner, room.id);
+    const ws = await openWs(bob.cookie);
+    ws.send({ type: 'subscribe', lobby: true });
+    await follow(ws, room.id);
+    const response = await alice.fetch(`/room/${room.id}/kick`, {
+      method: 'POST',
+      json: { user: bob.user },
+    });
+    expect(response.status).toBe(204);
+    await ws.waitFor('kicked');
+    expect(ws.frames.find((f) => f.type === 'kicked')).toEqual({
+      type: 'kicked',
+      data: { id: room.id },
+    });
+    await owner.waitFor('exit');
+    const before = ws.frames.length;
+    await alice.say(room.id, 'after the kick');
+    await owner.waitFor('chat');
+    const other = await alice.createRoom();
+    await ws.waitFor((f) => f.type === 'newRoom' && f.data.id === other.id);
+    expect(ws.frames.slice(before).some((f) => f.type === 'chat')).toBe(false);
+    expect(await nextError(ws, { type: 'subscribe', room: room.id })).toMatchObject({
+      status: 403,
+      room: room.id,
+    });
+    ws.close();
+    owner.close();
+  });
+
+  it('room removal: removeRoom on the room subscription and on the lobby, then 404', async () => {
+    const room = await alice.createRoom();
+    const ws = await openWs(bob.cookie);
+    await follow(ws, room.id);
+    ws.send({ type: 'subscribe', lobby: true });
+    await ws.waitFor('subscribed', 2);
+    expect((await alice.fetch(`/room/${room.id}`, { method: 'DELETE' })).status).toBe(204);
+    const removals = await ws.waitFor('removeRoom', 2);
+    expect(removals).toEqual([
+      { type: 'removeRoom', data: { id: room.id } },
+      { type: 'removeRoom', data: { id: room.id } },
+    ]);
+    expect(await nextError(ws, { type: 'subscribe', room: room.id })).toMatchObject({
+      status: 404,
+    });
+    ws.close();
+  });
+
+  it('closing the socket closes its subscriptions: exit after the member grace', async () => {
+    const room = await alice.createRoom();
+    const owner = await openWs(alice.cookie);
+    await follow(owner, room.id);
+    const ws = await openWs(bob.cookie);
+    await follow(ws, room.id);
+    await owner.waitFor('members', 2);
+    ws.close();
+    const [exit] = await owner.waitFor('exit');
+    expect(exit!.data.chat).toBe(`${bob.user} left`);
+    owner.close();
+  });
+});
+
+describe('WsClient', () => {
+  it('connectRoom resolves once live; send resolves with the message; lastSeq follows', async () => {
+    const room = await alice.createRoom();
+    const chat = client(bob);
+    const seen: number[] = [];
+    chat.on('chat', (message) => seen.push(message.seq));
+    await chat.connectRoom(room.id, { after: 0 });
+    expect(chat.state).toBe('open');
+    const message = await chat.send('hi there');
+    expect(message).toMatchObject({ chat: 'hi there', user: bob.user, room: room.id });
+    await eventually(() => seen.includes(message.seq));
+    expect(chat.lastSeq).toBe(message.seq);
+    const whisper = await chat.send('psst', { to: alice.user });
+    expect(whisper.to).toBe(alice.user);
+    await expect(chat.send('')).rejects.toMatchObject({ status: 400 });
+    chat.close();
+    expect(chat.state).toBe('closed');
+  });
+
+  it('connectRoom rejects with ClientError on 401, 403, 404 and 409', async () => {
+    const full = await alice.createRoom({ max: 2 });
+    const locked = await alice.createRoom({ password: 'pw' });
+    const a = client(alice);
+    const b = client(bob);
+    await a.connectRoom(full.id);
+    await b.connectRoom(full.id);
+    const carol = await newSession(server.url);
+    const cases: [Session | undefined, string, number][] = [
+      [undefined, full.id, 401],
+      [carol, locked.id, 403],
+      [carol, 'missing', 404],
+      [carol, full.id, 409],
+    ];
+    for (const [session, room, status] of cases) {
+      const refused = client(session);
+      const error = await refused.connectRoom(room).catch((e: unknown) => e);
+      expect(error).toBeInstanceOf(ClientError);
+      expect((error as ClientError).status).toBe(status);
+      expect(refused.state).toBe('closed');
+      refused.close();
+    }
+    a.close();
+    b.close();
+  });
+
+  it('drop() and server-side cuts while messages keep coming: nothing lost, nothing twice', async () => {
+    const room = await alice.createRoom();
+    const chat = client(bob);
+    const received: number[] = [];
+    chat.on('chat', (message) => received.push(message.seq));
+    const states: string[] = [];
+    chat.on('state', (state) => states.push(state));
+    await chat.connectRoom(room.id, { after: 0 });
+
+    let posted = 0;
+    let posting = true;
+    const poster = (async () => {
+      for (; posting; posted++) await alice.say(room.id, `n${posted}`);
+    })();
+    for (const cut of ['drop', 'server', 'drop', 'server']) {
+      const target = posted + 15;
+      await eventually(() => posted >= target, 10_000, 'posts');
+      if (cut === 'drop') chat.drop();
+      else for (const socket of serverSockets()) socket.destroy();
+      await eventually(() => chat.state === 'connecting', 5000, 'the drop');
+      await eventually(() => chat.state === 'open', 10_000, 'the reconnect');
+    }
+    posting = false;
+    await poster;
+    const last = (await alice.say(room.id, 'last')).seq;
+    await eventually(() => received.includes(last), 10_000, 'every message');
+    chat.close();
+    expect(received.length).toBe(posted + 1);
+    expect(new Set(received).size).toBe(received.length);
+    expect([...received].sort((x, y) => x - y)).toEqual(received);
+    expect(states.filter((state) => state === 'open').length).toBe(5);
+  }, 60_000);
+
+  it('kicked and removeRoom end the room; a send after the kick is refused', async () => {
+    const room = await alice.createRoom();
+    const chat = client(bob);
+    await chat.connectRoom(room.id);
+    const kicked = new Promise((done) => chat.on('kicked', done));
+    await alice.fetch(`/room/${room.id}/kick`, { method: 'POST', json: { user: bob.user } });
+    expect(await kicked).toEqual({ id: room.id });
+    expect(chat.state).toBe('closed');
+    await expect(chat.send('still here?')).rejects.toMatchObject({ status: 403 });
+    chat.close();
+
+    const other = await alice.createRoom();
+    const carol = client(await newSession(server.url));
+    await carol.connectRoom(other.id);
+    const removed = new Promise((done) => carol.on('removeRoom', done));
+    await alice.fetch(`/room/${other.id}`, { method: 'DELETE' });
+    expect(await removed).toEqual({ id: other.id });
+    expect(carol.state).toBe('closed');
+    carol.close();
+  });
+
+  it('the lobby: live events, and after a drop the changes it missed, as events', async () => {
+    // A WebSocket that cannot reach the server while the gate is closed (port 1 refuses).
+    const gate = { closed: false, refused: 0 };
+    class GatedWebSocket extends WebSocket {
+      constructor(url: string, options?: { headers: Record<string, string> }) {
+        if (gate.closed) gate.refused += 1;
+        super(gate.closed ? url.replace(/:\d+\//, ':1/') : url, options);
+      }
+    }
+    const lobby = new WsClient({
+      baseUrl: server.url,
+      cookie: alice.cookie,
+      WebSocket: GatedWebSocket,
+    });
+    const events: [string, string][] = [];
+    for (const type of ['newRoom', 'roomUpdate', 'removeRoom'] as const) {
+      lobby.on(type, (data) => events.push([type, data.id]));
+    }
+    const gone = await alice.createRoom({ title: 'will go' });
+    await lobby.connectLobby();
+    const fresh = await alice.createRoom({ title: 'fresh' });
+    await eventually(() => events.some(([t, id]) => t === 'newRoom' && id === fresh.id));
+    const member = client(bob);
+    await member.connectRoom(fresh.id);
+    await eventually(() => events.some(([t, id]) => t === 'roomUpdate' && id === fresh.id));
+
+    // While the lobby is away (its reconnects are refused): one room goes, one comes.
+    gate.closed = true;
+    lobby.drop();
+    await eventually(() => gate.refused >= 1, 5000, 'a refused reconnect');
+    events.length = 0;
+    await alice.fetch(`/room/${gone.id}`, { method: 'DELETE' });
+    const missed = await alice.createRoom({ title: 'missed' });
+    gate.closed = false;
+    await eventually(
+      () =>
+        events.some(([t, id]) => t === 'removeRoom' && id === gone.id) &&
+        events.some(([t, id]) => t === 'newRoom' && id === missed.id),
+      10_000,
+      'the resync',
+    );
+    expect(events.filter(([, id]) => id === missed.id)).toEqual([['newRoom', missed.id]]);
+    member.close();
+    lobby.close();
+  });
+
+  it('one socket carries the room, the lobby and the sends', async () => {
+    await settled();
+    const before = (await stats()).connections!;
+    const room = await alice.createRoom();
+    const chat = client(alice);
+    await chat.connectLobby();
+    await chat.connectRoom(room.id);
+    await chat.send('one socket');
+    expect((await stats()).connections).toBe(before + 1);
+    chat.close();
+    await eventually(async () => (await stats()).connections === before);
+  });
+});
+
+describe('a client that stops reading', () => {
+  it('is disconnected instead of buffered without end', async () => {
+    const room = await alice.createRoom();
+    const ws = await openWs(bob.cookie);
+    await follow(ws, room.id);
+    ws.socket.pause();
+    const before = await stats();
+    const chat = 'x'.repeat(2000);
+    for (let batch = 0; batch < 100; batch++) {
+      await Promise.all(Array.from({ length: 50 }, () => alice.say(room.id, chat)));
+      if ((await stats()).connections === before.connections! - 1) break;
+    }
+    expect((await stats()).connections).toBe(before.connections! - 1);
+    ws.socket.resume();
+    expect(await ws.closed).toBe(1006);
+  }, 60_000);
+
+  it('but a history replay larger than the bound reaches a client that reads', async () => {
+    const room = await alice.createRoom();
+    const chat = 'y'.repeat(2000);
+    for (let i = 0; i < 60; i++) {
+      await Promise.all(Array.from({ length: 50 }, () => alice.say(room.id, chat)));
+    }
+    const ws = await openWs(bob.cookie);
+    await follow(ws, room.id, 0);
+    // 3000 messages of 2000 characters: about 6.5 MB in one burst, more than the kernel takes.
+    await ws.waitFor('chat', 3000, 20_000);
+    await alice.say(room.id, 'live');
+    await ws.waitFor('chat', 3001);
+    expect(ws.socket.readyState).toBe(WebSocket.OPEN);
+    ws.close();
+  }, 60_000);
+});
+
+describe('stats', () => {
+  it('count ws connections, upgrades, events and bytes on the wire', async () => {
+    await settled();
+    const before = await stats();
+    const room = await alice.createRoom();
+    const ws = await openWs(alice.cookie);
+    await follow(ws, room.id);
+    await ws.waitFor('members');
+    ws.send({ type: 'chat', room: room.id, chat: 'counted', ref: 1 });
+    await ws.waitFor('chat');
+    const during = await stats();
+    expect(during.connections).toBe(before.connections! + 1);
+    expect(during.requests).toBe(before.requests! + 1);
+    // join, members, chat: `subscribed`, `sent` and errors are not events.
+    expect(during.eventsOut).toBe(before.eventsOut! + 3);
+    // The 101 response and four frames out; the upgrade request and two masked frames in.
+    expect(during.bytesOut! - before.bytesOut!).toBeGreaterThan(400);
+    expect(during.bytesIn! - before.bytesIn!).toBeGreaterThan(200);
+    ws.close();
+    await ws.closed;
+    await eventually(async () => (await stats()).connections === before.connections);
+  });
+});
+
+describe('heartbeat', () => {
+  let quick: TestServer;
+  let owner: Session;
+  let peer: Session;
+  beforeAll(async () => {
+    quick = await startServer({ transport: 'ws', memberGraceMs: 300, heartbeatMs: 150 });
+    owner = await newSession(quick.url);
+    peer = await newSession(quick.url);
+  });
+  afterAll(() => quick?.close());
+
+  it('a peer that answers pings stays; one that stops is ended after two intervals and exits', async () => {
+    const room = await owner.createRoom();
+    const watcher = await openWs(owner.cookie, { base: quick.url });
+    await follow(watcher, room.id);
+    const dead = await openWs(peer.cookie, { base: quick.url, autoPong: false });
+    await follow(dead, room.id);
+    await watcher.waitFor('members', 2);
+    const started = Date.now();
+    const code = await dead.closed;
+    const lasted = Date.now() - started;
+    expect(code).toBe(1006);
+    expect(lasted).toBeLessThan(1500);
+    const [exit] = await watcher.waitFor('exit');
+    expect(exit!.data.chat).toBe(`${peer.user} left`);
+    await sleep(500);
+    expect(watcher.socket.readyState).toBe(WebSocket.OPEN);
+    watcher.close();
+  });
+
+  it('closing the server ends every socket with 1001', async () => {
+    const room = await owner.createRoom();
+    const raw = await openWs(owner.cookie, { base: quick.url });
+    await follow(raw, room.id);
+    const closing = quick.close();
+    expect(await raw.closed).toBe(1001);
+    await closing;
+  });
+});
