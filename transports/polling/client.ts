@@ -1,4 +1,4 @@
-import type { Message, Room } from '../../core/model.ts';
+import type { LobbyEventType, Message, Room } from '../../core/model.ts';
 import {
   type ChatClient,
   ClientError,
@@ -13,6 +13,7 @@ import {
   ROOM_EVENT_TYPES,
   readJson,
 } from '../client.ts';
+import { LobbyMirror } from '../lobby.ts';
 
 /**
  * In a page, `fetch` defaults to the browser's. In Node, `cookie` adds the session to every
@@ -73,8 +74,7 @@ export class PollingClient implements ChatClient {
   #cursor: number | undefined;
   #roomLoop: Loop | undefined;
   #lobbyLoop: Loop | undefined;
-  /** The lobby's rooms as this client knows them, to tell what changed across a gap. */
-  readonly #lobbyRooms = new Map<string, Room>();
+  readonly #lobbyMirror = new LobbyMirror((type, data) => this.#emit(type, data as never));
 
   constructor(options: PollingClientOptions = {}) {
     this.#options = { baseUrl: options.baseUrl, cookie: options.cookie };
@@ -219,7 +219,11 @@ export class PollingClient implements ChatClient {
       // The first answer only places the cursor; a cursor that moved by more than the events
       // it brought means events were missed (fell off the server's log, or a restart).
       if (sent === undefined || sent + result.events.length !== result.cursor) {
-        await this.#resyncLobby(loop, { quiet: sent === undefined });
+        await this.#lobbyMirror.resync(
+          () =>
+            this.#fetch(`${this.#base()}/api/rooms`, { headers: { accept: 'application/json' } }),
+          { quiet: sent === undefined, current: () => !loop.stopped },
+        );
         if (loop.stopped) return;
         pending?.resolve();
         pending = undefined;
@@ -227,42 +231,9 @@ export class PollingClient implements ChatClient {
       }
       for (const event of result.events) {
         if (!LOBBY_TYPES.has(event.type)) continue;
-        const data = event.data as Room | { id: string };
-        if (event.type === 'removeRoom') this.#lobbyRooms.delete(data.id);
-        else this.#lobbyRooms.set(data.id, data as Room);
-        this.#emit(event.type as keyof ClientEvents, data as never);
+        this.#lobbyMirror.event(event.type as LobbyEventType, event.data as Room | { id: string });
       }
       await pause(loop, this.#interval);
-    }
-  }
-
-  /**
-   * Lobby events carry no cursor of the server's: after a gap, fetch the list and report what
-   * changed as the events a live client would have seen. The first time only learns the list.
-   */
-  async #resyncLobby(loop: Loop, { quiet }: { quiet: boolean }): Promise<void> {
-    let rooms: Room[];
-    try {
-      const response = await this.#fetch(`${this.#base()}/api/rooms`, {
-        headers: { accept: 'application/json' },
-      });
-      if (!response.ok) return;
-      rooms = ((await readJson(response)) as { rooms: Room[] }).rooms;
-    } catch {
-      return;
-    }
-    if (loop.stopped) return;
-    const listed = new Set(rooms.map((room) => room.id));
-    for (const id of [...this.#lobbyRooms.keys()]) {
-      if (listed.has(id)) continue;
-      this.#lobbyRooms.delete(id);
-      if (!quiet) this.#emit('removeRoom', { id });
-    }
-    for (const room of rooms) {
-      const known = this.#lobbyRooms.get(room.id);
-      this.#lobbyRooms.set(room.id, room);
-      if (quiet || (known && JSON.stringify(known) === JSON.stringify(room))) continue;
-      this.#emit(known ? 'roomUpdate' : 'newRoom', room);
     }
   }
 
@@ -309,7 +280,7 @@ export class PollingClient implements ChatClient {
   #stopLobby(): void {
     if (this.#lobbyLoop) stop(this.#lobbyLoop);
     this.#lobbyLoop = undefined;
-    this.#lobbyRooms.clear();
+    this.#lobbyMirror.clear();
   }
 
   #setState(state: ClientState): void {

@@ -10,8 +10,8 @@ import {
   Listeners,
   LOBBY_EVENT_TYPES,
   ROOM_EVENT_TYPES,
-  readJson,
 } from '../client.ts';
+import { LobbyMirror } from '../lobby.ts';
 
 /**
  * In a page every option may be left out (the browser sends the session cookie itself). In Node,
@@ -60,9 +60,9 @@ export class SocketIoClient implements ChatClient {
   #joinAttempt = 0;
   #pendingRoom: Pending | undefined;
   #pendingLobby: Pending | undefined;
-  /** The lobby's rooms as this client knows them, to tell what changed across a reconnect. */
-  readonly #lobbyRooms = new Map<string, Room>();
-  #lobbyTouched: Set<string> | undefined;
+  readonly #lobbyMirror = new LobbyMirror((type, data) =>
+    this.#listeners.emit(type, data as never),
+  );
   #lobbyOpened = false;
 
   constructor(options: SocketIoClientOptions = {}) {
@@ -138,7 +138,7 @@ export class SocketIoClient implements ChatClient {
     this.#lobby?.disconnect();
     this.#chat = undefined;
     this.#lobby = undefined;
-    this.#lobbyRooms.clear();
+    this.#lobbyMirror.clear();
     this.#lobbyOpened = false;
     this.#manager = undefined;
   }
@@ -239,7 +239,13 @@ export class SocketIoClient implements ChatClient {
     const socket = this.#managerOf().socket('/room');
     this.#lobby = socket;
     socket.on('connect', () => {
-      void this.#resyncLobby(socket, { quiet: !this.#lobbyOpened });
+      void this.#lobbyMirror.resync(
+        () =>
+          fetch(`${this.#options.baseUrl ?? ''}/api/rooms`, {
+            headers: { accept: 'application/json' },
+          }),
+        { quiet: !this.#lobbyOpened, current: () => socket === this.#lobby },
+      );
       this.#lobbyOpened = true;
       this.#pendingLobby?.resolve();
       this.#pendingLobby = undefined;
@@ -253,50 +259,10 @@ export class SocketIoClient implements ChatClient {
     });
     for (const type of LOBBY_EVENT_TYPES) {
       socket.on(type, (data: Room | { id: string }) => {
-        if (typeof data !== 'object' || data === null) return;
-        this.#lobbyTouched?.add(data.id);
-        if (type === 'removeRoom') this.#lobbyRooms.delete(data.id);
-        else this.#lobbyRooms.set(data.id, data as Room);
-        this.#listeners.emit(type, data as never);
+        if (typeof data === 'object' && data !== null) this.#lobbyMirror.event(type, data);
       });
     }
     return socket;
-  }
-
-  /**
-   * Lobby events carry no cursor: on every reconnect, fetch the list and report what changed
-   * since the last known state, as the events a live client would have seen. The first connect
-   * only learns the list (`quiet`), so that a later one can tell which rooms went away.
-   */
-  async #resyncLobby(socket: Socket, { quiet }: { quiet: boolean }): Promise<void> {
-    const touched = new Set<string>();
-    this.#lobbyTouched = touched;
-    let rooms: Room[];
-    try {
-      const response = await fetch(`${this.#options.baseUrl ?? ''}/api/rooms`, {
-        headers: { accept: 'application/json' },
-      });
-      if (!response.ok) return;
-      rooms = ((await readJson(response)) as { rooms: Room[] }).rooms;
-    } catch {
-      return;
-    } finally {
-      if (this.#lobbyTouched === touched) this.#lobbyTouched = undefined;
-    }
-    if (socket !== this.#lobby) return;
-    const listed = new Set(rooms.map((room) => room.id));
-    for (const id of [...this.#lobbyRooms.keys()]) {
-      if (listed.has(id) || touched.has(id)) continue;
-      this.#lobbyRooms.delete(id);
-      if (!quiet) this.#listeners.emit('removeRoom', { id });
-    }
-    for (const room of rooms) {
-      if (touched.has(room.id)) continue;
-      const known = this.#lobbyRooms.get(room.id);
-      this.#lobbyRooms.set(room.id, room);
-      if (quiet || (known && JSON.stringify(known) === JSON.stringify(room))) continue;
-      this.#listeners.emit(known ? 'roomUpdate' : 'newRoom', room);
-    }
   }
 
   #setState(state: ClientState): void {

@@ -13,6 +13,7 @@ import {
   ROOM_EVENT_TYPES,
   readJson,
 } from '../client.ts';
+import { LobbyMirror } from '../lobby.ts';
 
 /**
  * In a page, `EventSource` and `fetch` default to the browser's. In Node, pass the `eventsource`
@@ -54,10 +55,9 @@ export class SseClient implements ChatClient {
   #cursor: number | undefined;
   #roomStream: EventSource | undefined;
   #lobbyStream: EventSource | undefined;
-  /** The lobby's rooms as this client knows them, to tell what changed across a reconnect. */
-  readonly #lobbyRooms = new Map<string, Room>();
-  /** Rooms a live lobby event touched while a resync was loading (its answer may be older). */
-  #lobbyTouched: Set<string> | undefined;
+  readonly #lobbyMirror = new LobbyMirror((type, data) =>
+    this.#listeners.emit(type, data as never),
+  );
 
   constructor(options: SseClientOptions = {}) {
     const EventSourceClass = options.EventSource ?? globalThis.EventSource;
@@ -187,7 +187,10 @@ export class SseClient implements ChatClient {
 
     stream.addEventListener('open', () => {
       if (stream !== this.#lobbyStream) return;
-      void this.#resyncLobby(stream, { quiet: !opened && pending !== undefined });
+      void this.#lobbyMirror.resync(() => this.#fetchRooms(), {
+        quiet: !opened && pending !== undefined,
+        current: () => stream === this.#lobbyStream,
+      });
       opened = true;
       pending?.resolve();
       pending = undefined;
@@ -196,11 +199,7 @@ export class SseClient implements ChatClient {
       stream.addEventListener(type, (event) => {
         if (stream !== this.#lobbyStream) return;
         const data = parse(event) as Room | { id: string } | undefined;
-        if (data === undefined) return;
-        this.#lobbyTouched?.add(data.id);
-        if (type === 'removeRoom') this.#lobbyRooms.delete(data.id);
-        else this.#lobbyRooms.set(data.id, data as Room);
-        this.#listeners.emit(type, data as never);
+        if (data !== undefined) this.#lobbyMirror.event(type, data);
       });
     }
     stream.addEventListener('error', () => {
@@ -222,40 +221,8 @@ export class SseClient implements ChatClient {
     });
   }
 
-  /**
-   * Lobby events carry no cursor: on every reopen, fetch the list and report what changed since
-   * the last known state, as the events a live client would have seen. The first open only
-   * learns the list (`quiet`), so that a later reopen can tell which rooms went away.
-   */
-  async #resyncLobby(stream: EventSource, { quiet }: { quiet: boolean }): Promise<void> {
-    const touched = new Set<string>();
-    this.#lobbyTouched = touched;
-    let rooms: Room[];
-    try {
-      const response = await this.#fetch(`${this.#base()}/api/rooms`, {
-        headers: { accept: 'application/json' },
-      });
-      if (!response.ok) return;
-      rooms = ((await readJson(response)) as { rooms: Room[] }).rooms;
-    } catch {
-      return;
-    } finally {
-      if (this.#lobbyTouched === touched) this.#lobbyTouched = undefined;
-    }
-    if (stream !== this.#lobbyStream) return;
-    const listed = new Set(rooms.map((room) => room.id));
-    for (const id of [...this.#lobbyRooms.keys()]) {
-      if (listed.has(id) || touched.has(id)) continue;
-      this.#lobbyRooms.delete(id);
-      if (!quiet) this.#listeners.emit('removeRoom', { id });
-    }
-    for (const room of rooms) {
-      if (touched.has(room.id)) continue;
-      const known = this.#lobbyRooms.get(room.id);
-      this.#lobbyRooms.set(room.id, room);
-      if (quiet || (known && JSON.stringify(known) === JSON.stringify(room))) continue;
-      this.#listeners.emit(known ? 'roomUpdate' : 'newRoom', room);
-    }
+  #fetchRooms(): Promise<Response> {
+    return this.#fetch(`${this.#base()}/api/rooms`, { headers: { accept: 'application/json' } });
   }
 
   /**
@@ -289,7 +256,7 @@ export class SseClient implements ChatClient {
   #closeLobby(): void {
     this.#lobbyStream?.close();
     this.#lobbyStream = undefined;
-    this.#lobbyRooms.clear();
+    this.#lobbyMirror.clear();
   }
 
   #setState(state: ClientState): void {

@@ -1,4 +1,4 @@
-import type { Message, Room } from '../../core/model.ts';
+import type { LobbyEventType, Message, Room } from '../../core/model.ts';
 import {
   type ChatClient,
   ClientError,
@@ -10,6 +10,7 @@ import {
   Listeners,
   readJson,
 } from '../client.ts';
+import { LobbyMirror } from '../lobby.ts';
 
 /** What this client uses of a WebSocket: the browser's, or the `ws` package's in Node. */
 export interface SocketLike {
@@ -95,10 +96,9 @@ export class WsClient implements ChatClient {
   #lobbyWanted = false;
   #lobbyLive = false;
   #lobbyPending: Pending | undefined;
-  /** The lobby's rooms as this client knows them, to tell what changed across a reconnect. */
-  readonly #lobbyRooms = new Map<string, Room>();
-  /** Rooms a live lobby event touched while a resync was loading (its answer may be older). */
-  #lobbyTouched: Set<string> | undefined;
+  readonly #lobbyMirror = new LobbyMirror((type, data) =>
+    this.#listeners.emit(type, data as never),
+  );
   /** The lobby was subscribed once on some socket: a later `subscribed` is a resync. */
   #lobbyKnown = false;
   readonly #sends = new Map<string, PendingSend>();
@@ -149,7 +149,7 @@ export class WsClient implements ChatClient {
     this.#lobbyWanted = true;
     this.#lobbyLive = false;
     this.#lobbyKnown = false;
-    this.#lobbyRooms.clear();
+    this.#lobbyMirror.clear();
     return new Promise((resolve, reject) => {
       this.#lobbyPending = { resolve, reject };
       if (this.#isOpen()) this.#write({ type: 'subscribe', lobby: true });
@@ -187,7 +187,7 @@ export class WsClient implements ChatClient {
     this.#roomLive = false;
     this.#lobbyLive = false;
     this.#room = undefined;
-    this.#lobbyRooms.clear();
+    this.#lobbyMirror.clear();
     clearTimeout(this.#retryTimer);
     const socket = this.#socket;
     this.#socket = undefined;
@@ -366,21 +366,17 @@ export class WsClient implements ChatClient {
   #lobbyEvent(frame: ServerFrame): void {
     if (!this.#lobbyLive) return;
     const data = frame.data as unknown as Room;
-    this.#lobbyTouched?.add(data.id);
-    if (frame.type === 'removeRoom') {
-      this.#lobbyRooms.delete(data.id);
-      this.#listeners.emit('removeRoom', { id: data.id });
-    } else {
-      this.#lobbyRooms.set(data.id, data);
-      this.#listeners.emit(frame.type as 'newRoom' | 'roomUpdate', data);
-    }
+    this.#lobbyMirror.event(frame.type as LobbyEventType, data);
   }
 
   #lobbySubscribed(): void {
     if (!this.#lobbyWanted) return;
     this.#lobbyLive = true;
     const socket = this.#socket;
-    void this.#resyncLobby(socket, { quiet: !this.#lobbyKnown });
+    void this.#lobbyMirror.resync(
+      () => this.#fetch(`${this.#base()}/api/rooms`, { headers: { accept: 'application/json' } }),
+      { quiet: !this.#lobbyKnown, current: () => socket === this.#socket && this.#lobbyLive },
+    );
     this.#lobbyKnown = true;
     this.#lobbyPending?.resolve();
     this.#lobbyPending = undefined;
@@ -405,42 +401,6 @@ export class WsClient implements ChatClient {
       else this.#listeners.emit('error', error);
     } else {
       this.#listeners.emit('error', error);
-    }
-  }
-
-  /**
-   * Lobby events carry no cursor: on every resubscribe, fetch the list and report what changed
-   * since the last known state, as the events a live client would have seen. The first subscribe
-   * only learns the list (`quiet`), so that a later one can tell which rooms went away.
-   */
-  async #resyncLobby(socket: SocketLike | undefined, { quiet }: { quiet: boolean }) {
-    const touched = new Set<string>();
-    this.#lobbyTouched = touched;
-    let rooms: Room[];
-    try {
-      const response = await this.#fetch(`${this.#base()}/api/rooms`, {
-        headers: { accept: 'application/json' },
-      });
-      if (!response.ok) return;
-      rooms = ((await readJson(response)) as { rooms: Room[] }).rooms;
-    } catch {
-      return;
-    } finally {
-      if (this.#lobbyTouched === touched) this.#lobbyTouched = undefined;
-    }
-    if (socket !== this.#socket || !this.#lobbyLive) return;
-    const listed = new Set(rooms.map((room) => room.id));
-    for (const id of [...this.#lobbyRooms.keys()]) {
-      if (listed.has(id) || touched.has(id)) continue;
-      this.#lobbyRooms.delete(id);
-      if (!quiet) this.#listeners.emit('removeRoom', { id });
-    }
-    for (const room of rooms) {
-      if (touched.has(room.id)) continue;
-      const known = this.#lobbyRooms.get(room.id);
-      this.#lobbyRooms.set(room.id, room);
-      if (quiet || (known && JSON.stringify(known) === JSON.stringify(room))) continue;
-      this.#listeners.emit(known ? 'roomUpdate' : 'newRoom', room);
     }
   }
 
