@@ -1,8 +1,8 @@
 import type { Server } from 'node:http';
 import type Router from '@koa/router';
-import type { ChatService } from '../core/chat.ts';
 import type { TransportName } from '../core/model.ts';
 import type { HttpContext } from './http/context.ts';
+import type { WireMeter } from './http/meter.ts';
 
 /**
  * What every transport implements. A transport turns each live client into subscriptions on the
@@ -44,8 +44,19 @@ export interface TransportStats {
   bytesIn: number;
 }
 
-export interface TransportDeps {
-  chat: ChatService;
+/** A transport's counters: its meter's requests and bytes, plus what only it knows. */
+export function meterStats(
+  meter: WireMeter | undefined,
+  connections: number,
+  eventsOut: number,
+): TransportStats {
+  return {
+    connections,
+    requests: meter?.requests ?? 0,
+    eventsOut,
+    bytesOut: meter?.bytesOut ?? 0,
+    bytesIn: meter?.bytesIn ?? 0,
+  };
 }
 
 /**

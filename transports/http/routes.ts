@@ -6,7 +6,13 @@ import type { Context } from 'koa';
 import { koaBody } from 'koa-body';
 import { ChatError } from '../../core/errors.ts';
 import { LIMITS, type TransportName } from '../../core/model.ts';
-import { chatPage, lobbyPage, newRoomPage, passwordPage } from '../../views/pages.ts';
+import {
+  chatPage,
+  comparePage,
+  lobbyPage,
+  newRoomPage,
+  passwordPage,
+} from '../../views/pages.ts';
 import type { TransportStats } from '../transport.ts';
 import type { HttpContext } from './context.ts';
 import { describe, wantsHtml } from './errors.ts';
@@ -71,6 +77,24 @@ export function sharedRoutes(http: HttpContext, options: RouteOptions): Router {
       return;
     }
     page(ctx, 200, chatPage({ room, user: visitor.user, ...pickTransport(ctx, http) }));
+  });
+
+  // PROTOCOL.md, Pages: without `room`, a new room titled "compare" owned by the visitor.
+  router.get('/compare', async (ctx) => {
+    const visitor = ensureVisitor(ctx);
+    const asked = ctx.query.room;
+    if (typeof asked !== 'string') {
+      const room = await chat.createRoom(visitor, { title: 'compare', max: 100 });
+      ctx.status = 303;
+      ctx.redirect(`/compare?room=${room.id}`);
+      return;
+    }
+    const room = chat.getRoom(asked);
+    if (chat.pageAccess(visitor, room.id) === 'password') {
+      page(ctx, 200, passwordPage({ room }));
+      return;
+    }
+    page(ctx, 200, comparePage({ room, user: visitor.user, transports: http.transports }));
   });
 
   // ---- rooms ------------------------------------------------------------------------------

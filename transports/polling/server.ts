@@ -7,7 +7,7 @@ import { LIMITS, type LobbyEvent, type RoomEvent } from '../../core/model.ts';
 import * as validate from '../../core/validate.ts';
 import type { HttpContext } from '../http/context.ts';
 import type { WireMeter } from '../http/meter.ts';
-import { encodeOnce, type Transport, type TransportStats } from '../transport.ts';
+import { encodeOnce, meterStats, type Transport, type TransportStats } from '../transport.ts';
 
 const debug = logger('polling');
 
@@ -140,13 +140,7 @@ export class PollingTransport implements Transport {
   }
 
   stats(): TransportStats {
-    return {
-      connections: this.#pending,
-      requests: this.#meter?.requests ?? 0,
-      eventsOut: this.#eventsOut,
-      bytesOut: this.#meter?.bytesOut ?? 0,
-      bytesIn: this.#meter?.bytesIn ?? 0,
-    };
+    return meterStats(this.#meter, this.#pending, this.#eventsOut);
   }
 
   async close(): Promise<void> {

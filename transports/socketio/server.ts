@@ -7,7 +7,7 @@ import type { LobbyEvent, RoomEvent } from '../../core/model.ts';
 import * as validate from '../../core/validate.ts';
 import type { HttpContext } from '../http/context.ts';
 import type { WireMeter } from '../http/meter.ts';
-import { encodeOnce, type Transport, type TransportStats } from '../transport.ts';
+import { encodeOnce, meterStats, type Transport, type TransportStats } from '../transport.ts';
 
 const debug = logger('socketio');
 
@@ -146,13 +146,7 @@ export class SocketIoTransport implements Transport {
   }
 
   stats(): TransportStats {
-    return {
-      connections: this.#io?.engine.clientsCount ?? 0,
-      requests: this.#meter?.requests ?? 0,
-      eventsOut: this.#eventsOut,
-      bytesOut: this.#meter?.bytesOut ?? 0,
-      bytesIn: this.#meter?.bytesIn ?? 0,
-    };
+    return meterStats(this.#meter, this.#io?.engine.clientsCount ?? 0, this.#eventsOut);
   }
 
   async close(): Promise<void> {

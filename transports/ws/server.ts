@@ -10,7 +10,13 @@ import type { LobbyEvent, RoomEvent } from '../../core/model.ts';
 import * as validate from '../../core/validate.ts';
 import type { HttpContext } from '../http/context.ts';
 import type { WireMeter } from '../http/meter.ts';
-import { encodeOnce, SendBound, type Transport, type TransportStats } from '../transport.ts';
+import {
+  encodeOnce,
+  meterStats,
+  SendBound,
+  type Transport,
+  type TransportStats,
+} from '../transport.ts';
 
 const debug = logger('ws');
 
@@ -107,13 +113,7 @@ export class WsTransport implements Transport {
   }
 
   stats(): TransportStats {
-    return {
-      connections: this.#connections.size,
-      requests: this.#meter?.requests ?? 0,
-      eventsOut: this.#eventsOut,
-      bytesOut: this.#meter?.bytesOut ?? 0,
-      bytesIn: this.#meter?.bytesIn ?? 0,
-    };
+    return meterStats(this.#meter, this.#connections.size, this.#eventsOut);
   }
 
   async close(): Promise<void> {
