@@ -3,11 +3,13 @@ import type { Context } from 'koa';
 import type { ChatService, Subscription, Visitor } from '../../core/chat.ts';
 import { ChatError } from '../../core/errors.ts';
 import { logger } from '../../core/log.ts';
-import { LIMITS, type LobbyEvent, type RoomEvent } from '../../core/model.ts';
+import { LIMITS, type RoomEvent } from '../../core/model.ts';
 import * as validate from '../../core/validate.ts';
 import type { HttpContext } from '../http/context.ts';
 import type { WireMeter } from '../http/meter.ts';
-import { encodeOnce, meterStats, type Transport, type TransportStats } from '../transport.ts';
+import { meterStats, type Transport, type TransportStats } from '../transport.ts';
+import { LobbyPolls } from './lobby.ts';
+import { answer, encodeAnswer, responseEnded, waitSeconds } from './wire.ts';
 
 const debug = logger('polling');
 
@@ -20,8 +22,6 @@ export interface PollingOptions {
   lobbyLogSize?: number;
 }
 
-const WAIT_DEFAULT_S = 25;
-const WAIT_MAX_S = 55;
 /** How long close() waits for the answers it sent to leave. */
 const CLOSE_FLUSH_MS = 1000;
 
@@ -70,14 +70,6 @@ interface Seat {
   gone: boolean;
 }
 
-interface LobbyPoll {
-  readonly cursor: number;
-  done: boolean;
-  timer: NodeJS.Timeout | undefined;
-  respond(body: string): void;
-  ended: Promise<void>;
-}
-
 /**
  * HTTP long polling: `GET /poll/room/:id?after=N&wait=S` and `GET /poll/lobby?cursor=C&wait=S`
  * answer `{"events":[...],"cursor":C}` as soon as there is an event for the client, or after
@@ -93,17 +85,8 @@ export class PollingTransport implements Transport {
   readonly name = 'polling' as const;
   readonly #lingerMs: number;
   readonly #maxEvents: number;
-  readonly #lobbyLogSize: number;
   readonly #seats = new Map<string, Seat>();
-  readonly #lobbyPolls = new Set<LobbyPoll>();
-  /** Recent lobby events, oldest first, numbered 1 by 1 by `#lobbyCursor`. */
-  #lobbyLog: { n: number; fragment: string }[] = [];
-  /**
-   * Lobby events carry no cursor of the core, so this transport numbers them. The count starts at
-   * the clock: a cursor from before a restart is then older than the log, which answers as a gap.
-   */
-  #lobbyCursor = Date.now();
-  #lobbyFlush = false;
+  readonly #lobby: LobbyPolls;
   #lobbySubscription: { close(): void } | undefined;
   #chat: ChatService | undefined;
   #meter: WireMeter | undefined;
@@ -114,13 +97,16 @@ export class PollingTransport implements Transport {
   constructor(options: PollingOptions = {}) {
     this.#lingerMs = options.pollLingerMs ?? 10_000;
     this.#maxEvents = options.maxEventsPerAnswer ?? 500;
-    this.#lobbyLogSize = options.lobbyLogSize ?? 1000;
+    this.#lobby = new LobbyPolls({
+      logSize: options.lobbyLogSize ?? 1000,
+      maxEvents: this.#maxEvents,
+    });
   }
 
   mount(router: Router, http: HttpContext): void {
     this.#chat = http.chat;
     this.#meter = http.meter('polling');
-    this.#lobbySubscription = http.chat.subscribeLobby((event) => this.#onLobbyEvent(event));
+    this.#lobbySubscription = http.chat.subscribeLobby((event) => this.#lobby.onEvent(event));
 
     router.get('/poll/room/:id', async (ctx) => {
       const visitor = http.visitor(ctx);
@@ -135,12 +121,16 @@ export class PollingTransport implements Transport {
       const cursor = validate.cursor(ctx.query.cursor, 'cursor');
       const wait = waitSeconds(ctx.query.wait);
       this.#refuseWhileClosing();
-      answer(ctx, await this.#pollLobby(ctx, cursor, wait));
+      answer(ctx, await this.#lobby.poll(ctx, cursor, wait));
     });
   }
 
   stats(): TransportStats {
-    return meterStats(this.#meter, this.#pending, this.#eventsOut);
+    return meterStats(
+      this.#meter,
+      this.#pending + this.#lobby.pending,
+      this.#eventsOut + this.#lobby.eventsOut,
+    );
   }
 
   async close(): Promise<void> {
@@ -154,10 +144,7 @@ export class PollingTransport implements Transport {
       }
       this.#dropSeat(seat);
     }
-    for (const poll of [...this.#lobbyPolls]) {
-      ended.push(poll.ended);
-      this.#finishLobby(poll, true);
-    }
+    ended.push(...this.#lobby.close());
     // The answers go out through koa; let them leave before the server cuts the sockets.
     let timer: NodeJS.Timeout | undefined;
     const flushed = new Promise<void>((done) => {
@@ -354,72 +341,6 @@ export class PollingTransport implements Transport {
     }
   }
 
-  // ---- lobby ------------------------------------------------------------------------------
-
-  #pollLobby(ctx: Context, cursor: number | undefined, wait: number): Promise<string> | string {
-    // The first poll only learns where the log is; the client reads GET /api/rooms after it.
-    if (cursor === undefined) return encodeAnswer([], this.#lobbyCursor);
-    const ready = this.#lobbyAfter(cursor);
-    if (ready === null || ready.length > 0 || wait === 0) return this.#lobbyAnswer(cursor);
-    return new Promise((respond) => {
-      const poll: LobbyPoll = {
-        cursor,
-        done: false,
-        timer: undefined,
-        respond,
-        ended: responseEnded(ctx, () => this.#finishLobby(poll, false)),
-      };
-      poll.timer = setTimeout(() => this.#finishLobby(poll, true), wait * 1000);
-      this.#lobbyPolls.add(poll);
-      this.#pending += 1;
-    });
-  }
-
-  #onLobbyEvent(event: LobbyEvent): void {
-    this.#lobbyCursor += 1;
-    this.#lobbyLog.push({ n: this.#lobbyCursor, fragment: encodeEvent(event) });
-    if (this.#lobbyLog.length > 2 * this.#lobbyLogSize) {
-      this.#lobbyLog = this.#lobbyLog.slice(-this.#lobbyLogSize);
-    }
-    if (this.#lobbyFlush || this.#lobbyPolls.size === 0) return;
-    this.#lobbyFlush = true;
-    setImmediate(() => {
-      this.#lobbyFlush = false;
-      for (const poll of [...this.#lobbyPolls]) this.#finishLobby(poll, true);
-    });
-  }
-
-  #finishLobby(poll: LobbyPoll, send: boolean): void {
-    if (poll.done) return;
-    poll.done = true;
-    clearTimeout(poll.timer);
-    this.#lobbyPolls.delete(poll);
-    this.#pending -= 1;
-    poll.respond(send ? this.#lobbyAnswer(poll.cursor) : '');
-  }
-
-  /**
-   * The lobby events after `cursor`. A cursor the log does not cover (fallen off, or from before
-   * a restart) gets no events and the current cursor: the client sees that the cursor moved by
-   * more than the events it got, and reloads GET /api/rooms (PROTOCOL: Events).
-   */
-  #lobbyAnswer(cursor: number): string {
-    const ready = this.#lobbyAfter(cursor);
-    if (ready === null) return encodeAnswer([], this.#lobbyCursor);
-    const sent = ready.slice(0, this.#maxEvents);
-    this.#eventsOut += sent.length;
-    return encodeFragments(
-      sent.map((entry) => entry.fragment),
-      cursor + sent.length,
-    );
-  }
-
-  #lobbyAfter(cursor: number): { n: number; fragment: string }[] | null {
-    const oldest = this.#lobbyLog[0]?.n ?? this.#lobbyCursor + 1;
-    if (cursor > this.#lobbyCursor || cursor < oldest - 1) return null;
-    return this.#lobbyLog.slice(cursor - oldest + 1);
-  }
-
   #refuseWhileClosing(): void {
     if (this.#closing) {
       throw new ChatError(503, 'The server is shutting down; try again in a moment.');
@@ -453,52 +374,4 @@ function keep(events: RoomEvent[], event: RoomEvent): void {
     if (older !== -1) events.splice(older, 1);
   }
   events.push(event);
-}
-
-/** `wait` in seconds: default 25, at most 55, 0 answers at once (short polling). */
-function waitSeconds(value: unknown): number {
-  const sentence = `wait must be a whole number of seconds from 0 to ${WAIT_MAX_S}.`;
-  let wait: number | undefined;
-  try {
-    wait = validate.cursor(value, 'wait');
-  } catch {
-    throw new ChatError(400, sentence);
-  }
-  if (wait === undefined) return WAIT_DEFAULT_S;
-  if (wait > WAIT_MAX_S) throw new ChatError(400, sentence);
-  return wait;
-}
-
-/** Settles when the response has left or its client went away (`onAbort` runs then). */
-function responseEnded(ctx: Context, onAbort: () => void): Promise<void> {
-  const res = ctx.res;
-  return new Promise((done) => {
-    res.once('close', () => {
-      if (!res.writableFinished) onAbort();
-      done();
-    });
-  });
-}
-
-function answer(ctx: Context, body: string): void {
-  ctx.set('Cache-Control', 'no-store');
-  ctx.type = 'application/json';
-  ctx.body = body;
-}
-
-/** `{"type","id"?,"data"}`, once per event object, whatever the number of polls it goes to. */
-const encodeEvent = encodeOnce((event: RoomEvent | LobbyEvent) =>
-  JSON.stringify(
-    'id' in event
-      ? { type: event.type, id: event.id, data: event.data }
-      : { type: event.type, data: event.data },
-  ),
-);
-
-function encodeAnswer(events: readonly RoomEvent[], cursor: number): string {
-  return encodeFragments(events.map(encodeEvent), cursor);
-}
-
-function encodeFragments(fragments: readonly string[], cursor: number): string {
-  return `{"events":[${fragments.join(',')}],"cursor":${cursor}}`;
 }

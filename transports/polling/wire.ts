@@ -1,0 +1,58 @@
+import type { Context } from 'koa';
+import { ChatError } from '../../core/errors.ts';
+import type { LobbyEvent, RoomEvent } from '../../core/model.ts';
+import * as validate from '../../core/validate.ts';
+import { encodeOnce } from '../transport.ts';
+
+/** The wire format of long polling (PROTOCOL.md): answers, `wait`, and how a poll ends. */
+
+const WAIT_DEFAULT_S = 25;
+const WAIT_MAX_S = 55;
+
+/** `wait` in seconds: default 25, at most 55, 0 answers at once (short polling). */
+export function waitSeconds(value: unknown): number {
+  const sentence = `wait must be a whole number of seconds from 0 to ${WAIT_MAX_S}.`;
+  let wait: number | undefined;
+  try {
+    wait = validate.cursor(value, 'wait');
+  } catch {
+    throw new ChatError(400, sentence);
+  }
+  if (wait === undefined) return WAIT_DEFAULT_S;
+  if (wait > WAIT_MAX_S) throw new ChatError(400, sentence);
+  return wait;
+}
+
+/** Settles when the response has left or its client went away (`onAbort` runs then). */
+export function responseEnded(ctx: Context, onAbort: () => void): Promise<void> {
+  const res = ctx.res;
+  return new Promise((done) => {
+    res.once('close', () => {
+      if (!res.writableFinished) onAbort();
+      done();
+    });
+  });
+}
+
+export function answer(ctx: Context, body: string): void {
+  ctx.set('Cache-Control', 'no-store');
+  ctx.type = 'application/json';
+  ctx.body = body;
+}
+
+/** `{"type","id"?,"data"}`, once per event object, whatever the number of polls it goes to. */
+export const encodeEvent = encodeOnce((event: RoomEvent | LobbyEvent) =>
+  JSON.stringify(
+    'id' in event
+      ? { type: event.type, id: event.id, data: event.data }
+      : { type: event.type, data: event.data },
+  ),
+);
+
+export function encodeAnswer(events: readonly RoomEvent[], cursor: number): string {
+  return encodeFragments(events.map(encodeEvent), cursor);
+}
+
+export function encodeFragments(fragments: readonly string[], cursor: number): string {
+  return `{"events":[${fragments.join(',')}],"cursor":${cursor}}`;
+}
