@@ -52,7 +52,6 @@ interface Connection {
   alive: boolean;
   rooms: Map<string, RoomFollow>;
   lobby: { close(): void } | null;
-  /** Unsent bytes allowed now: the bound, raised for the burst of a history replay. */
   /** The bound on its unsent output. */
   bound: SendBound;
 }
