@@ -130,6 +130,19 @@ describe.each(TRANSPORT_NAMES)('%s', (transport: TransportName) => {
     b.close();
   });
 
+  it('after drop() the client is open again soon, even when nothing happens in the room', async () => {
+    const room = await alice.createRoom();
+    const b = client(bob);
+    await b.connectRoom(room.id, { after: 0 });
+    const states: string[] = [];
+    b.on('state', (state) => states.push(state));
+    const dropped = Date.now();
+    b.drop();
+    await b.waitFor(() => states.includes('connecting') && b.state === 'open', 'open again', 5000);
+    expect(Date.now() - dropped).toBeLessThan(3000);
+    b.close();
+  });
+
   it('refuses a full room (409), a password room without the grant (403), an unknown room (404), no session (401)', async () => {
     const full = await alice.createRoom({ max: 2 });
     const a = client(alice);

@@ -188,3 +188,110 @@ ${transportBar(p.transport, p.transports)}
 </main>`,
   });
 }
+
+/** What the browser's Network tab shows for each transport, under its pane on /compare. */
+const NETWORK_TAB: Record<TransportName, string> = {
+  polling:
+    'Network tab: one row per poll. GET /poll/room/… ?after=N&wait=25 stays pending until a ' +
+    'message arrives (or 25 s pass), then the next poll starts at once with after set to the ' +
+    'answer’s cursor, so every message costs a whole request and its headers. Sending is a ' +
+    'separate POST /room/…/chat (fetch).',
+  sse:
+    'Network tab: one GET /sse/room/… row of type eventsource that never finishes; its ' +
+    'EventStream tab lists each event with its id (the seq). After a drop a new row appears, ' +
+    'resuming with ?after=N or the Last-Event-ID header. Sending is a separate POST ' +
+    '/room/…/chat, so the way up pays a request per message.',
+  ws:
+    'Network tab: one GET /ws row, status 101 Switching Protocols, type websocket, that stays ' +
+    'open. Its Messages tab shows every frame both ways: subscribe, subscribed, chat with a ref, ' +
+    'sent, and the chat events. No new row per message, and sending is a frame, not a request. ' +
+    'Frames are not in resource timing: the server counts them.',
+  socketio:
+    'Network tab: a few /socket.io/?EIO=4&transport=polling requests (the handshake and the ' +
+    '/chat namespace), then the upgrade row transport=websocket (101). Its Messages tab shows ' +
+    'Engine.IO packets: 42/chat,["chat",{…}] for events, 43… for acknowledgements, and 2/3 for ' +
+    'ping and pong.',
+};
+
+/** One pane of /compare: filled by the page script (figures, chart, messages). */
+function comparePane(name: TransportName): SafeHtml {
+  const figure = (key: string) => html`<span data-figure="${key}">–</span>`;
+  return html`<section class="pane" data-transport="${name}" aria-label="${name}">
+  <header class="pane-header">
+    <h2>${name}</h2>
+    <span class="state" data-state="connecting">connecting</span>
+    <span class="pane-actions">
+      <button type="button" data-action="drop" title="End the connection as a network failure would; the client resumes by itself">Drop connection</button>
+      <button type="button" data-action="offline" title="Close the client for 5 s, then resume from the last seq it saw">Offline 5 s</button>
+    </span>
+  </header>
+  <dl class="figures">
+    <dt>Latency <small>page clock</small></dt>
+    <dd>last ${figure('latency-last')} · median ${figure('latency-median')} <small>(${figure('latency-count')} msgs)</small></dd>
+    <dt>Server <small>/api/stats</small></dt>
+    <dd>${figure('server-requests')} requests · in ${figure('server-bytes-in')} · out ${figure('server-bytes-out')} · ${figure('server-connections')} open</dd>
+    <dt>Page <small>resource timing</small></dt>
+    <dd>${
+      name === 'ws'
+        ? html`<span data-figure="page-requests">n/a</span>: WebSocket frames never show there`
+        : html`${figure('page-requests')} finished requests · ${figure('page-bytes')} received`
+    }</dd>
+    <dt>Connection</dt>
+    <dd>${figure('reconnects')} reconnects · sent ${figure('sent')}</dd>
+    <dt>Resume</dt>
+    <dd class="resume">missed ${figure('missed')} · recovered ${figure('recovered')} · duplicated ${figure('duplicated')}</dd>
+  </dl>
+  <svg class="latency-chart" viewBox="0 0 300 70" role="img" aria-label="Latency of the last messages, ${name}">
+    <line class="grid" x1="0" y1="35" x2="300" y2="35"></line>
+    <polyline class="latency-line" points=""></polyline>
+    <circle class="latency-dot" cx="297" cy="-10" r="2.5"></circle>
+    <text class="chart-max" x="2" y="10">ms</text>
+  </svg>
+  <p class="pane-error error-message" role="alert" hidden></p>
+  <ol class="pane-messages"></ol>
+  <p class="network-note">${NETWORK_TAB[name]}</p>
+</section>`;
+}
+
+/**
+ * /compare?room=ID: one pane per running transport, each its own client in the same room
+ * (PROTOCOL.md, Pages), one send box whose way up can be any of them, and what each one paid.
+ */
+export function comparePage(p: {
+  room: Room;
+  user: string;
+  transports: readonly TransportName[];
+}): string {
+  const upOf: Record<TransportName, string> = {
+    polling: 'polling (POST)',
+    sse: 'sse (POST)',
+    ws: 'ws (a frame)',
+    socketio: 'socketio (emit)',
+  };
+  return page({
+    title: `Compare: ${p.room.title}`,
+    script: '/assets/compare.js',
+    body: html`<main id="compare-page" class="compare" data-room="${p.room.id}" data-user="${p.user}" data-transports="${p.transports.join(' ')}">
+<div class="title-row">
+  <h1>Compare <span class="ko">전송 방식 비교</span> <span class="room-title">${p.room.title}</span></h1>
+  <span class="compare-links">You are ${userTag(p.user)} · <a href="/room/${p.room.id}">this room in the chat page</a> · <a href="/">rooms</a></span>
+</div>
+<form id="send-form" class="send-bar">
+  <label for="send-via">Send via</label>
+  <select id="send-via" name="via">
+${p.transports.map((name) => html`    <option value="${name}">${upOf[name]}</option>\n`)}  </select>
+  <label class="visually-hidden" for="send-text">Message</label>
+  <input id="send-text" name="chat" maxlength="${LIMITS.chatMax}" autocomplete="off" placeholder="Say something to every pane">
+  <button class="primary" type="submit">Send</button>
+  <button id="burst" type="button" title="Send 100 messages at once through the chosen transport">Burst ×100</button>
+  <span id="send-status" class="hint" aria-live="polite"></span>
+</form>
+<p id="up-figures" class="hint">Way up of polling and SSE, POST /room/…/chat: <span data-figure="post-requests">0</span> requests, <span data-figure="post-bytes">0 B</span> received (resource timing). Shared routes (/api/stats <code>http</code>: pages, POSTs, these stats polls): <span data-figure="http-requests">–</span> requests, in <span data-figure="http-bytes-in">–</span>, out <span data-figure="http-bytes-out">–</span>.</p>
+<p id="compare-error" class="error-message" role="alert" hidden></p>
+<div class="panes">
+${p.transports.map(comparePane)}
+</div>
+<p class="hint">Latency is send to arrival on one clock, the page’s: the time from handing a message to the chosen client until each pane receives it, for messages sent from this page, live ones only (recovered ones are counted apart). Server figures count every client of that transport since this page opened, bytes as they crossed the wire. Page figures count only this page’s requests, once they finish (transferSize: headers and body as received): a pending poll or an open SSE stream shows when it ends, and WebSocket frames never do.</p>
+</main>`,
+  });
+}

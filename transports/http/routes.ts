@@ -6,13 +6,7 @@ import type { Context } from 'koa';
 import { koaBody } from 'koa-body';
 import { ChatError } from '../../core/errors.ts';
 import { LIMITS, type TransportName } from '../../core/model.ts';
-import {
-  chatPage,
-  comparePage,
-  lobbyPage,
-  newRoomPage,
-  passwordPage,
-} from '../../views/pages.ts';
+import { chatPage, comparePage, lobbyPage, newRoomPage, passwordPage } from '../../views/pages.ts';
 import type { TransportStats } from '../transport.ts';
 import type { HttpContext } from './context.ts';
 import { describe, wantsHtml } from './errors.ts';

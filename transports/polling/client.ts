@@ -150,6 +150,9 @@ export class PollingClient implements ChatClient {
       const result = await this.#get(loop, `/poll/room/${encodeURIComponent(room)}?${query}`);
       if (loop.stopped) return;
       if (result === null) {
+        // Back after a drop or a failure: the first poll answers at once, so the client is
+        // open (and caught up) without waiting for the next event.
+        wait = 0;
         if (loop.dropped) continue;
         this.#setState('connecting');
         await pause(loop, backoff(failures++));

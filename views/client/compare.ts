@@ -1,0 +1,397 @@
+import type { Message, TransportName } from '../../core/model.ts';
+import { GIF_NAME_PATTERN, SYSTEM_USER, TRANSPORT_NAMES, USER_PATTERN } from '../../core/model.ts';
+import type { ChatClient, ClientState } from '../../transports/client.ts';
+import { createClient } from '../../transports/clients.ts';
+import {
+  drawChart,
+  endpointOf,
+  formatBytes,
+  formatMs,
+  type Gap,
+  gapText,
+  Ledger,
+  median,
+  type PaneRecord,
+  scaleFor,
+} from '../compare-figures.ts';
+import { paintSwatch, userTag } from '../dom.ts';
+
+/**
+ * The compare page (PROTOCOL.md, Pages): one pane per running transport, each its own ChatClient
+ * in the same room from `after: 0`. Every figure is measured here, on the page's one clock:
+ * latency from handing a message to a client until each pane receives it; what each pane missed,
+ * recovered after a gap, or was handed twice (counted before de-duplicating, so a real duplicate
+ * shows). Server counters come from /api/stats, the page's own requests from resource timing.
+ */
+
+const OFFLINE_MS = 5000;
+const BURST_SIZE = 100;
+const STATS_EVERY_MS = 1000;
+const STORED_TYPES = ['chat', 'join', 'exit', 'owner'] as const;
+
+type PaneState = ClientState | 'offline';
+
+interface Pane {
+  readonly name: TransportName;
+  readonly element: HTMLElement;
+  readonly list: HTMLOListElement;
+  readonly record: PaneRecord;
+  client: ChatClient;
+  detach: (() => void)[];
+  state: PaneState;
+  offlineUntil: number;
+  sent: number;
+  /** This page's requests to the transport's endpoints, from resource timing. */
+  readonly fromPage: { requests: number; bytes: number };
+}
+
+interface Counters {
+  requests: number;
+  bytesIn: number;
+  bytesOut: number;
+  connections?: number;
+}
+
+interface Stats {
+  transports: Partial<Record<TransportName, Counters>>;
+  http?: Counters;
+}
+
+const root = document.getElementById('compare-page') as HTMLElement;
+const room = root.dataset.room ?? '';
+const me = root.dataset.user ?? '';
+const sendForm = document.getElementById('send-form') as HTMLFormElement;
+const sendVia = document.getElementById('send-via') as HTMLSelectElement;
+const sendText = document.getElementById('send-text') as HTMLInputElement;
+const burstButton = document.getElementById('burst') as HTMLButtonElement;
+const sendStatus = document.getElementById('send-status') as HTMLElement;
+const upFigures = document.getElementById('up-figures') as HTMLElement;
+const pageError = document.getElementById('compare-error') as HTMLElement;
+
+const ledger = new Ledger();
+/** Each gap's line in its pane's list. */
+const gapNotes = new Map<Gap, HTMLLIElement>();
+const postFromPage = { requests: 0, bytes: 0 };
+let baseline: Stats | undefined;
+let latest: Stats | undefined;
+
+for (const swatch of document.querySelectorAll<HTMLElement>('.swatch[data-color]')) {
+  paintSwatch(swatch, swatch.dataset.color ?? '');
+}
+
+const panes: Pane[] = [...document.querySelectorAll<HTMLElement>('.pane[data-transport]')]
+  .filter((element) => TRANSPORT_NAMES.some((name) => name === element.dataset.transport))
+  .map(paneOf);
+const byName = new Map(panes.map((pane) => [pane.name, pane]));
+
+watchResources();
+// The server's counters are read once before the panes connect, so their connections count.
+void pollStats().then(() => {
+  for (const pane of panes) connect(pane, 0);
+});
+
+function paneOf(element: HTMLElement): Pane {
+  const pane: Pane = {
+    name: element.dataset.transport as TransportName,
+    element,
+    list: element.querySelector('.pane-messages') as HTMLOListElement,
+    record: ledger.addPane(),
+    client: undefined as unknown as ChatClient,
+    detach: [],
+    state: 'connecting',
+    offlineUntil: 0,
+    sent: 0,
+    fromPage: { requests: 0, bytes: 0 },
+  };
+  element.querySelector('[data-action="drop"]')?.addEventListener('click', () => {
+    if (pane.state !== 'offline') pane.client.drop();
+  });
+  element.querySelector('[data-action="offline"]')?.addEventListener('click', () => {
+    goOffline(pane);
+  });
+  return pane;
+}
+
+/** A fresh client for the pane, resuming after `after` (0: the whole history). */
+function connect(pane: Pane, after: number): void {
+  const client = createClient(pane.name, { baseUrl: location.origin });
+  pane.client = client;
+  pane.detach = [
+    ...STORED_TYPES.map((type) => client.on(type, (message) => receive(pane, message))),
+    client.on('state', (state) => changeState(pane, state)),
+    client.on('error', (error) => showPaneError(pane, error.message)),
+    client.on('kicked', () => endRoom('You were removed from this room by its owner.')),
+    client.on('removeRoom', () => endRoom('The room was removed.')),
+  ];
+  client.connectRoom(room, { after }).catch((error: unknown) => {
+    showPaneError(pane, error instanceof Error ? error.message : 'Could not connect to the room.');
+    changeState(pane, 'closed');
+  });
+}
+
+/** Closes the pane's client for OFFLINE_MS, then resumes from the last seq it saw. */
+function goOffline(pane: Pane): void {
+  if (pane.state === 'offline') return;
+  for (const detach of pane.detach) detach();
+  pane.client.close();
+  pane.offlineUntil = performance.now() + OFFLINE_MS;
+  changeState(pane, 'offline');
+  setTimeout(() => connect(pane, pane.record.maxSeq), OFFLINE_MS);
+}
+
+function changeState(pane: Pane, state: PaneState): void {
+  pane.state = state;
+  const gap = ledger.connection(pane.record, state === 'open', performance.now());
+  if (gap) {
+    const note = document.createElement('li');
+    note.className = 'gap-note';
+    note.dataset.after = String(gap.afterSeq);
+    note.textContent = gapText(gap);
+    gapNotes.set(gap, note);
+    place(pane, note, gap.afterSeq + 0.5);
+  }
+  schedule();
+}
+
+/** One stored event reaching a pane: counted and timed by the ledger, shown once. */
+function receive(pane: Pane, message: Message): void {
+  const arrival = ledger.arrive(pane.record, message.seq, message.user === me, performance.now());
+  if (!arrival.duplicate) {
+    place(pane, messageItem(message, arrival.recoveredIn !== undefined), message.seq);
+  }
+  schedule();
+}
+
+/** Hands `text` to the pane's client (POST, ws frame or Socket.IO emit); timed by its seq. */
+async function sendThrough(pane: Pane, text: string): Promise<Message> {
+  const sending = ledger.sending(performance.now());
+  pane.sent += 1;
+  try {
+    const message = await pane.client.send(text);
+    sending.confirmed(message.seq, performance.now());
+    return message;
+  } catch (error) {
+    sending.failed();
+    throw error;
+  } finally {
+    schedule();
+  }
+}
+
+function chosenSender(): Pane | undefined {
+  const pane = byName.get(sendVia.value as TransportName);
+  if (!pane) return undefined;
+  if (pane.state !== 'offline') return pane;
+  sendStatus.textContent = `The ${pane.name} pane is offline: choose another way up.`;
+  return undefined;
+}
+
+sendForm.addEventListener('submit', (event) => {
+  event.preventDefault();
+  const text = sendText.value;
+  const pane = chosenSender();
+  if (text.trim() === '' || !pane) return;
+  sendThrough(pane, text).then(
+    (message) => {
+      if (sendText.value === text) sendText.value = '';
+      sendStatus.textContent = `Sent as seq ${message.seq} via ${pane.name}.`;
+    },
+    (error: unknown) => {
+      sendStatus.textContent = error instanceof Error ? error.message : 'Sending failed.';
+    },
+  );
+});
+
+burstButton.addEventListener('click', async () => {
+  const pane = chosenSender();
+  if (!pane) return;
+  burstButton.disabled = true;
+  sendStatus.textContent = `Sending ${BURST_SIZE} messages via ${pane.name}…`;
+  const started = performance.now();
+  const results = await Promise.allSettled(
+    Array.from({ length: BURST_SIZE }, (_, i) =>
+      sendThrough(pane, `burst ${i + 1}/${BURST_SIZE} via ${pane.name}`),
+    ),
+  );
+  const failed = results.filter((result) => result.status === 'rejected').length;
+  const took = formatMs(performance.now() - started);
+  sendStatus.textContent = `Burst via ${pane.name}: ${BURST_SIZE - failed} confirmed in ${took}${
+    failed > 0 ? `, ${failed} failed` : ''
+  }.`;
+  burstButton.disabled = false;
+});
+
+function messageItem(message: Message, recovered: boolean): HTMLLIElement {
+  const item = document.createElement('li');
+  item.dataset.seq = String(message.seq);
+  item.className = recovered ? 'pane-message recovered' : 'pane-message';
+  const seq = document.createElement('span');
+  seq.className = 'seq';
+  seq.textContent = String(message.seq);
+  item.append(seq);
+  if (message.kind === 'system' || message.user === SYSTEM_USER) {
+    item.classList.add('system');
+    item.append(message.chat ?? '');
+  } else if (message.kind === 'gif' && message.gif && GIF_NAME_PATTERN.test(message.gif)) {
+    const image = document.createElement('img');
+    image.src = `/gif/${message.gif}`;
+    image.alt = `GIF from ${message.user}`;
+    item.append(userTag(message.user), image);
+  } else {
+    const text = document.createElement('span');
+    text.className = 'text';
+    text.textContent = message.chat ?? '';
+    item.append(USER_PATTERN.test(message.user) ? userTag(message.user) : '', text);
+  }
+  return item;
+}
+
+/** Inserts in seq order (a gap's note sits just after the seq it was lost after). */
+function place(pane: Pane, item: HTMLLIElement, key: number): void {
+  const list = pane.list;
+  const atBottom = isAtBottom(list);
+  let before: Element | null = null;
+  for (let node = list.lastElementChild; node; node = node.previousElementSibling) {
+    const data = (node as HTMLElement).dataset;
+    const nodeKey = data.seq !== undefined ? Number(data.seq) : Number(data.after) + 0.5;
+    if (nodeKey < key) break;
+    before = node;
+  }
+  list.insertBefore(item, before);
+  if (atBottom) list.scrollTop = list.scrollHeight;
+}
+
+function isAtBottom(list: HTMLElement): boolean {
+  return list.scrollHeight - list.scrollTop - list.clientHeight < 40;
+}
+
+function showPaneError(pane: Pane, sentence: string): void {
+  const view = pane.element.querySelector('.pane-error') as HTMLElement;
+  view.textContent = sentence;
+  view.hidden = sentence === '';
+}
+
+function endRoom(sentence: string): void {
+  for (const pane of panes) {
+    for (const detach of pane.detach) detach();
+    pane.client.close();
+    changeState(pane, 'closed');
+  }
+  pageError.textContent = sentence;
+  pageError.hidden = false;
+}
+
+/** The page's own requests, by the transport whose endpoint they hit (WebSockets are not here). */
+function watchResources(): void {
+  if (typeof PerformanceObserver === 'undefined') return;
+  const observer = new PerformanceObserver((list) => {
+    for (const entry of list.getEntries() as PerformanceResourceTiming[]) {
+      const endpoint = endpointOf(new URL(entry.name, location.href).pathname);
+      const counter =
+        endpoint === 'post' ? postFromPage : endpoint && byName.get(endpoint)?.fromPage;
+      if (!counter) continue;
+      counter.requests += 1;
+      counter.bytes += entry.transferSize;
+    }
+    schedule();
+  });
+  observer.observe({ type: 'resource', buffered: true });
+  // Observers see every entry; the buffer itself need not keep them.
+  performance.addEventListener('resourcetimingbufferfull', () =>
+    performance.clearResourceTimings(),
+  );
+}
+
+async function pollStats(): Promise<void> {
+  try {
+    const response = await fetch('/api/stats', {
+      headers: { accept: 'application/json' },
+      cache: 'no-store',
+    });
+    if (response.ok) {
+      latest = (await response.json()) as Stats;
+      baseline ??= latest;
+      schedule();
+    }
+  } catch {
+    // The server is away: the figures wait for it.
+  }
+  setTimeout(pollStats, STATS_EVERY_MS);
+}
+
+let scheduled = false;
+function schedule(): void {
+  if (scheduled) return;
+  scheduled = true;
+  requestAnimationFrame(render);
+}
+
+function render(): void {
+  scheduled = false;
+  const now = performance.now();
+  const scale = scaleFor(panes.map((pane) => pane.record.latencies));
+  for (const pane of panes) {
+    const { record, element } = pane;
+    const stateView = element.querySelector('.state') as HTMLElement;
+    stateView.dataset.state = pane.state;
+    stateView.textContent =
+      pane.state === 'offline'
+        ? `offline ${Math.max(0, Math.ceil((pane.offlineUntil - now) / 1000))} s`
+        : pane.state;
+    for (const button of element.querySelectorAll<HTMLButtonElement>('[data-action]')) {
+      button.disabled = pane.state === 'offline';
+    }
+    const middle = median(record.latencies);
+    const server = latest?.transports[pane.name];
+    const start = baseline?.transports[pane.name];
+    const resourceTimed = pane.name !== 'ws';
+    showFigures(element, {
+      'latency-last': record.lastLatency === undefined ? '–' : formatMs(record.lastLatency),
+      'latency-median': middle === undefined ? '–' : formatMs(middle),
+      'latency-count': record.latencies.length,
+      'page-requests': resourceTimed ? pane.fromPage.requests : 'n/a',
+      'page-bytes': formatBytes(pane.fromPage.bytes),
+      reconnects: record.reconnects,
+      sent: pane.sent,
+      missed: record.missing.size,
+      recovered: record.recovered,
+      duplicated: record.duplicated,
+      ...(server && start
+        ? {
+            'server-requests': server.requests - start.requests,
+            'server-bytes-in': formatBytes(server.bytesIn - start.bytesIn),
+            'server-bytes-out': formatBytes(server.bytesOut - start.bytesOut),
+            'server-connections': server.connections ?? '–',
+          }
+        : {}),
+    });
+    const healthy = record.missing.size === 0 && record.duplicated === 0;
+    element.querySelector('.resume')?.classList.toggle('bad', !healthy);
+    const atBottom = isAtBottom(pane.list);
+    for (const gap of record.gaps) {
+      const note = gapNotes.get(gap);
+      if (note && note.textContent !== gapText(gap)) note.textContent = gapText(gap);
+    }
+    if (atBottom) pane.list.scrollTop = pane.list.scrollHeight;
+    drawChart(element.querySelector('svg.latency-chart'), record.latencies, scale);
+  }
+  showFigures(upFigures, {
+    'post-requests': postFromPage.requests,
+    'post-bytes': formatBytes(postFromPage.bytes),
+    ...(latest?.http && baseline?.http
+      ? {
+          'http-requests': latest.http.requests - baseline.http.requests,
+          'http-bytes-in': formatBytes(latest.http.bytesIn - baseline.http.bytesIn),
+          'http-bytes-out': formatBytes(latest.http.bytesOut - baseline.http.bytesOut),
+        }
+      : {}),
+  });
+}
+
+/** Writes each `[data-figure=key]` under `scope` that changed. */
+function showFigures(scope: HTMLElement, figures: Record<string, string | number>): void {
+  for (const [key, value] of Object.entries(figures)) {
+    const view = scope.querySelector(`[data-figure="${key}"]`);
+    if (view && view.textContent !== String(value)) view.textContent = String(value);
+  }
+}
