@@ -160,6 +160,9 @@ export class PollingClient implements ChatClient {
       }
       if (result instanceof ClientError) {
         if (!FATAL.has(result.status)) {
+          // A server shutting down (503) or failing: not this client's fault; try again.
+          this.#setState('connecting');
+          wait = 0;
           await pause(loop, backoff(failures++));
           continue;
         }

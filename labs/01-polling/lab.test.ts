@@ -1,0 +1,80 @@
+import { afterAll, beforeAll, expect, it } from 'vitest';
+import { main } from './server.ts';
+
+/** The clock ticks every 150 ms here (5 s by default); short polling asks every 30 ms (1 s). */
+const INTERVAL_MS = 150;
+const SHORT_EVERY_MS = 30;
+
+let lab: Awaited<ReturnType<typeof main>>;
+const log: string[] = [];
+
+beforeAll(async () => {
+  lab = await main(['--port', '0', '--interval', String(INTERVAL_MS)], (line) => log.push(line));
+});
+afterAll(() => lab.close());
+
+async function askClock(after: number, wait: number) {
+  const response = await fetch(`${lab.url}clock?after=${after}&wait=${wait}`);
+  return (await response.json()) as { tick: number; time: string };
+}
+
+it('serves the page and prints the URL to open', async () => {
+  expect(log[0]).toMatch(/^open http:\/\/127\.0\.0\.1:\d+\//);
+  const page = await (await fetch(lab.url)).text();
+  expect(page).toContain('src="page.js"');
+  expect(page).not.toMatch(/<script>/);
+  expect((await fetch(`${lab.url}page.js`)).status).toBe(200);
+});
+
+it('a long poll is held until the clock ticks; wait=0 answers at once', async () => {
+  const now = await askClock(-1, 0);
+  const started = Date.now();
+  const short = await askClock(now.tick, 0);
+  expect(short.tick).toBe(now.tick);
+  expect(Date.now() - started).toBeLessThan(INTERVAL_MS);
+
+  const next = await askClock(now.tick, 25);
+  expect(next.tick).toBe(now.tick + 1);
+});
+
+it('short polling makes many more requests than long polling for the same ticks', async () => {
+  const counts = { short: { requests: 0, empty: 0 }, long: { requests: 0, empty: 0 } };
+  const seen = { short: -1, long: -1 };
+  let running = true;
+
+  const shortPolling = (async () => {
+    while (running) {
+      const answer = await askClock(seen.short, 0);
+      counts.short.requests += 1;
+      if (answer.tick <= seen.short) counts.short.empty += 1;
+      seen.short = Math.max(seen.short, answer.tick);
+      await new Promise((done) => setTimeout(done, SHORT_EVERY_MS));
+    }
+  })();
+  const longPolling = (async () => {
+    while (running) {
+      const answer = await askClock(seen.long, 25);
+      counts.long.requests += 1;
+      if (answer.tick <= seen.long) counts.long.empty += 1;
+      seen.long = Math.max(seen.long, answer.tick);
+    }
+  })();
+
+  await new Promise((done) => setTimeout(done, INTERVAL_MS * 5 + 50));
+  running = false;
+  await Promise.all([shortPolling, longPolling]);
+
+  // Both saw every tick; long polling needed about one request per tick, short polling five.
+  expect(Math.abs(seen.short - seen.long)).toBeLessThanOrEqual(1);
+  expect(counts.long.requests).toBeLessThanOrEqual(8);
+  expect(counts.long.empty).toBe(0);
+  expect(counts.short.requests).toBeGreaterThan(counts.long.requests * 2);
+  expect(counts.short.empty).toBeGreaterThan(counts.short.requests / 2);
+  // The server log says the same, tick by tick.
+  expect(
+    log.some((line) =>
+      /short poll\(s\) since the last tick, [1-9]\d* of them found nothing new/.test(line),
+    ),
+  ).toBe(true);
+  expect(log.some((line) => /answered 1 waiting long poll/.test(line))).toBe(true);
+});

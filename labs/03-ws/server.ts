@@ -1,0 +1,82 @@
+/**
+ * Lab 03 (12.2 ws 모듈로 웹 소켓 사용하기): the book's example with `ws` beside koa. The server sends
+ * every connected client a message every `--interval` ms, the client answers each one, and the
+ * server logs who connected, what they said and when they left.
+ */
+import { createServer } from 'node:http';
+import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
+import Koa from 'koa';
+import serve from 'koa-static';
+import { WebSocket, WebSocketServer } from 'ws';
+
+const PUBLIC = fileURLToPath(new URL('./public/', import.meta.url));
+
+export async function main(args: string[], log: (line: string) => void = console.info) {
+  const { values } = parseArgs({
+    args,
+    options: {
+      port: { type: 'string', default: '8005' },
+      interval: { type: 'string', default: '3000' },
+    },
+  });
+  const port = Number(values.port);
+  const interval = Number(values.interval);
+  if (!Number.isInteger(port) || port < 0 || port > 65535) {
+    throw new RangeError(`--port must be a whole number from 0 to 65535, not "${values.port}"`);
+  }
+  if (!Number.isInteger(interval) || interval < 10) {
+    throw new RangeError('--interval must be a whole number of ms, at least 10');
+  }
+
+  // koa serves the page; the WebSocket shares its HTTP server and port.
+  const app = new Koa();
+  app.use(serve(PUBLIC));
+  const server = createServer(app.callback());
+
+  // noServer: we hand each upgrade request to ws ourselves (the place to check a path or a
+  // session before a socket exists; the app's transports/ws/server.ts does both).
+  const wss = new WebSocketServer({ noServer: true });
+  server.on('upgrade', (req, socket, head) => {
+    wss.handleUpgrade(req, socket, head, (ws) => wss.emit('connection', ws, req));
+  });
+
+  wss.on('connection', (ws, req) => {
+    // The book also reads req.headers['x-forwarded-for']: trust it only behind your own proxy.
+    const ip = req.socket.remoteAddress;
+    log(`새로운 클라이언트 접속 (a new client): ${ip}`);
+    ws.on('message', (message) => {
+      log(`${ip} says: ${message}`);
+    });
+    ws.on('error', (error) => {
+      console.error(error);
+    });
+    ws.on('close', () => {
+      log(`클라이언트 접속 해제 (a client left): ${ip}; its timer is cleared`);
+      clearInterval(timer);
+    });
+    // One timer per client: two browsers, twice the messages.
+    const timer = setInterval(() => {
+      if (ws.readyState === WebSocket.OPEN) {
+        ws.send('서버에서 클라이언트로 메시지를 보냅니다. (a message from the server)');
+      }
+    }, interval);
+  });
+
+  await new Promise<void>((done, fail) =>
+    server.once('error', fail).listen(port, '127.0.0.1', done),
+  );
+  const address = server.address();
+  const url = `http://127.0.0.1:${typeof address === 'object' && address ? address.port : port}/`;
+  log(`open ${url}  (the server sends every ${interval} ms)`);
+
+  return {
+    url,
+    close: async () => {
+      for (const ws of wss.clients) ws.terminate();
+      wss.close();
+      server.closeAllConnections();
+      await new Promise((done) => server.close(done));
+    },
+  };
+}

@@ -1,0 +1,123 @@
+import { type ChildProcess, spawn } from 'node:child_process';
+import { mkdtemp, readdir, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+
+const ROOT = fileURLToPath(new URL('../', import.meta.url));
+const LABS = (await readdir(join(ROOT, 'labs'))).filter((name) => /^\d\d-/.test(name)).sort();
+/** Labs that run the whole app take a data dir (so the test leaves data/ alone). */
+const FULL_APP = new Set([
+  '05-gif-chat',
+  '06-self-study',
+  '07-broken-connections',
+  '08-one-room-four-ways',
+]);
+
+let dataDir: string;
+beforeAll(async () => {
+  dataDir = await mkdtemp(join(tmpdir(), 'realtime-lab-run-'));
+});
+afterAll(() => rm(dataDir, { recursive: true, force: true }));
+
+interface Run {
+  child: ChildProcess;
+  output: () => string;
+  exited: Promise<number | null>;
+}
+
+/** `command args` in the project root, in a process group of its own (npm starts children). */
+function run(command: string, args: string[]): Run {
+  const child = spawn(command, args, {
+    cwd: ROOT,
+    detached: true,
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let output = '';
+  child.stdout!.on('data', (chunk) => {
+    output += chunk;
+  });
+  child.stderr!.on('data', (chunk) => {
+    output += chunk;
+  });
+  const exited = new Promise<number | null>((done) => child.once('exit', (code) => done(code)));
+  return { child, output: () => output, exited };
+}
+
+const lab = (args: string[]) => run(process.execPath, ['--import', 'tsx', 'labs/run.ts', ...args]);
+
+it('npm run lab lists every lab, one line each, in order', async () => {
+  const listing = run('npm', ['run', '--silent', 'lab']);
+  expect(await listing.exited).toBe(0);
+  const lines = listing
+    .output()
+    .split('\n')
+    .filter((line) => /^ {2}\d\d-/.test(line));
+  expect(lines.map((line) => line.trim().split(/\s+/)[0])).toEqual(LABS);
+  expect(LABS.length).toBeGreaterThanOrEqual(8);
+  // Each with its README's title, e.g. "WebSocket with the ws module (12.2 ...)".
+  for (const [i, line] of lines.entries()) {
+    const title = line.slice(2 + LABS[i]!.length).trim();
+    expect(title.length, line).toBeGreaterThan(15);
+    expect(title).not.toContain(LABS[i]!);
+  }
+});
+
+it('an unknown lab exits with status 2 and the list; so does an unknown flag', async () => {
+  const [unknown, flag, value] = [
+    lab(['99-telepathy']),
+    lab(['03-ws', '--bogus']),
+    lab(['06', '--transport', 'pigeon']),
+  ];
+  expect(await unknown.exited).toBe(2);
+  expect(unknown.output()).toContain('There is no lab "99-telepathy"');
+  for (const name of LABS) expect(unknown.output()).toContain(name);
+  expect(await flag.exited).toBe(2);
+  expect(flag.output()).toMatch(/^03-ws: .*--bogus/m);
+  expect(await value.exited).toBe(2);
+  expect(value.output()).toMatch(/^06-self-study: --transport must be one of/m);
+});
+
+/**
+ * One bare lab and the heaviest full-app one (it bundles a page too); every lab's own test starts
+ * it in-process, and `npm run lab -- <name>` for each was timed by hand.
+ */
+describe('npm run lab -- <name>', () => {
+  it.concurrent.each(['03-ws', '08-one-room-four-ways'])(
+    '%s starts, prints the URL to open within 5 s, serves it, and stops on SIGTERM',
+    async (name) => {
+      const args = [
+        '--port',
+        '0',
+        ...(FULL_APP.has(name) ? ['--data-dir', join(dataDir, name)] : []),
+      ];
+      const started = Date.now();
+      const running = lab([name, ...args]);
+      try {
+        const url = await new Promise<string>((done, fail) => {
+          const timer = setTimeout(
+            () => fail(new Error(`no URL in 10 s:\n${running.output()}`)),
+            10_000,
+          );
+          running.child.stdout!.on('data', () => {
+            const match = /^open (http:\/\/\S+)/m.exec(running.output());
+            if (match) {
+              clearTimeout(timer);
+              done(match[1]!);
+            }
+          });
+          running.exited.then((code) => fail(new Error(`exited ${code}:\n${running.output()}`)));
+        });
+        expect(Date.now() - started).toBeLessThan(5000);
+        const page = await fetch(url);
+        expect(page.status).toBe(200);
+        expect(page.headers.get('content-type')).toMatch(/^text\/html/);
+        await page.body?.cancel();
+      } finally {
+        process.kill(-running.child.pid!, 'SIGTERM');
+      }
+      expect(await running.exited).toBe(0);
+    },
+  );
+});

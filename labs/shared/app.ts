@@ -1,0 +1,162 @@
+/**
+ * What labs 05 to 08 share: the real app (`startServer` from server.ts) with a lab's defaults,
+ * the flags a student may change, and, for labs with a page of their own, that page served beside
+ * the app's routes. The labs point into the app's code; nothing of it is copied here.
+ */
+import { mkdir, mkdtemp, rm } from 'node:fs/promises';
+import type { RequestListener, Server } from 'node:http';
+import { tmpdir } from 'node:os';
+import { join, relative } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
+import type { TransportName } from '../../core/model.ts';
+import {
+  parseOptions,
+  type RunningServer,
+  type ServerOptions,
+  startServer,
+  UsageError,
+} from '../../server.ts';
+import { bundlePage, type LabPage } from './page.ts';
+
+const ROOT = fileURLToPath(new URL('../../', import.meta.url));
+
+export interface LabDefaults {
+  /** The lab's folder name: its data lives in data/labs/<name> with `--store file`. */
+  name: string;
+  transport: 'all' | TransportName;
+  store: 'memory' | 'file';
+  /** A page of the lab's own, served at /lab/ (its folder: index.html, page.ts, page.css). */
+  page?: string;
+}
+
+export interface LabApp {
+  /** Where the student starts: the lab's page, or the app's lobby. */
+  url: string;
+  /** The app's own address. */
+  origin: string;
+  options: ServerOptions;
+  running(): RunningServer;
+  /** Stops the server and starts it again on the same port with the same data (lab 07). */
+  restart(): Promise<void>;
+  close(): Promise<void>;
+}
+
+/**
+ * Flags: --port (8005), --transport (the lab's), --store memory|file (the lab's), --data-dir
+ * (data/labs/<name> for the file store; a temporary folder for memory), --empty-room-grace (ms),
+ * and the clocks tests and curious students shorten: --heartbeat, --member-grace, --poll-linger.
+ */
+export async function startLabApp(
+  args: string[],
+  defaults: LabDefaults,
+  log: (line: string) => void,
+): Promise<LabApp> {
+  let values: Record<string, string | undefined>;
+  try {
+    ({ values } = parseArgs({
+      args,
+      strict: true,
+      options: {
+        port: { type: 'string', default: '8005' },
+        transport: { type: 'string', default: defaults.transport },
+        store: { type: 'string', default: defaults.store },
+        'data-dir': { type: 'string' },
+        'empty-room-grace': { type: 'string', default: '10000' },
+        heartbeat: { type: 'string' },
+        'member-grace': { type: 'string' },
+        'poll-linger': { type: 'string' },
+      },
+    }));
+  } catch (error) {
+    throw new UsageError((error as Error).message.split('\n')[0]);
+  }
+  if (values.store !== 'memory' && values.store !== 'file') {
+    throw new UsageError(`--store must be memory or file in the labs, not "${values.store}"`);
+  }
+  // The app's own flag checks first, so a lab refuses what `npm start` refuses, in its words.
+  const checked = parseOptions([
+    ...['--port', values.port!, '--transport', values.transport!, '--store', values.store],
+    ...['--data-dir', values['data-dir'] ?? '.', '--empty-room-grace', values['empty-room-grace']!],
+  ]);
+  const clocks = {
+    heartbeatMs: milliseconds('--heartbeat', values.heartbeat),
+    memberGraceMs: milliseconds('--member-grace', values['member-grace']),
+    pollLingerMs: milliseconds('--poll-linger', values['poll-linger']),
+  };
+  const temporary = values['data-dir'] === undefined && values.store === 'memory';
+  const dataDir = values['data-dir']
+    ? checked.dataDir
+    : temporary
+      ? await mkdtemp(join(tmpdir(), `realtime-lab-${defaults.name}-`))
+      : join(ROOT, 'data', 'labs', defaults.name);
+  await mkdir(dataDir, { recursive: true });
+  const options: ServerOptions = { ...checked, dataDir, ...clocks };
+
+  const page = defaults.page ? await bundlePage(defaults.page) : undefined;
+  let running: RunningServer;
+  try {
+    running = await startServer(options);
+  } catch (error) {
+    if (temporary) await rm(dataDir, { recursive: true, force: true });
+    throw error;
+  }
+  if (page) servePage(running.server, page);
+  const origin = running.url;
+  const url = page ? `${origin}/lab/` : `${origin}/`;
+  const names = options.transport === 'all' ? 'polling, sse, ws, socketio' : options.transport;
+  const shown = relative(ROOT, dataDir);
+  const where =
+    values.store === 'file' ? ` in ${shown.startsWith('..') || !shown ? dataDir : shown}` : '';
+  log(`open ${url}  (transports: ${names}; store: ${values.store}${where})`);
+
+  return {
+    url,
+    origin,
+    options,
+    running: () => running,
+    restart: async () => {
+      await running.close();
+      running = await startServer({ ...options, port: running.port });
+      if (page) servePage(running.server, page);
+    },
+    close: async () => {
+      await running.close();
+      if (temporary) await rm(dataDir, { recursive: true, force: true });
+    },
+  };
+}
+
+function milliseconds(flag: string, value: string | undefined): number | undefined {
+  if (value === undefined) return undefined;
+  const ms = /^\d+$/.test(value) ? Number(value) : Number.NaN;
+  if (!(ms >= 1 && ms <= 600_000)) {
+    throw new UsageError(`${flag} must be a whole number of ms from 1 to 600000, not "${value}"`);
+  }
+  return ms;
+}
+
+/**
+ * Puts the lab's page in front of the app: GET /lab/... is answered here, every other request goes
+ * on to the app's listeners (koa, and Socket.IO's, which wraps koa the same way).
+ */
+function servePage(server: Server, page: LabPage): void {
+  const app = server.listeners('request') as RequestListener[];
+  server.removeAllListeners('request');
+  server.on('request', (req, res) => {
+    const path = req.url?.split('?')[0] ?? '';
+    const file = req.method === 'GET' || req.method === 'HEAD' ? page.files.get(path) : undefined;
+    if (path === '/lab') {
+      res.writeHead(301, { Location: '/lab/' }).end();
+    } else if (file) {
+      res.writeHead(200, {
+        ...page.headers,
+        'Content-Type': file.type,
+        'Cache-Control': 'no-cache',
+      });
+      res.end(req.method === 'HEAD' ? undefined : file.body);
+    } else {
+      for (const listener of app) listener.call(server, req, res);
+    }
+  });
+}
