@@ -16,6 +16,7 @@ import { logError } from './core/log.ts';
 import { TRANSPORT_NAMES, type TransportName } from './core/model.ts';
 import { FileStore } from './core/store/file.ts';
 import { MemoryStore } from './core/store/memory.ts';
+import { isUnreachable, MongoStore, maskMongoUrl } from './core/store/mongo.ts';
 import type { Store, StoreName } from './core/store/store.ts';
 import { createApp } from './transports/http/app.ts';
 import { PollingTransport } from './transports/polling/server.ts';
@@ -55,6 +56,9 @@ export interface RunningServer {
 
 /** A flag or value the server cannot take: exit status 2 with `message`. */
 export class UsageError extends Error {}
+
+/** Something the server needs (the database) cannot be reached: exit status 1 with `message`. */
+export class StartError extends Error {}
 
 const USAGE = `usage: npm start -- [--transport all|polling|sse|ws|socketio] [--port 8005] [--host 127.0.0.1]
                     [--store file|memory|mongo] [--data-dir ./data] [--mongo-url URL]
@@ -151,7 +155,29 @@ async function openStore(options: ServerOptions): Promise<Store> {
     case 'file':
       return FileStore.open(join(options.dataDir, 'db'));
     case 'mongo':
-      throw new UsageError('--store mongo is not built yet (see the MongoDB issue)');
+      return openMongo(options.mongoUrl);
+  }
+}
+
+async function openMongo(url: string | undefined): Promise<Store> {
+  if (!url) {
+    throw new UsageError(
+      '--store mongo needs --mongo-url (or MONGO_URL), e.g. mongodb://127.0.0.1:27017/gifchat',
+    );
+  }
+  if (!/^mongodb(\+srv)?:\/\//.test(url)) {
+    throw new UsageError(`--mongo-url must start with mongodb://, not "${maskMongoUrl(url)}"`);
+  }
+  try {
+    return await MongoStore.open(url);
+  } catch (error) {
+    const where = maskMongoUrl(url);
+    const reason = (error as Error).message.split('\n')[0];
+    throw new StartError(
+      isUnreachable(error)
+        ? `MongoDB is not reachable at ${where} (${reason}): is mongod running?`
+        : `MongoDB at ${where} could not be used: ${reason}`,
+    );
   }
 }
 
@@ -239,6 +265,10 @@ async function main(): Promise<void> {
     if (error instanceof UsageError) {
       console.error(error.message);
       exit(2);
+    }
+    if (error instanceof StartError) {
+      console.error(error.message);
+      exit(1);
     }
     const code = (error as NodeJS.ErrnoException).code;
     if (code === 'EADDRINUSE')

@@ -3,13 +3,26 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { ChatService, type Visitor } from './chat.ts';
+import { ChatError } from './errors.ts';
 import { GifFiles } from './gifs.ts';
 import type { Message, RoomEvent } from './model.ts';
 import { MemoryStore } from './store/memory.ts';
 
-/** A memory store whose history reads are slow, so live events race the replay. */
+/**
+ * A memory store whose history reads are slow, so live events race the replay, and whose writes
+ * can be made to fail as during a database outage (a stand-in for the mongo store's 503).
+ */
 class SlowHistoryStore extends MemoryStore {
   delayMs = 0;
+  down = false;
+  override async appendMessage(draft: Parameters<MemoryStore['appendMessage']>[0]) {
+    if (this.down) throw new ChatError(503, 'The database is not reachable right now.');
+    return super.appendMessage(draft);
+  }
+  override async removeRoom(id: string) {
+    if (this.down) throw new ChatError(503, 'The database is not reachable right now.');
+    return super.removeRoom(id);
+  }
   override async messagesAfter(room: string, after: number, limit: number): Promise<Message[]> {
     const result = await super.messagesAfter(room, after, limit);
     if (this.delayMs > 0) await new Promise((done) => setTimeout(done, this.delayMs));
@@ -143,5 +156,30 @@ describe('membership through the core', () => {
     expect(target.events.length).toBe(after);
     await expect(chat.subscribe(bob, room.id, {}, () => {})).rejects.toMatchObject({ status: 403 });
     a.close();
+  });
+});
+
+describe('a store outage (503)', () => {
+  it('a join the store did not take gets no exit either', async () => {
+    const room = await chat.createRoom(alice, { title: 'r' });
+    store.down = true;
+    const subscription = await chat.subscribe(bob, room.id, {}, () => {});
+    await new Promise((done) => setTimeout(done, 10));
+    store.down = false;
+    subscription.close();
+    await new Promise((done) => setTimeout(done, 150));
+    expect(chat.getRoom(room.id).members).toBe(0);
+    expect(await store.messagesAfter(room.id, 0, 10)).toEqual([]);
+  });
+
+  it('a removal the store refused leaves the room in place, and a later one works', async () => {
+    const room = await chat.createRoom(alice, { title: 'r' });
+    store.down = true;
+    await expect(chat.removeRoom(alice, room.id)).rejects.toMatchObject({ status: 503 });
+    expect(chat.getRoom(room.id).id).toBe(room.id);
+    expect(await store.getRoom(room.id)).not.toBeNull();
+    store.down = false;
+    await chat.removeRoom(alice, room.id);
+    expect(() => chat.getRoom(room.id)).toThrow(ChatError);
   });
 });

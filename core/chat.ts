@@ -74,6 +74,8 @@ export class ChatService {
   readonly #membership: Membership;
   /** Every room, kept in memory: access checks and counts need no store read. */
   readonly #rooms = new Map<string, StoredRoom>();
+  /** Each member's join message as it is stored: an exit is recorded only after a stored join. */
+  readonly #joins = new Map<string, Promise<boolean>>();
   /** The tail of each room's append queue. */
   readonly #queues = new Map<string, Promise<unknown>>();
 
@@ -87,7 +89,11 @@ export class ChatService {
         onExit: (room, user) => this.#onExit(room, user),
         onEmpty: (room) => {
           debug('room %s stayed empty; removing it', room);
-          this.#removeRoom(room).catch((error) => logError('removing an empty room', error));
+          this.#removeRoom(room).catch((error) => {
+            // The store failed (a database outage): try again after another grace.
+            if (!(error instanceof ChatError)) logError('removing an empty room', error);
+            this.#membership.rearm(room);
+          });
         },
       },
       { memberGraceMs: options.memberGraceMs ?? 2000, emptyRoomGraceMs: options.emptyRoomGraceMs },
@@ -419,14 +425,26 @@ export class ChatService {
   }
 
   #onJoin(room: string, user: User): void {
-    this.#system(room, 'join', user)
+    const stored = this.#system(room, 'join', user).then(
+      () => true,
+      (error) => {
+        this.#ignoreRemoved('a join', error);
+        return false;
+      },
+    );
+    this.#joins.set(memberKey(room, user), stored);
+    stored
       .then(() => this.#enqueue(room, async () => this.#publishMembers(room)))
       .catch((error) => this.#ignoreRemoved('a join', error));
   }
 
   #onExit(id: string, user: User): void {
+    const key = memberKey(id, user);
+    const joined = this.#joins.get(key) ?? Promise.resolve(false);
+    this.#joins.delete(key);
     const task = async () => {
-      await this.#system(id, 'exit', user);
+      // A join the store never took (an outage) gets no exit either.
+      if (await joined) await this.#system(id, 'exit', user);
       const room = this.#rooms.get(id);
       const heir = this.#membership.members(id)[0];
       if (room && room.owner === user && heir !== undefined) {
@@ -440,20 +458,28 @@ export class ChatService {
   }
 
   #ignoreRemoved(what: string, error: unknown): void {
-    // The room may be removed while its join or exit is queued: nothing is left to tell.
-    if (error instanceof ChatError && error.status === 404) return;
+    // The room may be removed while its join or exit is queued: nothing is left to tell. A
+    // ChatError (503: the store is unreachable) has already been said to whoever asked.
+    if (error instanceof ChatError) return;
     logError(`recording ${what}`, error);
   }
 
+  /** The store first: if it fails (503), the room stays, in memory as in the store. */
   async #removeRoom(id: string): Promise<void> {
+    if (!this.#rooms.has(id)) return;
+    const removed = await this.#enqueue(id, () => this.store.removeRoom(id));
     if (!this.#rooms.delete(id)) return;
     this.#membership.forget(id);
+    for (const key of this.#joins.keys()) if (key.startsWith(`${id}\n`)) this.#joins.delete(key);
     const event = { type: 'removeRoom', data: { id } } as const;
     this.#hub.publishRoom(id, event);
     this.#hub.publishLobby(event);
-    const removed = await this.#enqueue(id, () => this.store.removeRoom(id));
     if (removed) await this.gifs.remove(removed.gifs);
   }
+}
+
+function memberKey(room: string, user: User): string {
+  return `${room}\n${user}`;
 }
 
 /** The text of each system message after the user it names; its event is read back from it. */

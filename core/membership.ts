@@ -52,6 +52,12 @@ export class Membership {
     this.#startEmptyClock(room, entry);
   }
 
+  /** Starts the empty-room clock again for a room still empty (its removal failed). */
+  rearm(room: string): void {
+    const entry = this.#rooms.get(room);
+    if (entry && entry.members.size === 0) this.#startEmptyClock(room, entry);
+  }
+
   /** Forgets a removed room and stops its clocks. */
   forget(room: string): void {
     const entry = this.#rooms.get(room);

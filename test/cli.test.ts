@@ -69,9 +69,10 @@ describe('npm start', () => {
     [['--port', '70000'], /--port must be a whole number/],
     [['--empty-room-grace', '-5'], /empty-room-grace/],
     [['--allowed-origin', 'not a url'], /--allowed-origin must be an origin/],
-    [['--store', 'mongo'], /--store mongo is not built yet/],
+    [['--store', 'mongo'], /--store mongo needs --mongo-url/],
+    [['--store', 'mongo', '--mongo-url', 'http://db'], /--mongo-url must start with mongodb:\/\//],
   ])('exits with status 2 and one line naming the problem: %j', async (args, message) => {
-    const run = runServer([...args, '--data-dir', dataDir]);
+    const run = runServer([...args, '--data-dir', dataDir], { MONGO_URL: '' });
     expect(await run.exited).toBe(2);
     expect(run.output()).toMatch(message);
     expect(run.output()).not.toMatch(/\n\s+at /);

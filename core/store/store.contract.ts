@@ -258,8 +258,10 @@ export function storeContract(
       await store.createRoom(room);
 
       const appends = oneTo(20).map((n) => store.appendMessage(chat(room.id, `m${n}`)));
+      // Settled from the start: an append may fail (404) while the removal is still running.
+      const settled = Promise.allSettled(appends);
       const removed = await store.removeRoom(room.id);
-      const results = await Promise.allSettled(appends);
+      const results = await settled;
 
       expect(removed).toEqual({ gifs: [] });
       for (const result of results) {

@@ -22,7 +22,8 @@ export async function errorMapper(ctx: Context, next: Next): Promise<void> {
       return;
     }
     const [status, sentence] = describe(error);
-    if (status >= 500) logError(`${ctx.method} ${ctx.path}`, error);
+    // A ChatError (503 during a database outage, say) was foreseen: no stack for it.
+    if (status >= 500 && !isChatError(error)) logError(`${ctx.method} ${ctx.path}`, error);
     respond(ctx, status, sentence);
   }
 }
