@@ -107,6 +107,19 @@ describe('ChatService.subscribe: the one resume path', () => {
     subscription.close();
   });
 
+  it('without after, a subscription starts at the newest seq: its cursor says where', async () => {
+    const room = await chat.createRoom(alice, { title: 'r' });
+    for (let i = 0; i < 3; i++) await chat.post(alice, room.id, { chat: `old ${i}` });
+    const { events, listener } = collect();
+    const subscription = await chat.subscribe(bob, room.id, {}, listener);
+    expect(subscription.cursor).toBeGreaterThanOrEqual(3);
+    expect(chat.latestSeq(bob, room.id)).toBeGreaterThanOrEqual(3);
+    await chat.post(alice, room.id, { chat: 'new' });
+    expect(seqs(events)).toEqual([4, 5]);
+    expect(subscription.cursor).toBe(5);
+    subscription.close();
+  });
+
   it('a refused subscription is no member and sends nothing', async () => {
     const room = await chat.createRoom(alice, { title: 'r', max: 2 });
     const a = await chat.subscribe(alice, room.id, {}, () => {});

@@ -74,6 +74,8 @@ export class ChatService {
   readonly #membership: Membership;
   /** Every room, kept in memory: access checks and counts need no store read. */
   readonly #rooms = new Map<string, StoredRoom>();
+  /** Each room's highest seq, as appended: where a subscription without `after` starts. */
+  readonly #lastSeqs = new Map<string, number>();
   /** Each member's join message as it is stored: an exit is recorded only after a stored join. */
   readonly #joins = new Map<string, Promise<boolean>>();
   /** The tail of each room's append queue. */
@@ -105,6 +107,7 @@ export class ChatService {
     const chat = new ChatService(options);
     for (const room of await options.store.listRooms()) {
       chat.#rooms.set(room.id, room);
+      chat.#lastSeqs.set(room.id, await options.store.lastSeq(room.id));
       chat.#membership.track(room.id);
     }
     return chat;
@@ -133,6 +136,7 @@ export class ChatService {
     };
     await this.store.createRoom(room);
     this.#rooms.set(room.id, room);
+    this.#lastSeqs.set(room.id, 0);
     this.#membership.track(room.id);
     const view = this.#view(room);
     this.#hub.publishLobby({ type: 'newRoom', data: view });
@@ -222,6 +226,12 @@ export class ChatService {
     }
   }
 
+  /** The room's newest seq, for a visitor who may read it (404, 403 otherwise). */
+  latestSeq(visitor: Visitor, id: string): number {
+    const room = this.#access(visitor, id);
+    return this.#lastSeqs.get(room.id) ?? 0;
+  }
+
   /** Throws 404 or 403 unless the visitor may read and post in the room now. */
   assertAccess(visitor: Visitor, id: string): void {
     this.#access(visitor, id);
@@ -265,7 +275,8 @@ export class ChatService {
     const room = this.#access(visitor, id);
     const user = visitor.user;
     let held: RoomEvent[] | null = options.after === undefined ? null : [];
-    let cursor = options.after ?? 0;
+    // Without `after`, the subscription starts at the newest seq: only what happens after it.
+    let cursor = options.after ?? this.#lastSeqs.get(room.id) ?? 0;
     let closed = false;
     let member = false;
 
@@ -404,6 +415,7 @@ export class ChatService {
         throw new ChatError(404, 'This room does not exist (any more).');
       }
       const message = await this.store.appendMessage(draft);
+      this.#lastSeqs.set(draft.room, message.seq);
       this.#hub.publishRoom(draft.room, { type, id: message.seq, data: message });
       return message;
     });
@@ -469,6 +481,7 @@ export class ChatService {
     if (!this.#rooms.has(id)) return;
     const removed = await this.#enqueue(id, () => this.store.removeRoom(id));
     if (!this.#rooms.delete(id)) return;
+    this.#lastSeqs.delete(id);
     this.#membership.forget(id);
     for (const key of this.#joins.keys()) if (key.startsWith(`${id}\n`)) this.#joins.delete(key);
     const event = { type: 'removeRoom', data: { id } } as const;

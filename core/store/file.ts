@@ -60,6 +60,11 @@ export class FileStore implements Store {
     return room ? toStoredRoom(room) : null;
   }
 
+  async lastSeq(id: string): Promise<number> {
+    const room: RoomDocument | null = await this.#rooms.findOneAsync<RoomDocument>({ id });
+    return room?.lastSeq ?? 0;
+  }
+
   async listRooms(): Promise<StoredRoom[]> {
     const rooms: RoomDocument[] = await this.#rooms.findAsync<RoomDocument>({}).sort({ rank: 1 });
     return rooms.map(toStoredRoom);

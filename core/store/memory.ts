@@ -24,6 +24,10 @@ export class MemoryStore implements Store {
     return record ? structuredClone(record.room) : null;
   }
 
+  async lastSeq(id: string): Promise<number> {
+    return this.#rooms.get(id)?.messages.length ?? 0;
+  }
+
   async listRooms(): Promise<StoredRoom[]> {
     // A Map iterates in insertion order, which is creation order.
     return [...this.#rooms.values()].map((record) => structuredClone(record.room));

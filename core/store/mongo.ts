@@ -146,6 +146,11 @@ export class MongoStore implements Store {
     return room ? toStoredRoom(room) : null;
   }
 
+  async lastSeq(id: string): Promise<number> {
+    const room = await reachable(this.#rooms.findOne({ _id: id }).lean<RoomDocument>().exec());
+    return room?.lastSeq ?? 0;
+  }
+
   async listRooms(): Promise<StoredRoom[]> {
     const rooms = await reachable(
       this.#rooms.find().sort({ createdAt: 1, _id: 1 }).lean<RoomDocument[]>().exec(),

@@ -150,6 +150,17 @@ export function storeContract(
       expect(stored).toEqual([...appended].sort((x, y) => x.seq - y.seq));
     });
 
+    it('knows the last seq it gave out: 0 before any, and for unknown rooms', async () => {
+      const room = newRoom();
+      await store.createRoom(room);
+      expect(await store.lastSeq(room.id)).toBe(0);
+      expect(await store.lastSeq('nope')).toBe(0);
+      for (const n of oneTo(3)) await store.appendMessage(chat(room.id, `m${n}`));
+      expect(await store.lastSeq(room.id)).toBe(3);
+      await store.removeRoom(room.id);
+      expect(await store.lastSeq(room.id)).toBe(0);
+    });
+
     it('rejects an append to an unknown room with a ChatError 404', async () => {
       const append = store.appendMessage(chat('nope', 'hello'));
       await expect(append).rejects.toBeInstanceOf(ChatError);
@@ -305,6 +316,7 @@ export function storeContract(
         expect(await store.messagesAfter(a.id, 0, 100)).toEqual(appended.slice(0, 2));
         expect(await store.messagesAfter(b.id, 0, 100)).toEqual(appended.slice(2, 3));
         expect(await store.messagesAfter(gone.id, 0, 100)).toEqual([]);
+        expect(await store.lastSeq(a.id)).toBe(2);
 
         expect((await store.appendMessage(chat(a.id, 'again'))).seq).toBe(3);
         expect((await store.appendMessage(chat(b.id, 'again'))).seq).toBe(2);

@@ -8,6 +8,7 @@ import type { Message, MessageDraft, StoredRoom, User } from '../model.ts';
  *   even when called concurrently, plus a fresh `id` and `createdAt`. It fails with a ChatError
  *   404 when the room does not exist.
  * - `messagesAfter` returns the room's messages with `seq > after`, oldest first, at most `limit`.
+ * - `lastSeq` is the highest `seq` given out: no message with `seq > lastSeq` exists yet.
  * - `removeRoom` removes the room and all its messages and returns the GIF file names its
  *   messages referred to (so the core can delete the files), or null if there was no such room.
  * - Values reach a store already validated as plain strings and numbers.
@@ -24,6 +25,8 @@ export interface Store {
   removeRoom(id: string): Promise<{ gifs: string[] } | null>;
   appendMessage(draft: MessageDraft): Promise<Message>;
   messagesAfter(room: string, after: number, limit: number): Promise<Message[]>;
+  /** The highest `seq` the room has given out (0 for none, or for no such room). */
+  lastSeq(room: string): Promise<number>;
   close(): Promise<void>;
 }
 

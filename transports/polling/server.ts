@@ -3,7 +3,7 @@ import type { Context } from 'koa';
 import type { ChatService, Subscription, Visitor } from '../../core/chat.ts';
 import { ChatError } from '../../core/errors.ts';
 import { logger } from '../../core/log.ts';
-import { LIMITS, type RoomEvent } from '../../core/model.ts';
+import type { RoomEvent } from '../../core/model.ts';
 import * as validate from '../../core/validate.ts';
 import type { HttpContext } from '../http/context.ts';
 import type { WireMeter } from '../http/meter.ts';
@@ -173,7 +173,7 @@ export class PollingTransport implements Transport {
       return encodeAnswer(finished.kept, after ?? 0);
     }
     // Without `after`, only what happens from now: start at the newest seq the visitor can see.
-    const from = after ?? (await this.#latestSeq(visitor, room));
+    const from = after ?? chat.latestSeq(visitor, room);
     this.#refuseWhileClosing();
     if (ctx.res.closed) return '';
 
@@ -328,17 +328,6 @@ export class PollingTransport implements Transport {
     seat.subscription?.close();
     seat.subscription = undefined;
     debug('seat %s let go', seat.key);
-  }
-
-  /** The newest seq the visitor can see (404, 403 as any read). */
-  async #latestSeq(visitor: Visitor, room: string): Promise<number> {
-    let latest = 0;
-    for (;;) {
-      const limit = LIMITS.historyLimitMax;
-      const page = await this.#chat!.history(visitor, room, { after: latest, limit });
-      latest = page.at(-1)?.seq ?? latest;
-      if (page.length < limit) return latest;
-    }
   }
 
   #refuseWhileClosing(): void {
