@@ -1,0 +1,220 @@
+/**
+ * A crowd: rooms of virtual users on one server, each user a session (GET /api/me) and the
+ * transport's own Node ChatClient (the one the pages use), with what Node lacks injected as
+ * test/support/clients.ts does. The crowd counts every delivery: which message reached which user,
+ * when, and whether a user saw a `seq` twice or going back.
+ */
+import { EventSource } from 'eventsource';
+import WebSocket from 'ws';
+import type { Message, TransportName } from '../core/model.ts';
+import type { ChatClient } from '../transports/client.ts';
+import { createClient } from '../transports/clients.ts';
+import type { Deliveries } from './deliveries.ts';
+import { cookieFetch } from './fetch.ts';
+
+export interface CrowdSpec {
+  baseUrl: string;
+  transport: TransportName;
+  rooms: number;
+  usersPerRoom: number;
+  /** The first `senders` users of each room send, in turn. */
+  senders: number;
+  /**
+   * Give the users of a room distinct colours (the lab's server). color-hash has 3240 colours, so
+   * among a hundred sessions two often share one, and PROTOCOL.md makes them one user: one
+   * member, and one pending long poll between them, each displacing the other. The bench measures
+   * transports, so it draws sessions until a room's colours differ; bench/README.md says why.
+   */
+  distinct?: boolean;
+}
+
+export interface VirtualUser {
+  cookie: string;
+  /** The session's colour: sessions of the same colour are one user to the server. */
+  user: string;
+  client: ChatClient;
+  room: CrowdRoom;
+  /** The chat seqs this user received in the current phase, and the highest of all. */
+  seqs: Set<number>;
+  lastSeq: number;
+}
+
+export interface CrowdRoom {
+  id: string;
+  users: VirtualUser[];
+}
+
+/** How many sessions or connections are opened at once. */
+const BATCH = 50;
+
+export class Crowd {
+  readonly spec: CrowdSpec;
+  readonly rooms: CrowdRoom[] = [];
+  /** The phase being counted; deliveries of other phases are ignored. */
+  #deliveries: Deliveries | undefined;
+  /** When a join, exit or members event last arrived (the join storm is over when it is quiet). */
+  #lastActivity = performance.now();
+
+  private constructor(spec: CrowdSpec) {
+    this.spec = spec;
+  }
+
+  /** Creates the sessions and rooms and connects every user; resolves once all are live. */
+  static async open(spec: CrowdSpec): Promise<Crowd> {
+    const crowd = new Crowd(spec);
+    await crowd.grow(spec.rooms);
+    return crowd;
+  }
+
+  /** Adds `rooms` more rooms of `usersPerRoom` users, connected. */
+  async grow(rooms: number): Promise<void> {
+    const { baseUrl } = this.spec;
+    const seats = await this.#sessions(rooms);
+    const ids = await inBatches(rooms, (r) => createRoom(baseUrl, seats[r]![0]!.cookie));
+    const added: VirtualUser[] = [];
+    ids.forEach((id, r) => {
+      const room: CrowdRoom = { id, users: [] };
+      for (const visitor of seats[r]!) room.users.push(this.#user(room, visitor));
+      this.rooms.push(room);
+      added.push(...room.users);
+    });
+    for (let i = 0; i < added.length; i += BATCH) {
+      await Promise.all(added.slice(i, i + BATCH).map((u) => u.client.connectRoom(u.room.id)));
+    }
+  }
+
+  users(): VirtualUser[] {
+    return this.rooms.flatMap((room) => room.users);
+  }
+
+  /**
+   * Waits until every client is open and no membership event came for `quietMs` (the lab sends
+   * `join` and `members` to every member on each join), or `maxMs`. Returns whether it settled.
+   */
+  async settle(quietMs = 500, maxMs = 120_000): Promise<boolean> {
+    const deadline = performance.now() + maxMs;
+    while (performance.now() < deadline) {
+      const open = this.users().every((u) => u.client.state === 'open');
+      if (open && performance.now() - this.#lastActivity >= quietMs) return true;
+      await sleep(50);
+    }
+    return false;
+  }
+
+  /**
+   * Counts the deliveries of a new phase (or none). A repeated `seq` is looked for within the
+   * phase: the sets of seen seqs start empty, so they do not grow for the whole run.
+   */
+  count(deliveries: Deliveries | undefined): void {
+    this.#deliveries = deliveries;
+    for (const user of this.users()) user.seqs.clear();
+  }
+
+  close(): void {
+    this.#deliveries = undefined;
+    for (const user of this.users()) user.client.close();
+  }
+
+  /** Sessions for `rooms` rooms, with distinct colours in each room when the spec asks for it. */
+  async #sessions(rooms: number): Promise<Session[][]> {
+    const { baseUrl, usersPerRoom, distinct } = this.spec;
+    const seats: Session[][] = Array.from({ length: rooms }, () => []);
+    const colours = seats.map(() => new Set<string>());
+    let missing = rooms * usersPerRoom;
+    let first = 0;
+    for (let draws = 0; missing > 0; draws += BATCH) {
+      if (draws > 20 * rooms * usersPerRoom) throw new Error('no distinct colours for the crowd');
+      for (const visitor of await inBatches(Math.min(missing, BATCH), () => session(baseUrl))) {
+        while (first < rooms && seats[first]!.length === usersPerRoom) first += 1;
+        for (let r = first; r < rooms; r += 1) {
+          if (seats[r]!.length === usersPerRoom || (distinct && colours[r]!.has(visitor.user)))
+            continue;
+          seats[r]!.push(visitor);
+          colours[r]!.add(visitor.user);
+          missing -= 1;
+          break;
+        }
+      }
+    }
+    return seats;
+  }
+
+  /**
+   * Members as the server counts them: distinct colours per room. color-hash has a few thousand
+   * colours, so among a thousand sessions some share one, and PROTOCOL.md makes them one user.
+   */
+  members(): number {
+    return this.rooms.reduce((sum, room) => sum + new Set(room.users.map((u) => u.user)).size, 0);
+  }
+
+  #user(room: CrowdRoom, { cookie, user: colour }: Session): VirtualUser {
+    const client = createClient(this.spec.transport, {
+      baseUrl: this.spec.baseUrl,
+      cookie,
+      EventSource,
+      WebSocket,
+      ...(this.spec.transport === 'polling' ? { fetch: cookieFetch(cookie) } : {}),
+    });
+    const user: VirtualUser = { cookie, user: colour, client, room, seqs: new Set(), lastSeq: 0 };
+    client.on('chat', (message) => this.#userOnChat(user, message));
+    const active = () => {
+      this.#lastActivity = performance.now();
+    };
+    for (const type of ['join', 'exit', 'owner', 'members', 'state'] as const)
+      client.on(type, active);
+    return user;
+  }
+
+  #userOnChat(user: VirtualUser, message: Message): void {
+    const now = performance.now();
+    let order: 'new' | 'duplicate' | 'back' = 'new';
+    if (user.seqs.has(message.seq)) order = 'duplicate';
+    else if (message.seq < user.lastSeq) order = 'back';
+    user.seqs.add(message.seq);
+    user.lastSeq = Math.max(user.lastSeq, message.seq);
+    this.#deliveries?.receive(message.chat ?? '', order, now);
+  }
+}
+
+interface Session {
+  cookie: string;
+  user: string;
+}
+
+/** GET /api/me: a new session's cookie and colour. */
+export async function session(baseUrl: string): Promise<Session> {
+  const response = await fetch(`${baseUrl}/api/me`, { headers: { accept: 'application/json' } });
+  if (!response.ok) throw new Error(`GET /api/me answered ${response.status}`);
+  const { user } = (await response.json()) as { user: string };
+  const cookie = response.headers
+    .getSetCookie()
+    .map((line) => line.split(';')[0])
+    .join('; ');
+  return { cookie, user };
+}
+
+/** POST /room as JSON, big enough for any scenario. */
+async function createRoom(baseUrl: string, cookie: string): Promise<string> {
+  const response = await fetch(`${baseUrl}/room`, {
+    method: 'POST',
+    headers: { cookie, 'content-type': 'application/json', accept: 'application/json' },
+    body: JSON.stringify({ title: 'bench', max: 10_000 }),
+  });
+  if (response.status !== 201) {
+    throw new Error(`POST /room answered ${response.status}: ${await response.text()}`);
+  }
+  return ((await response.json()) as { room: { id: string } }).room.id;
+}
+
+async function inBatches<T>(count: number, make: (i: number) => Promise<T>): Promise<T[]> {
+  const made: T[] = [];
+  for (let i = 0; i < count; i += BATCH) {
+    const batch = Math.min(BATCH, count - i);
+    made.push(...(await Promise.all(Array.from({ length: batch }, (_, j) => make(i + j)))));
+  }
+  return made;
+}
+
+export function sleep(ms: number): Promise<void> {
+  return new Promise((done) => setTimeout(done, ms));
+}

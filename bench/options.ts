@@ -1,0 +1,146 @@
+/**
+ * `npm run bench -- [options]`: the flags and the sizes they give each scenario. bench/README.md
+ * documents every option; `--help` prints USAGE.
+ */
+import { parseArgs } from 'node:util';
+import { TRANSPORT_NAMES, type TransportName } from '../core/model.ts';
+import { SCENARIO_NAMES, type ScenarioName } from './scenarios.ts';
+
+export const USAGE = `usage: npm run bench -- [--quick] [--transports polling,sse,ws,socketio]
+         [--scenarios idle,latency,fanout,rooms,send,capacity] [--users N] [--rate R]
+         [--duration S] [--idle S] [--runs N] [--max-rate R] [--out DIR] [--no-pin]`;
+
+export interface BenchOptions {
+  quick: boolean;
+  transports: TransportName[];
+  scenarios: ScenarioName[];
+  runs: number;
+  out: string;
+  pin: boolean;
+  sizes: Sizes;
+}
+
+export interface Sizes {
+  /** Measured window of latency, fanout, rooms and send. */
+  durationMs: number;
+  /** Unmeasured sending before each window, at the window's rate. */
+  warmupMs: number;
+  /** After the last send, how long deliveries may still come before they count as lost. */
+  graceMs: number;
+  /** The joins have settled when no membership event came for this long. */
+  quietMs: number;
+  /** Characters of each chat message. */
+  textLength: number;
+  /** Users of a room who send, in turn. */
+  senders: number;
+  latency: { users: number; rate: number };
+  fanout: { users: number; rate: number };
+  rooms: { rooms: number; users: number; rate: number };
+  /** The idle window; null: one heartbeat period of each transport (bench/idle.ts). */
+  idle: { connections: number; usersPerRoom: number; windowMs: number | null };
+  send: { connections: number };
+  capacity: {
+    users: number;
+    startRate: number;
+    factor: number;
+    maxRate: number;
+    stepMs: number;
+    /** Steps between the last pass and the first failure (each halves the gap, geometrically). */
+    refine: number;
+    p99LimitMs: number;
+  };
+}
+
+export class OptionsError extends Error {}
+
+export function parseOptions(args: string[]): BenchOptions | 'help' {
+  let values: Record<string, string | boolean | undefined>;
+  try {
+    values = parseArgs({
+      args,
+      strict: true,
+      options: {
+        quick: { type: 'boolean' },
+        transports: { type: 'string' },
+        scenarios: { type: 'string' },
+        users: { type: 'string' },
+        rate: { type: 'string' },
+        duration: { type: 'string' },
+        idle: { type: 'string' },
+        runs: { type: 'string' },
+        'max-rate': { type: 'string' },
+        out: { type: 'string' },
+        'no-pin': { type: 'boolean' },
+        help: { type: 'boolean', short: 'h' },
+      },
+    }).values;
+  } catch (error) {
+    throw new OptionsError((error as Error).message.split('\n')[0]);
+  }
+  if (values.help) return 'help';
+  const quick = values.quick === true;
+  const users = number(values.users, '--users', quick ? 50 : 1000, 2, 5000);
+  const rate = number(values.rate, '--rate', 20, 0.1, 10_000);
+  const duration = number(values.duration, '--duration', quick ? 0.5 : 4, 0.1, 600);
+  const idle =
+    values.idle === undefined && !quick ? null : number(values.idle, '--idle', 1, 0.1, 600);
+  const sizes: Sizes = {
+    durationMs: duration * 1000,
+    warmupMs: quick ? 200 : 500,
+    graceMs: quick ? 3000 : 10_000,
+    quietMs: quick ? 200 : 300,
+    textLength: 48,
+    senders: 10,
+    latency: { users: quick ? 5 : 10, rate },
+    fanout: { users, rate },
+    rooms: { rooms: quick ? 5 : 100, users: quick ? 4 : 10, rate: rate / 10 },
+    idle: {
+      connections: 2 * users,
+      usersPerRoom: 10,
+      windowMs: idle === null ? null : idle * 1000,
+    },
+    send: { connections: 10 },
+    capacity: {
+      users: Math.max(quick ? 5 : 10, Math.round(users / 10)),
+      startRate: 2 * rate,
+      factor: 2,
+      maxRate: number(values['max-rate'], '--max-rate', quick ? 80 : 5000, 1, 100_000),
+      stepMs: quick ? 300 : Math.max(500, (duration * 1000 * 3) / 8),
+      refine: quick ? 0 : 2,
+      p99LimitMs: 100,
+    },
+  };
+  return {
+    quick,
+    transports: list(values.transports, '--transports', TRANSPORT_NAMES),
+    scenarios: list(values.scenarios, '--scenarios', SCENARIO_NAMES),
+    runs: number(values.runs, '--runs', 1, 1, 20),
+    out: typeof values.out === 'string' ? values.out : 'bench/results',
+    pin: values['no-pin'] !== true,
+    sizes,
+  };
+}
+
+function number(value: unknown, flag: string, fallback: number, min: number, max: number): number {
+  if (value === undefined) return fallback;
+  const n = Number(value);
+  if (!(typeof value === 'string' && value.trim() !== '' && n >= min && n <= max)) {
+    throw new OptionsError(`${flag} must be a number from ${min} to ${max}, not "${value}"`);
+  }
+  return flag === '--users' || flag === '--runs' ? Math.round(n) : n;
+}
+
+function list<T extends string>(value: unknown, flag: string, all: readonly T[]): T[] {
+  if (value === undefined) return [...all];
+  const names = String(value)
+    .split(',')
+    .map((name) => name.trim())
+    .filter(Boolean);
+  for (const name of names) {
+    if (!(all as readonly string[]).includes(name)) {
+      throw new OptionsError(`${flag} takes ${all.join(', ')}; "${name}" is none of them`);
+    }
+  }
+  // In the canonical order, whatever the order given.
+  return all.filter((name) => names.includes(name));
+}

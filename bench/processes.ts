@@ -1,0 +1,224 @@
+/**
+ * The processes of a bench run: the server under test (the lab's server.ts, or a bare baseline)
+ * pinned to one core, and load generators (bench/load.ts) pinned to the other, where `taskset`
+ * exists. Each is a child process; nothing here measures anything.
+ */
+import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { availableParallelism, tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import type { TransportName } from '../core/model.ts';
+import type { Job } from './load.ts';
+import type { ServerStats, WireCounters } from './metrics.ts';
+
+const ROOT = fileURLToPath(new URL('../', import.meta.url));
+
+export type Variant = 'lab' | 'bare';
+
+/** Which cores to pin to; null when `taskset` is missing or pinning was turned off. */
+export interface Pinning {
+  server: string;
+  load: string;
+}
+
+/** `taskset` pins the server to core 0 and the load (and this runner) to the last core. */
+export function pinning(enabled: boolean): { pins: Pinning | null; note: string } {
+  if (!enabled) return { pins: null, note: 'not pinned (--no-pin)' };
+  const cores = availableParallelism();
+  if (cores < 2) return { pins: null, note: 'not pinned: only one core' };
+  const pins = { server: '0', load: String(cores - 1) };
+  try {
+    // The runner itself waits most of the time; it stays off the server's core too.
+    pin(process.pid, pins.load);
+  } catch {
+    return { pins: null, note: 'not pinned: taskset (util-linux) is not installed' };
+  }
+  return {
+    pins,
+    note: `server on core ${pins.server}; load generators and runner on core ${pins.load}`,
+  };
+}
+
+/** Pins every thread of a process (new threads inherit it). */
+function pin(pid: number, core: string): void {
+  execFileSync('taskset', ['-a', '-p', '-c', core, String(pid)], { stdio: 'ignore' });
+}
+
+/**
+ * Starts node with tsx on both cores (start-up is not measured), to be pinned once it is ready.
+ */
+function spawnNode(args: string[], ipc: boolean): ChildProcess {
+  return spawn(process.execPath, ['--import', 'tsx', ...args], {
+    cwd: ROOT,
+    stdio: ['ignore', 'pipe', 'pipe', ...(ipc ? (['ipc'] as const) : [])],
+  });
+}
+
+export interface Target {
+  variant: Variant;
+  transport: TransportName;
+  url: string;
+  /** What one /api/stats read costs on the shared routes; taken off every delta. */
+  overhead: WireCounters;
+  stats(): Promise<ServerStats>;
+  /** A full garbage collection in the server (bench/gc-signal.ts); its memory right after. */
+  collectGarbage(): Promise<NodeJS.MemoryUsage>;
+  stop(): Promise<void>;
+}
+
+/** Starts the lab's server (`--store memory --transport all`) or a bare baseline. */
+export async function startTarget(
+  variant: Variant,
+  transport: TransportName,
+  pins: Pinning | null,
+): Promise<Target> {
+  const dataDir = mkdtempSync(join(tmpdir(), 'realtime-lab-bench-'));
+  const args =
+    variant === 'lab'
+      ? [
+          'server.ts',
+          ...['--store', 'memory', '--port', '0', '--transport', 'all', '--data-dir', dataDir],
+          // Rooms are created before their crowd connects, which with thousands of users takes
+          // longer than the default 10 s: they must not be removed as empty meanwhile.
+          ...['--empty-room-grace', '3600000'],
+        ]
+      : [`bench/baselines/${transport}.ts`, '--port', '0'];
+  const child = spawnNode(['--expose-gc', '--import', './bench/gc-signal.ts', ...args], false);
+  let output = '';
+  child.stdout!.on('data', (chunk) => {
+    output += chunk;
+  });
+  child.stderr!.on('data', (chunk) => {
+    output += chunk;
+  });
+  const exited = new Promise<void>((done) => child.once('exit', () => done()));
+  const url = await new Promise<string>((done, fail) => {
+    const timer = setTimeout(
+      () => fail(new Error(`${variant} ${transport}: no listening line`)),
+      30_000,
+    );
+    child.stdout!.on('data', () => {
+      const match = /listening on (http:\/\/\S+)/.exec(output);
+      if (match) {
+        clearTimeout(timer);
+        done(match[1]!);
+      }
+    });
+    void exited.then(() => {
+      clearTimeout(timer);
+      fail(new Error(`the ${variant} ${transport} server exited:\n${output.slice(-2000)}`));
+    });
+  });
+  const stats = async () => {
+    const response = await fetch(`${url}/api/stats`, { headers: { accept: 'application/json' } });
+    return (await response.json()) as ServerStats;
+  };
+  if (pins) pin(child.pid!, pins.server);
+  // Two reads in a row: what the second shows more than the first is what a read costs.
+  const first = await stats();
+  const second = await stats();
+  const overhead: WireCounters = {
+    requests: (second.http?.requests ?? 0) - (first.http?.requests ?? 0),
+    bytesIn: (second.http?.bytesIn ?? 0) - (first.http?.bytesIn ?? 0),
+    bytesOut: (second.http?.bytesOut ?? 0) - (first.http?.bytesOut ?? 0),
+  };
+  return {
+    variant,
+    transport,
+    url,
+    overhead,
+    stats,
+    collectGarbage: () =>
+      new Promise((done, fail) => {
+        const timer = setTimeout(() => fail(new Error('no bench-memory line in 10 s')), 10_000);
+        const read = (chunk: Buffer) => {
+          const line = /bench-memory (\{.*\})/.exec(String(chunk));
+          if (!line) return;
+          clearTimeout(timer);
+          child.stdout!.off('data', read);
+          done(JSON.parse(line[1]!) as NodeJS.MemoryUsage);
+        };
+        child.stdout!.on('data', read);
+        child.kill('SIGUSR2');
+      }),
+    stop: async () => {
+      child.kill('SIGKILL');
+      await exited;
+      rmSync(dataDir, { recursive: true, force: true });
+    },
+  };
+}
+
+/** A load generator process: `run(job)` sends a job and resolves with its answer. */
+export interface Worker {
+  /** Fails after `timeoutMs` (the worker is then of no more use: stop it). */
+  run<T>(job: Job, timeoutMs?: number): Promise<T>;
+  stop(): Promise<void>;
+}
+
+export async function startWorker(pins: Pinning | null): Promise<Worker> {
+  const child = spawnNode(['bench/load.ts'], true);
+  let output = '';
+  child.stderr!.on('data', (chunk) => {
+    output = (output + chunk).slice(-4000);
+  });
+  child.stdout!.resume();
+  const exited = new Promise<void>((done) => child.once('exit', () => done()));
+  const pending = new Map<number, { done(value: unknown): void; fail(error: Error): void }>();
+  let nextId = 1;
+  let ready!: () => void;
+  const started = new Promise<void>((done) => {
+    ready = done;
+  });
+  child.on(
+    'message',
+    (message: { id?: number; ok?: boolean; result?: unknown; error?: string; ready?: boolean }) => {
+      if (message.ready) return ready();
+      const waiting = pending.get(message.id!);
+      pending.delete(message.id!);
+      if (message.ok) waiting?.done(message.result);
+      else waiting?.fail(new Error(message.error));
+    },
+  );
+  void exited.then(() => {
+    for (const waiting of pending.values()) {
+      waiting.fail(new Error(`the load generator exited:\n${output}`));
+    }
+    pending.clear();
+  });
+  await Promise.race([
+    started,
+    exited.then(() => Promise.reject(new Error(`the load generator exited:\n${output}`))),
+  ]);
+  if (pins) pin(child.pid!, pins.load);
+  return {
+    run: <T>(job: Job, timeoutMs = 300_000) =>
+      new Promise<T>((done, fail) => {
+        const id = nextId++;
+        const timer = setTimeout(() => {
+          pending.delete(id);
+          fail(
+            new Error(
+              `the load generator did not finish a ${job.type} job in ${timeoutMs / 1000} s`,
+            ),
+          );
+        }, timeoutMs);
+        pending.set(id, {
+          done: (value) => {
+            clearTimeout(timer);
+            done(value as T);
+          },
+          fail: (error) => {
+            clearTimeout(timer);
+            fail(error);
+          },
+        });
+        child.send({ id, job });
+      }),
+    stop: async () => {
+      child.kill('SIGKILL');
+      await exited;
+    },
+  };
+}

@@ -1,0 +1,232 @@
+/**
+ * `npm run bench`: every scenario against the lab's server and each transport's bare baseline,
+ * with the transports' own clients in load generator processes; a progress line while it runs,
+ * a table at the end and the results in bench/results. Exits 1 when a transport or scenario is
+ * missing or a message was lost, repeated or reordered; 2 on a bad option.
+ */
+import { readFileSync } from 'node:fs';
+import os from 'node:os';
+import { argv, exit } from 'node:process';
+import type { TransportName } from '../core/model.ts';
+import { runIdle } from './idle.ts';
+import { type BenchOptions, OptionsError, parseOptions, USAGE } from './options.ts';
+import {
+  type Pinning,
+  pinning,
+  startTarget,
+  startWorker,
+  type Target,
+  type Variant,
+  type Worker,
+} from './processes.ts';
+import { Progress } from './progress.ts';
+import { terminalReport, writeResults } from './report.ts';
+import { runScenario } from './scenarios.ts';
+import { type Entry, type RunResults, summarize } from './summary.ts';
+import type { Pair } from './window.ts';
+
+const LIBRARIES = [
+  'ws',
+  'socket.io',
+  'socket.io-client',
+  'engine.io',
+  'eventsource',
+  'koa',
+  'koa-session',
+  '@koa/router',
+  'autocannon',
+  'hdr-histogram-js',
+  'tsx',
+];
+
+async function main(): Promise<number> {
+  const wall = performance.now();
+  const args = argv.slice(2);
+  let options: BenchOptions | 'help';
+  try {
+    options = parseOptions(args);
+  } catch (error) {
+    if (!(error instanceof OptionsError)) throw error;
+    console.error(`${error.message}\n${USAGE}`);
+    return 2;
+  }
+  if (options === 'help') {
+    console.info(USAGE);
+    return 0;
+  }
+  const { pins, note } = pinning(options.pin);
+  const others = options.scenarios.filter((s) => s !== 'idle');
+  const idle = options.scenarios.includes('idle');
+  const progress = new Progress(
+    options.runs * ((idle ? 1 : 0) + options.transports.length * others.length * 2),
+  );
+  const workers = new Map<string, Worker>();
+  await Promise.all(
+    options.transports.flatMap((t) =>
+      (['lab', 'bare'] as const).map(async (v) =>
+        workers.set(`${t}/${v}`, await startWorker(pins)),
+      ),
+    ),
+  );
+  const runs: RunResults[] = [];
+  const date = new Date().toISOString();
+  try {
+    for (let run = 0; run < options.runs; run += 1) {
+      runs.push(await runOnce(run, options, pins, workers, progress));
+    }
+  } finally {
+    progress.finish();
+    await Promise.all([...workers.values()].map((w) => w.stop()));
+  }
+  const results = summarize(runs, {
+    schema: 1,
+    date,
+    command: `npm run bench${args.length ? ` -- ${args.join(' ')}` : ''}`,
+    quick: options.quick,
+    wallS: (performance.now() - wall) / 1000,
+    machine: machine(),
+    node: process.version,
+    libraries: libraries(),
+    pinning: note,
+    runs: options.runs,
+    transports: options.transports,
+    scenarios: options.scenarios,
+    sizes: options.sizes,
+  });
+  const files = await writeResults(options.out, results);
+  console.info(terminalReport(results));
+  console.info(`\nwrote ${files.join(', ')} in ${Math.round(results.wallS)} s`);
+  if (results.problems.length === 0) return 0;
+  console.error(`\nthe bench failed:\n${results.problems.map((p) => `  ${p}`).join('\n')}`);
+  return 1;
+}
+
+/**
+ * One run of every scenario. Idle runs first, on every server at once (each counts its own CPU,
+ * memory and bytes, and the window is long). Then each transport, scenario by scenario, lab and
+ * bare in turn (alternating who goes first from run to run). A full run starts fresh servers for
+ * every scenario, so nothing one leaves behind (exits, timers, a grown heap) weighs on the next;
+ * --quick keeps one server per transport and variant, and runs the transports side by side.
+ */
+async function runOnce(
+  run: number,
+  options: BenchOptions,
+  pins: Pinning | null,
+  workers: Map<string, Worker>,
+  progress: Progress,
+): Promise<RunResults> {
+  const results: RunResults = {};
+  const entry = (scenario: keyof RunResults, transport: TransportName): Entry => {
+    const byTransport = results[scenario] ?? {};
+    results[scenario] = byTransport;
+    const found = byTransport[transport] ?? { lab: null, bare: null, errors: [] };
+    byTransport[transport] = found;
+    return found;
+  };
+  const kept = new Map<string, Promise<Target>>();
+  const target = (variant: Variant, transport: TransportName): Promise<Target> => {
+    if (!options.quick) return startTarget(variant, transport, pins);
+    const key = `${transport}/${variant}`;
+    if (!kept.has(key)) kept.set(key, startTarget(variant, transport, pins));
+    return kept.get(key)!;
+  };
+  const release = async (started: PromiseSettledResult<Target>[]) => {
+    if (options.quick) return;
+    await Promise.all(started.map((s) => (s.status === 'fulfilled' ? s.value.stop() : undefined)));
+  };
+  const failed = async (key: string, error: unknown) => {
+    // The worker may still be busy with the failed job: start a new one.
+    await workers.get(key)?.stop();
+    workers.set(key, await startWorker(pins));
+    return error instanceof Error ? error.message : String(error);
+  };
+  const order: Variant[] = run % 2 === 0 ? ['lab', 'bare'] : ['bare', 'lab'];
+
+  if (options.scenarios.includes('idle')) {
+    progress.step(`run ${run + 1}: idle, every transport at once`);
+    const combos = options.transports.flatMap((t) => order.map((v) => ({ t, v })));
+    const started = await Promise.allSettled(combos.map(({ t, v }) => target(v, t)));
+    const pairs: Pair[] = [];
+    started.forEach((s, i) => {
+      const { t, v } = combos[i]!;
+      if (s.status === 'fulfilled')
+        pairs.push({ target: s.value, worker: workers.get(`${t}/${v}`)! });
+      else entry('idle', t).errors.push(`${v}: ${s.reason}`);
+    });
+    const measured = await runIdle(pairs, options.sizes);
+    for (const [i, pair] of pairs.entries()) {
+      const { transport, variant } = pair.target;
+      const result = measured[i]!;
+      if (result instanceof Error) {
+        entry('idle', transport).errors.push(
+          `${variant}: ${await failed(`${transport}/${variant}`, result)}`,
+        );
+      } else {
+        entry('idle', transport)[variant] = result;
+      }
+    }
+    await release(started);
+  }
+
+  const runTransport = async (transport: TransportName) => {
+    for (const scenario of options.scenarios.filter((s) => s !== 'idle')) {
+      const started = await Promise.allSettled(order.map((v) => target(v, transport)));
+      for (const [i, variant] of order.entries()) {
+        progress.step(`run ${run + 1}: ${scenario} · ${transport} · ${variant}`);
+        const server = started[i]!;
+        if (server.status === 'rejected') {
+          entry(scenario, transport).errors.push(`${variant}: ${server.reason}`);
+          continue;
+        }
+        const key = `${transport}/${variant}`;
+        try {
+          const pair = { target: server.value, worker: workers.get(key)! };
+          entry(scenario, transport)[variant] = await runScenario(scenario, pair, options.sizes);
+        } catch (error) {
+          entry(scenario, transport).errors.push(`${variant}: ${await failed(key, error)}`);
+        }
+        // Stopped at once: its members' exits must not run beside the other variant's window.
+        await release([server]);
+      }
+    }
+  };
+  // --quick is a smoke test, not a measurement: its transports run side by side to stay short.
+  if (options.quick) await Promise.all(options.transports.map(runTransport));
+  else for (const transport of options.transports) await runTransport(transport);
+  // A server that never started was reported already; the others stop now.
+  await Promise.all([...kept.values()].map(async (t) => (await t.catch(() => null))?.stop()));
+  return results;
+}
+
+function machine(): Record<string, string | number> {
+  const limits = (() => {
+    try {
+      return /Max open files\s+(\d+)/.exec(readFileSync('/proc/self/limits', 'utf8'))?.[1] ?? '?';
+    } catch {
+      return '?';
+    }
+  })();
+  return {
+    cpuModel: os.cpus()[0]?.model ?? 'unknown',
+    cores: os.cpus().length,
+    memoryBytes: os.totalmem(),
+    os: `${os.type()} ${os.release()} ${os.arch()}`,
+    loadAverageAtStart: Number(os.loadavg()[0]!.toFixed(2)),
+    openFilesLimit: limits,
+  };
+}
+
+function libraries(): Record<string, string> {
+  const versions: Record<string, string> = {};
+  for (const name of LIBRARIES) {
+    try {
+      const path = new URL(`../node_modules/${name}/package.json`, import.meta.url);
+      versions[name] = (JSON.parse(readFileSync(path, 'utf8')) as { version: string }).version;
+    } catch {
+      versions[name] = 'not installed';
+    }
+  }
+  return versions;
+}
+
+exit(await main());

@@ -1,0 +1,238 @@
+/**
+ * From the runs to the results: the median of the runs per scenario, transport and variant, the
+ * lab-over-bare ratios, the fairness check of the issue, and the problems that fail the bench
+ * (a missing transport, a lost, repeated or reordered message). The shape of latest.json.
+ */
+import type { TransportName } from '../core/model.ts';
+import { medianOf, ratio } from './metrics.ts';
+import type { Sizes } from './options.ts';
+import type { ScenarioName } from './scenarios.ts';
+import type { Measurement } from './window.ts';
+
+export type Variant = 'lab' | 'bare';
+
+/** One scenario on one transport in one run. */
+export interface Entry {
+  lab: Measurement | null;
+  bare: Measurement | null;
+  errors: string[];
+}
+
+export type RunResults = Partial<Record<ScenarioName, Partial<Record<TransportName, Entry>>>>;
+
+export interface Ratios {
+  p99: number | null;
+  cpuMsPer1000: number | null;
+  bytesDownPerDelivered: number | null;
+  capacity: number | null;
+  /** Of the server ceilings (whole core at the measured CPU per delivery). */
+  ceiling: number | null;
+  heapPerConnection: number | null;
+  sendsPerS: number | null;
+}
+
+export interface Fairness {
+  /** lab capacity / bare capacity; the issue asks for at least 0.8. */
+  capacityRatio: number | null;
+  /**
+   * `measured` when the load generator stopped neither climb; else the server CPU per delivered
+   * message at the highest rate both passed (`CPU per delivery at N msg/s`), bare over lab: the
+   * measured capacities would compare the load generator with itself.
+   */
+  capacityBasis: string | null;
+  /** lab fanout p99 / bare fanout p99; the issue asks for at most 1.25. */
+  fanoutP99Ratio: number | null;
+  pass: boolean | null;
+  /** What the measurements say about the gap, when there is one. */
+  why: string[];
+}
+
+export interface BenchResults {
+  schema: 1;
+  date: string;
+  command: string;
+  quick: boolean;
+  wallS: number;
+  machine: Record<string, string | number>;
+  node: string;
+  libraries: Record<string, string>;
+  pinning: string;
+  runs: number;
+  transports: TransportName[];
+  scenarios: ScenarioName[];
+  sizes: Sizes;
+  results: Partial<
+    Record<ScenarioName, Partial<Record<TransportName, Entry & { ratios: Ratios }>>>
+  >;
+  fairness: Partial<Record<TransportName, Fairness>>;
+  /** What fails the bench: missing transports or scenarios, lost, repeated or reordered messages. */
+  problems: string[];
+  /** What to know when reading the figures (unsettled joins, a saturated load generator, ...). */
+  notes: string[];
+}
+
+export const FAIR_CAPACITY = 0.8;
+export const FAIR_P99 = 1.25;
+
+export function summarize(
+  runs: RunResults[],
+  meta: Omit<BenchResults, 'results' | 'fairness' | 'problems' | 'notes'>,
+): BenchResults {
+  const results: BenchResults['results'] = {};
+  const problems: string[] = [];
+  const notes: string[] = [];
+  for (const scenario of meta.scenarios) {
+    const byTransport: NonNullable<BenchResults['results'][ScenarioName]> = {};
+    for (const transport of meta.transports) {
+      const entries = runs.map((run) => run[scenario]?.[transport]);
+      const pick = (variant: Variant) => {
+        const found = entries.map((e) => e?.[variant]).filter((m): m is Measurement => !!m);
+        return found.length > 0 ? medianOf(found) : null;
+      };
+      const entry = {
+        lab: pick('lab'),
+        bare: pick('bare'),
+        errors: [...new Set(entries.flatMap((e) => e?.errors ?? []))],
+      };
+      byTransport[transport] = { ...entry, ratios: ratios(entry.lab, entry.bare) };
+      for (const variant of ['lab', 'bare'] as const) {
+        const where = `${scenario} ${transport} ${variant}`;
+        const m = entry[variant];
+        if (!m) {
+          problems.push(`${where}: missing (${entry.errors.join('; ') || 'not run'})`);
+          continue;
+        }
+        const bad = (['lost', 'duplicates', 'outOfOrder', 'sendErrors'] as const).filter(
+          (field) => m[field] > 0,
+        );
+        for (const field of bad) problems.push(`${where}: ${m[field]} ${describe[field]}`);
+        for (const warning of m.warnings) notes.push(`${where}: ${warning}`);
+        if (m.loadCpuPercent >= 90) {
+          notes.push(
+            `${where}: the load generator used ${Math.round(m.loadCpuPercent)} % of its core: its own pace is in these latencies`,
+          );
+        }
+      }
+    }
+    results[scenario] = byTransport;
+  }
+  const fairness: BenchResults['fairness'] = {};
+  for (const transport of meta.transports) fairness[transport] = fair(results, transport);
+  return { ...meta, results, fairness, problems, notes };
+}
+
+const describe = {
+  lost: 'deliveries lost (not received by the end of the grace)',
+  duplicates: 'duplicate deliveries (the same seq twice at one client)',
+  outOfOrder: 'deliveries out of order (a seq lower than one already received)',
+  sendErrors: 'sends refused or failed',
+} as const;
+
+function ratios(lab: Measurement | null, bare: Measurement | null): Ratios {
+  return {
+    p99: ratio(lab?.latency?.p99, bare?.latency?.p99),
+    cpuMsPer1000: ratio(lab?.cpuMsPer1000, bare?.cpuMsPer1000),
+    bytesDownPerDelivered: ratio(lab?.bytesDownPerDelivered, bare?.bytesDownPerDelivered),
+    capacity: ratio(lab?.capacity?.deliveredPerS, bare?.capacity?.deliveredPerS),
+    ceiling: ratio(lab?.capacity?.ceilingPerS, bare?.capacity?.ceilingPerS),
+    heapPerConnection: ratio(lab?.idle?.heapPerConnection, bare?.idle?.heapPerConnection),
+    sendsPerS: ratio(lab?.sendsPerS, bare?.sendsPerS),
+  };
+}
+
+/**
+ * The issue's check: below capacity, the lab reaches at least 0.8 of the bare capacity and at
+ * most 1.25 times the bare p99 in `fanout`. Where it does not, the reasons the figures show.
+ */
+function fair(results: BenchResults['results'], transport: TransportName): Fairness {
+  const capacity = results.capacity?.[transport];
+  const fanout = results.fanout?.[transport];
+  const { capacityRatio, capacityBasis } = capacityCheck(capacity?.lab, capacity?.bare);
+  const fanoutP99Ratio = fanout?.ratios.p99 ?? null;
+  const checks = [
+    capacityRatio === null ? null : capacityRatio >= FAIR_CAPACITY,
+    fanoutP99Ratio === null ? null : fanoutP99Ratio <= FAIR_P99,
+  ].filter((c): c is boolean => c !== null);
+  const pass = checks.length === 0 ? null : checks.every(Boolean);
+  const why: string[] = [];
+  const x = (n: number | null | undefined) => (n == null ? '?' : `${n.toFixed(2)}×`);
+  const round = (n: number) => Math.round(n).toLocaleString('en-US');
+  if (capacityBasis?.startsWith('CPU') && capacity?.lab?.capacity && capacity.bare?.capacity) {
+    why.push(
+      `the load generator's core was full when a capacity climb stopped (${round(capacity.lab.capacity.deliveredPerS)}/s lab, ` +
+        `${round(capacity.bare.capacity.deliveredPerS)}/s bare), so capacity is compared by ${capacityBasis}`,
+    );
+  }
+  if (capacityRatio !== null && capacityRatio < FAIR_CAPACITY && capacity?.lab && capacity.bare) {
+    const { lab, bare } = capacity;
+    why.push(
+      capacityBasis === 'measured'
+        ? `capacity ${round(lab.capacity!.deliveredPerS)}/s against ${round(bare.capacity!.deliveredPerS)}/s bare`
+        : `at the same rate the lab's server spent ${x(1 / capacityRatio)} the CPU per delivered message`,
+      `per delivered message the lab wrote ${x(capacity.ratios.bytesDownPerDelivered)} the bytes and served ` +
+        `${x(ratio(lab.requestsPerDelivered, bare.requestsPerDelivered))} the requests`,
+    );
+    const send = results.send?.[transport];
+    if (send?.ratios.sendsPerS != null && send.ratios.sendsPerS < FAIR_CAPACITY) {
+      const way =
+        transport === 'polling' || transport === 'sse'
+          ? 'POST /room/:id/chat (koa, the session cookie, the chat core)'
+          : 'chat messages on the socket (the chat core)';
+      why.push(
+        `the way up, ${way}, took ${x(send.ratios.sendsPerS)} the bare's sends/s at full speed (${round(send.lab!.sendsPerS)} against ${round(send.bare!.sendsPerS)})`,
+      );
+    }
+  }
+  if (fanoutP99Ratio !== null && fanoutP99Ratio > FAIR_P99 && fanout) {
+    const lab = fanout.lab!;
+    const bare = fanout.bare!;
+    why.push(
+      `fanout p99 ${lab.latency!.p99.toFixed(1)} ms against ${bare.latency!.p99.toFixed(1)} ms bare; the lab's server used ` +
+        `${Math.round(lab.cpuPercent)} % of its core (bare ${Math.round(bare.cpuPercent)} %), ` +
+        `${x(fanout.ratios.cpuMsPer1000)} the CPU and ${x(fanout.ratios.bytesDownPerDelivered)} the bytes per delivered message`,
+    );
+    if (lab.cpuPercent >= 90)
+      why.push('the lab server was saturated: the fanout rate is above its capacity');
+    if (lab.loadCpuPercent >= 90) why.push('the load generator was saturated in the lab run');
+    const cost = fanout.ratios.cpuMsPer1000;
+    if (lab.cpuPercent < 90 && lab.loadCpuPercent < 90 && cost !== null && cost < FAIR_P99) {
+      const messages = Math.max(1, Math.round((lab.delivered * 0.01) / Math.max(1, lab.users)));
+      why.push(
+        `neither process was saturated and the lab spent about the bare's CPU per message: the p99 ` +
+          `rests on the slowest 1 % of deliveries, about ${messages} message(s) to everyone, so one ` +
+          'stall makes it; --runs 3 tells such a gap from noise',
+      );
+    }
+  }
+  return { capacityRatio, capacityBasis, fanoutP99Ratio, pass, why };
+}
+
+/**
+ * The capacity ratio: measured when the load generator stopped neither climb; else the cost of a
+ * delivery on each server at the same offered rate (the highest both passed), bare over lab: how
+ * many deliveries the lab's server makes of one CPU second for every one of the bare's.
+ */
+export function capacityCheck(
+  lab: Measurement | null | undefined,
+  bare: Measurement | null | undefined,
+): { capacityRatio: number | null; capacityBasis: string | null } {
+  if (!lab?.capacity || !bare?.capacity) return { capacityRatio: null, capacityBasis: null };
+  if (!lab.capacity.loadBound && !bare.capacity.loadBound) {
+    return {
+      capacityRatio: ratio(lab.capacity.deliveredPerS, bare.capacity.deliveredPerS),
+      capacityBasis: 'measured',
+    };
+  }
+  const passed = (m: Measurement) =>
+    new Map(m.capacity!.steps.filter((s) => s.pass).map((s) => [s.ratePerS, s]));
+  const labSteps = passed(lab);
+  const common = [...passed(bare).values()]
+    .filter((s) => labSteps.has(s.ratePerS))
+    .sort((a, b) => b.ratePerS - a.ratePerS)[0];
+  if (!common) return { capacityRatio: null, capacityBasis: null };
+  const labCost = labSteps.get(common.ratePerS)!.serverCpuMsPer1000;
+  return {
+    capacityRatio: ratio(common.serverCpuMsPer1000, labCost),
+    capacityBasis: `CPU per delivery at ${Math.round(common.ratePerS)} msg/s`,
+  };
+}
