@@ -84,7 +84,20 @@ export async function startTarget(
           ...['--empty-room-grace', '3600000'],
         ]
       : [`bench/baselines/${transport}.ts`, '--port', '0'];
-  const child = spawnNode(['--expose-gc', '--import', './bench/gc-signal.ts', ...args], false);
+  // BENCH_PROFILE=dir writes a V8 CPU profile of each server there (open it in Chrome's DevTools,
+  // Performance tab); the server then stops with SIGTERM so that the profile is written.
+  const profileDir = process.env.BENCH_PROFILE;
+  const profile = profileDir
+    ? [
+        '--cpu-prof',
+        // One folder per server; the file names tell the main thread (…0.001) from tsx's loader.
+        `--cpu-prof-dir=${join(profileDir, `${variant}-${transport}`)}`,
+      ]
+    : [];
+  const child = spawnNode(
+    [...profile, '--expose-gc', '--import', './bench/gc-signal.ts', ...args],
+    false,
+  );
   let output = '';
   child.stdout!.on('data', (chunk) => {
     output += chunk;
@@ -143,6 +156,10 @@ export async function startTarget(
         child.kill('SIGUSR2');
       }),
     stop: async () => {
+      if (profileDir) {
+        child.kill('SIGTERM');
+        await Promise.race([exited, new Promise((done) => setTimeout(done, 10_000))]);
+      }
       child.kill('SIGKILL');
       await exited;
       rmSync(dataDir, { recursive: true, force: true });

@@ -29,6 +29,12 @@ const debug = logger('chat');
 export interface Visitor {
   user: User;
   granted: readonly string[];
+  /**
+   * An opaque key of the visitor's session, where the HTTP side knows it. The colour is the
+   * book's identity and about 3,240 colours exist, so two sessions may share one: a transport that
+   * keeps state per visitor keys it by this.
+   */
+  session?: string;
 }
 
 /** A live subscription; `close` is idempotent. */

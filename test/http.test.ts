@@ -2,7 +2,7 @@ import { readdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { GIF_1X1, gifForm, PNG_1X1 } from './support/files.ts';
-import { newSession, type Session } from './support/http.ts';
+import { cookieHeader, newSession, type Session } from './support/http.ts';
 import { startServer, type TestServer } from './support/server.ts';
 
 let server: TestServer;
@@ -51,6 +51,40 @@ describe('identity', () => {
       body: JSON.stringify({ chat: 'hi' }),
     });
     expect(response.status).toBe(401);
+  });
+
+  it('a cookie the server has read before is no pass for a forged signature or value', async () => {
+    const room = await owner.createRoom();
+    const post = (cookie: string) =>
+      fetch(`${server.url}/room/${room.id}/chat`, {
+        method: 'POST',
+        headers: { cookie, 'content-type': 'application/json' },
+        body: JSON.stringify({ chat: 'hi' }),
+      });
+    // Read (and so remembered) twice with the true pair first.
+    expect((await post(owner.cookie)).status).toBe(201);
+    expect((await post(owner.cookie)).status).toBe(201);
+    const otherSignature = owner.cookie.replace(/lab\.sid\.sig=[^;]+/, 'lab.sid.sig=AAAAAAAA');
+    expect((await post(otherSignature)).status).toBe(401);
+    const guestValue = /lab\.sid=[^;]+/.exec(guest.cookie)![0];
+    const swapped = owner.cookie.replace(/lab\.sid=[^;]+/, guestValue);
+    expect((await post(swapped)).status).toBe(401);
+  });
+
+  it('a password grant lives in the new cookie only, not in the one sent before it', async () => {
+    const visitor = await newSession(server.url);
+    const room = await owner.createRoom({ password: 'sesame' });
+    const read = (cookie: string) =>
+      fetch(`${server.url}/api/rooms/${room.id}/messages`, { headers: { cookie } });
+    expect((await read(visitor.cookie)).status).toBe(403);
+    const entered = await visitor.fetch(`/room/${room.id}/enter`, {
+      method: 'POST',
+      json: { password: 'sesame' },
+    });
+    expect(entered.status).toBe(204);
+    const granted = cookieHeader(entered);
+    expect((await read(granted)).status).toBe(200);
+    expect((await read(visitor.cookie)).status).toBe(403);
   });
 });
 

@@ -85,7 +85,10 @@ export async function serveBare(transport: BareTransport): Promise<void> {
   await new Promise<void>((done) => server.listen(Number(values.port ?? 0), host, done));
   const { port } = server.address() as AddressInfo;
   console.info(`listening on http://${host}:${port} (bare ${transport.name})`);
-  const stop = () => server.close(() => process.exit(0));
+  const stop = () => {
+    server.close(() => process.exit(0));
+    server.closeAllConnections();
+  };
   process.once('SIGTERM', stop);
   process.once('SIGINT', stop);
 }

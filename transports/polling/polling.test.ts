@@ -311,6 +311,31 @@ describe('between polls', () => {
     const answer = await second;
     expect(answer.body.events).toEqual([{ type: 'chat', id: sent.seq, data: sent }]);
   });
+  it('two sessions of one colour each hold their own poll: neither answers the other', async () => {
+    // About 3,240 colours exist: among 400 sessions two share one all but surely.
+    const byColour = new Map<string, Session>();
+    let twins: [Session, Session] | undefined;
+    for (let i = 0; i < 400 && !twins; i += 1) {
+      const session = await newSession(server.url);
+      const same = byColour.get(session.user);
+      if (same) twins = [same, session];
+      else byColour.set(session.user, session);
+    }
+    expect(twins).toBeDefined();
+    const [first, second] = twins!;
+    const room = await alice.createRoom();
+    const cursor = (await drain(first, room.id)).cursor;
+    await drain(second, room.id);
+    const before = await stats();
+    const polls = [first, second].map((who) => poll(who, room.id, `after=${cursor}&wait=20`));
+    await sleep(500);
+    const sent = await alice.say(room.id, 'to both twins');
+    for (const answer of await Promise.all(polls)) {
+      expect(answer.ms).toBeGreaterThan(400);
+      expect(answer.body.events).toEqual([{ type: 'chat', id: sent.seq, data: sent }]);
+    }
+    expect((await stats()).requests! - before.requests!).toBeLessThan(6);
+  });
 });
 
 describe('a client that goes away', () => {

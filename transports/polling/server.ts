@@ -79,7 +79,8 @@ interface Seat {
  * answer's cursor) before the previous poll's subscription closes, and the last one lingers for
  * `pollLingerMs`: a poll that is pending or ended less than that ago counts as a subscription.
  * One pending poll per session and room (engine.io's rule): a second one answers the first at
- * once. Sessions are told apart by their user colour, which is what the core knows of them.
+ * once. Seats are per session, not per colour: two sessions of one colour would answer each
+ * other's polls at once, over and over.
  */
 export class PollingTransport implements Transport {
   readonly name = 'polling' as const;
@@ -164,7 +165,7 @@ export class PollingTransport implements Transport {
     wait: number,
   ): Promise<string> {
     const chat = this.#chat!;
-    const key = `${visitor.user} ${room}`;
+    const key = `${visitor.session ?? visitor.user} ${room}`;
     const finished = this.#seats.get(key);
     if (finished && !finished.poll && finished.kept.some(isFinal)) {
       // `kicked` or `removeRoom` came after the last poll: it goes first; later polls get 403/404.
