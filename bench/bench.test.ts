@@ -290,4 +290,22 @@ describe('the capacity check', () => {
       capacityBasis: 'CPU per delivery at 80 msg/s',
     });
   });
+
+  it('without a rate both passed, compares the CPU per delivery at the highest each passed', () => {
+    const lab = climb(true, 4000, [
+      [40, true, 15],
+      [80, false, 14],
+      [57, false, 14],
+      [48, true, 12],
+    ]);
+    const bare = climb(true, 3000, [
+      [40, false, 8],
+      [20, true, 7],
+      [34, true, 6],
+    ]);
+    expect(capacityCheck(lab, bare)).toEqual({
+      capacityRatio: 0.5,
+      capacityBasis: 'CPU per delivery at 48 (lab) and 34 (bare) msg/s',
+    });
+  });
 });

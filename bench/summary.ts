@@ -7,7 +7,7 @@ import type { TransportName } from '../core/model.ts';
 import { medianOf, ratio } from './metrics.ts';
 import type { Sizes } from './options.ts';
 import type { ScenarioName } from './scenarios.ts';
-import type { Measurement } from './window.ts';
+import type { CapacityStep, Measurement } from './window.ts';
 
 export type Variant = 'lab' | 'bare';
 
@@ -226,13 +226,28 @@ export function capacityCheck(
   const passed = (m: Measurement) =>
     new Map(m.capacity!.steps.filter((s) => s.pass).map((s) => [s.ratePerS, s]));
   const labSteps = passed(lab);
-  const common = [...passed(bare).values()]
+  const bareSteps = passed(bare);
+  const common = [...bareSteps.values()]
     .filter((s) => labSteps.has(s.ratePerS))
     .sort((a, b) => b.ratePerS - a.ratePerS)[0];
-  if (!common) return { capacityRatio: null, capacityBasis: null };
-  const labCost = labSteps.get(common.ratePerS)!.serverCpuMsPer1000;
+  if (common) {
+    const labCost = labSteps.get(common.ratePerS)!.serverCpuMsPer1000;
+    return {
+      capacityRatio: ratio(common.serverCpuMsPer1000, labCost),
+      capacityBasis: `CPU per delivery at ${Math.round(common.ratePerS)} msg/s`,
+    };
+  }
+  // The climbs passed no rate in common (one failed a step the other passed, then narrowed
+  // elsewhere): the cost of a delivery at each one's highest passing rate.
+  const highest = (steps: Map<number, CapacityStep>) =>
+    [...steps.values()].sort((a, b) => b.ratePerS - a.ratePerS)[0];
+  const labBest = highest(labSteps);
+  const bareBest = highest(bareSteps);
+  if (!labBest || !bareBest) return { capacityRatio: null, capacityBasis: null };
   return {
-    capacityRatio: ratio(common.serverCpuMsPer1000, labCost),
-    capacityBasis: `CPU per delivery at ${Math.round(common.ratePerS)} msg/s`,
+    capacityRatio: ratio(bareBest.serverCpuMsPer1000, labBest.serverCpuMsPer1000),
+    capacityBasis:
+      `CPU per delivery at ${Math.round(labBest.ratePerS)} (lab) and ` +
+      `${Math.round(bareBest.ratePerS)} (bare) msg/s`,
   };
 }
