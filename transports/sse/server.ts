@@ -5,6 +5,7 @@ import { ChatError } from '../../core/errors.ts';
 import { logger } from '../../core/log.ts';
 import type { LobbyEvent, RoomEvent } from '../../core/model.ts';
 import * as validate from '../../core/validate.ts';
+import { SpreadHeartbeat } from '../heartbeat.ts';
 import type { HttpContext } from '../http/context.ts';
 import type { WireMeter } from '../http/meter.ts';
 import {
@@ -42,7 +43,7 @@ export class SseTransport implements Transport {
   readonly #streams = new Set<Stream>();
   readonly #heartbeatMs: number;
   readonly #maxQueueBytes: number;
-  #heartbeat: NodeJS.Timeout | undefined;
+  #heartbeat: SpreadHeartbeat<Stream> | undefined;
   #meter: WireMeter | undefined;
   #eventsOut = 0;
   #closing = false;
@@ -55,8 +56,9 @@ export class SseTransport implements Transport {
   mount(router: Router, http: HttpContext): void {
     const { chat } = http;
     this.#meter = http.meter('sse');
-    this.#heartbeat = setInterval(() => this.#writeAll(': ping\n\n'), this.#heartbeatMs);
-    this.#heartbeat.unref();
+    this.#heartbeat = new SpreadHeartbeat(this.#heartbeatMs, (stream) => {
+      if (!stream.res.writableEnded) stream.res.write(': ping\n\n');
+    });
 
     router.get('/sse/lobby', (ctx) => {
       const stream = this.#open(ctx);
@@ -101,7 +103,7 @@ export class SseTransport implements Transport {
 
   async close(): Promise<void> {
     this.#closing = true;
-    clearInterval(this.#heartbeat);
+    this.#heartbeat?.stop();
     for (const stream of [...this.#streams]) stream.res.end();
   }
 
@@ -122,8 +124,10 @@ export class SseTransport implements Transport {
     res.write('retry: 2000\n\n');
     const stream: Stream = { res, subscription: null, bound: new SendBound(this.#maxQueueBytes) };
     this.#streams.add(stream);
+    this.#heartbeat?.add(stream);
     res.once('close', () => {
       this.#streams.delete(stream);
+      this.#heartbeat?.delete(stream);
       stream.subscription?.close();
     });
     return stream;
@@ -145,12 +149,6 @@ export class SseTransport implements Transport {
     res.write(frame);
     this.#eventsOut += 1;
     return true;
-  }
-
-  #writeAll(frame: string): void {
-    for (const stream of this.#streams) {
-      if (!stream.res.writableEnded) stream.res.write(frame);
-    }
   }
 }
 

@@ -8,6 +8,7 @@ import { ChatError, GENERIC_ERROR, isChatError } from '../../core/errors.ts';
 import { logError, logger } from '../../core/log.ts';
 import type { LobbyEvent, RoomEvent } from '../../core/model.ts';
 import * as validate from '../../core/validate.ts';
+import { SpreadHeartbeat } from '../heartbeat.ts';
 import type { HttpContext } from '../http/context.ts';
 import type { WireMeter } from '../http/meter.ts';
 import {
@@ -71,7 +72,7 @@ export class WsTransport implements Transport {
   readonly #maxQueueBytes: number;
   #wss: WebSocketServer | undefined;
   #chat: ChatService | undefined;
-  #heartbeat: NodeJS.Timeout | undefined;
+  #heartbeat: SpreadHeartbeat<Connection> | undefined;
   #meter: WireMeter | undefined;
   #eventsOut = 0;
   #closing = false;
@@ -107,8 +108,9 @@ export class WsTransport implements Transport {
     server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) =>
       this.#serverOnUpgrade(server, http, req, socket, head),
     );
-    this.#heartbeat = setInterval(() => this.#ping(), this.#heartbeatMs);
-    this.#heartbeat.unref();
+    this.#heartbeat = new SpreadHeartbeat(this.#heartbeatMs, (connection) =>
+      this.#ping(connection),
+    );
   }
 
   stats(): TransportStats {
@@ -117,7 +119,7 @@ export class WsTransport implements Transport {
 
   async close(): Promise<void> {
     this.#closing = true;
-    clearInterval(this.#heartbeat);
+    this.#heartbeat?.stop();
     const closed = [...this.#connections].map(
       ({ socket }) =>
         new Promise<void>((done) => {
@@ -173,6 +175,7 @@ export class WsTransport implements Transport {
       bound: new SendBound(this.#maxQueueBytes),
     };
     this.#connections.add(connection);
+    this.#heartbeat?.add(connection);
     socket.on('pong', () => {
       connection.alive = true;
     });
@@ -184,6 +187,7 @@ export class WsTransport implements Transport {
 
   #socketOnClose(connection: Connection): void {
     this.#connections.delete(connection);
+    this.#heartbeat?.delete(connection);
     for (const follow of connection.rooms.values()) this.#forget(connection, follow);
     connection.lobby?.close();
     connection.lobby = null;
@@ -359,17 +363,18 @@ export class WsTransport implements Transport {
     this.#sendFrame(connection, encodeFrame({ type: 'error', data }));
   }
 
-  /** The ws README's heartbeat: end what did not answer the previous ping, ping the rest. */
-  #ping(): void {
-    for (const connection of this.#connections) {
-      if (!connection.alive) {
-        debug('ending a socket that did not answer a ping');
-        connection.socket.terminate();
-        continue;
-      }
-      connection.alive = false;
-      connection.socket.ping();
+  /**
+   * The ws README's heartbeat, one connection at a time (spread over the period): end it if it
+   * did not answer the previous ping, else ping it.
+   */
+  #ping(connection: Connection): void {
+    if (!connection.alive) {
+      debug('ending a socket that did not answer a ping');
+      connection.socket.terminate();
+      return;
     }
+    connection.alive = false;
+    connection.socket.ping();
   }
 }
 
