@@ -211,7 +211,12 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
     allowedOrigins: options.allowedOrigins,
     dataDir: options.dataDir,
   });
-  const server = createServer(app.callback());
+  const koa = app.callback();
+  const served = transports.filter((transport) => transport.serve);
+  const server = createServer((req, res) => {
+    for (const transport of served) if (transport.serve!(req, res)) return;
+    void koa(req, res);
+  });
   for (const transport of transports) transport.attach?.(server, http);
   server.on('clientError', (error, socket) => {
     if (socket.writable) socket.end('HTTP/1.1 400 Bad Request\r\nConnection: close\r\n\r\n');

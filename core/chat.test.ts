@@ -38,15 +38,25 @@ let dir: string;
 let store: SlowHistoryStore;
 let chat: ChatService;
 
-beforeEach(async () => {
-  dir = await mkdtemp(join(tmpdir(), 'realtime-lab-chat-'));
-  store = new SlowHistoryStore();
-  chat = await ChatService.open({
+async function openChat(): Promise<ChatService> {
+  return ChatService.open({
     store,
     gifs: await GifFiles.open(dir),
     emptyRoomGraceMs: 60_000,
     memberGraceMs: 50,
   });
+}
+
+/** A new ChatService on the same store, as after a restart: it knows no recent events. */
+async function restart(): Promise<void> {
+  await chat.close();
+  chat = await openChat();
+}
+
+beforeEach(async () => {
+  dir = await mkdtemp(join(tmpdir(), 'realtime-lab-chat-'));
+  store = new SlowHistoryStore();
+  chat = await openChat();
 });
 afterEach(async () => {
   await chat.close();
@@ -64,6 +74,8 @@ describe('ChatService.subscribe: the one resume path', () => {
   it('replay racing live posts: every seq once, in order', async () => {
     const room = await chat.createRoom(alice, { title: 'r' });
     for (let i = 0; i < 20; i++) await chat.post(alice, room.id, { chat: `h${i}` });
+    // After a restart the history comes from the store, slowly.
+    await restart();
     store.delayMs = 30;
     const { events, listener } = collect();
     const subscribing = chat.subscribe(bob, room.id, { after: 5 }, listener);
@@ -79,6 +91,41 @@ describe('ChatService.subscribe: the one resume path', () => {
     expect(got).toEqual(Array.from({ length: got.length }, (_, i) => i + 6));
     expect(got.at(-1)).toBe(31);
     subscription.close();
+  });
+
+  it('a replay among the recent events reads no store and hands out the live event objects', async () => {
+    const room = await chat.createRoom(alice, { title: 'r' });
+    const live = collect();
+    const first = await chat.subscribe(alice, room.id, {}, live.listener);
+    for (let i = 0; i < 10; i++) await chat.post(alice, room.id, { chat: `m${i}` });
+    let reads = 0;
+    const read = store.messagesAfter.bind(store);
+    store.messagesAfter = (...args) => {
+      reads += 1;
+      return read(...args);
+    };
+    const replay = collect();
+    const second = await chat.subscribe(bob, room.id, { after: 4 }, replay.listener);
+    expect(reads).toBe(0);
+    const chats = (events: RoomEvent[]) => events.filter((e) => e.type === 'chat');
+    expect(seqs(chats(replay.events))).toEqual(seqs(chats(live.events)).slice(3));
+    chats(replay.events).forEach((event, i) => {
+      expect(event).toBe(chats(live.events)[i + 3]);
+    });
+    first.close();
+    second.close();
+  });
+
+  it('a replay older than the recent events reads the store: all of it, in order, once', async () => {
+    const room = await chat.createRoom(alice, { title: 'r' });
+    for (let i = 0; i < 300; i++) await chat.post(alice, room.id, { chat: `m${i}` });
+    for (const after of [0, 40, 250, 299, 300]) {
+      const { events, listener } = collect();
+      const subscription = await chat.subscribe(bob, room.id, { after }, listener);
+      const got = seqs(events).filter((seq) => seq <= 300);
+      expect(got).toEqual(Array.from({ length: 300 - after }, (_, i) => after + i + 1));
+      subscription.close();
+    }
   });
 
   it('concurrent posts get gapless seqs, published in seq order', async () => {

@@ -66,6 +66,8 @@ export interface ChatOptions {
 }
 
 const HISTORY_PAGE = 500;
+/** Stored events kept per room for replays that start among them. */
+const RECENT_EVENTS = 256;
 
 /**
  * The chat: the only door transports use. It validates every input, decides access, appends
@@ -82,6 +84,12 @@ export class ChatService {
   readonly #rooms = new Map<string, StoredRoom>();
   /** Each room's highest seq, as appended: where a subscription without `after` starts. */
   readonly #lastSeqs = new Map<string, number>();
+  /**
+   * Each room's newest stored events since this process started, oldest first, without a gap up
+   * to its last seq: the very objects live subscribers got. A replay that starts among them (a
+   * long poll, a reconnect) reads no store and hands transports events they have already encoded.
+   */
+  readonly #recent = new Map<string, RoomEvent[]>();
   /** Each member's join message as it is stored: an exit is recorded only after a stored join. */
   readonly #joins = new Map<string, Promise<boolean>>();
   /** The tail of each room's append queue. */
@@ -321,18 +329,26 @@ export class ChatService {
     }
 
     if (options.after !== undefined) {
-      try {
-        let page: Message[];
-        do {
-          page = await this.store.messagesAfter(room.id, cursor, HISTORY_PAGE);
-          for (const message of page) {
-            if (closed) return subscription;
-            deliver(storedEvent(message));
-          }
-        } while (page.length === HISTORY_PAGE);
-      } catch (error) {
-        subscription.close();
-        throw error;
+      const recent = this.#recentAfter(room.id, cursor);
+      if (recent) {
+        for (const event of recent) {
+          if (closed) return subscription;
+          deliver(event);
+        }
+      } else {
+        try {
+          let page: Message[];
+          do {
+            page = await this.store.messagesAfter(room.id, cursor, HISTORY_PAGE);
+            for (const message of page) {
+              if (closed) return subscription;
+              deliver(storedEvent(message));
+            }
+          } while (page.length === HISTORY_PAGE);
+        } catch (error) {
+          subscription.close();
+          throw error;
+        }
       }
       const pending: RoomEvent[] = held ?? [];
       held = null;
@@ -421,10 +437,34 @@ export class ChatService {
         throw new ChatError(404, 'This room does not exist (any more).');
       }
       const message = await this.store.appendMessage(draft);
+      const event: RoomEvent = { type, id: message.seq, data: message };
+      this.#remember(draft.room, event);
       this.#lastSeqs.set(draft.room, message.seq);
-      this.#hub.publishRoom(draft.room, { type, id: message.seq, data: message });
+      this.#hub.publishRoom(draft.room, event);
       return message;
     });
+  }
+
+  /** Keeps a stored event among the room's recent ones (see `#recent`). */
+  #remember(room: string, event: RoomEvent & { id: number }): void {
+    let recent = this.#recent.get(room);
+    const last = recent?.at(-1) as { id: number } | undefined;
+    // Only a gapless run is of use: start again if one was missed (it cannot, but never trust it).
+    if (!recent || (last && last.id !== event.id - 1)) {
+      recent = [];
+      this.#recent.set(room, recent);
+    }
+    recent.push(event);
+    if (recent.length > RECENT_EVENTS) recent.splice(0, recent.length - RECENT_EVENTS);
+  }
+
+  /** The stored events with `seq > after`, when the recent ones reach back that far; else null. */
+  #recentAfter(room: string, after: number): readonly RoomEvent[] | null {
+    if (after >= (this.#lastSeqs.get(room) ?? 0)) return [];
+    const recent = this.#recent.get(room);
+    const first = (recent?.[0] as { id: number } | undefined)?.id;
+    if (!recent || first === undefined || first > after + 1) return null;
+    return recent.slice(after + 1 - first);
   }
 
   #system(room: string, type: SystemEventType, user: User): Promise<Message> {
@@ -488,6 +528,7 @@ export class ChatService {
     const removed = await this.#enqueue(id, () => this.store.removeRoom(id));
     if (!this.#rooms.delete(id)) return;
     this.#lastSeqs.delete(id);
+    this.#recent.delete(id);
     this.#membership.forget(id);
     for (const key of this.#joins.keys()) if (key.startsWith(`${id}\n`)) this.#joins.delete(key);
     const event = { type: 'removeRoom', data: { id } } as const;

@@ -1,4 +1,4 @@
-import type { Server } from 'node:http';
+import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import type Router from '@koa/router';
 import type { TransportName } from '../core/model.ts';
 import type { HttpContext } from './http/context.ts';
@@ -11,8 +11,8 @@ import type { WireMeter } from './http/meter.ts';
  * decides joins, exits, capacity and order; the transport only carries events and counts bytes.
  *
  * Lifecycle: the composition root (server.ts) creates the transport, calls `mount` (routes on the
- * koa router: polling, SSE) and/or `attach` (the raw HTTP server: ws upgrades, Socket.IO), then
- * `listen`. On shutdown it calls `close`, which stops accepting, ends every connection (clients
+ * koa router: polling, SSE) and/or `attach` (the raw HTTP server: ws upgrades, Socket.IO), offers
+ * it every request first through `serve` where it has one, then `listen`. On shutdown it calls `close`, which stops accepting, ends every connection (clients
  * resume by `seq` when the server is back) and resolves when done.
  *
  * Encoding: an event is serialised once per transport format and the same string or Buffer is
@@ -25,6 +25,11 @@ export interface Transport {
   mount?(router: Router, http: HttpContext): void;
   /** Upgrade-based transports hook the raw HTTP server (ws noServer + handleUpgrade; Socket.IO). */
   attach?(server: Server, http: HttpContext): void;
+  /**
+   * A hot endpoint served beside koa, as engine.io serves Socket.IO's polling: asked first for
+   * every request, returns true when it took it (long polling's room polls).
+   */
+  serve?(req: IncomingMessage, res: ServerResponse): boolean;
   /** Live counters for /api/stats. */
   stats(): TransportStats;
   /** Stop accepting, close every connection (clients will resume), resolve when done. */

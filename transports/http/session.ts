@@ -14,6 +14,7 @@ interface LabSession {
 }
 
 export const SESSION_COOKIE = 'lab.sid';
+export const NO_SESSION = 'No session: call GET /api/me first and send its cookie back.';
 /** Grants kept per session: the newest password rooms entered. */
 const MAX_GRANTS = 100;
 const MAX_AGE = 30 * 24 * 60 * 60 * 1000;
@@ -127,7 +128,7 @@ export function ensureVisitor(ctx: Context): Visitor {
 export function requireVisitor(ctx: Context): Visitor {
   const visitor = verifiedSessions(ctx.app).get(cookieKey(ctx.req)) ?? readVisitor(ctx);
   if (!visitor) {
-    throw new ChatError(401, 'No session: call GET /api/me first and send its cookie back.');
+    throw new ChatError(401, NO_SESSION);
   }
   return visitor;
 }

@@ -48,7 +48,7 @@ export class LobbyPolls {
         done: false,
         timer: undefined,
         respond,
-        ended: responseEnded(ctx, () => this.#finish(poll, false)),
+        ended: responseEnded(ctx.res, () => this.#finish(poll, false)),
       };
       poll.timer = setTimeout(() => this.#finish(poll, true), wait * 1000);
       this.#polls.add(poll);

@@ -1,3 +1,4 @@
+import type { ServerResponse } from 'node:http';
 import type { Context } from 'koa';
 import { ChatError } from '../../core/errors.ts';
 import type { LobbyEvent, RoomEvent } from '../../core/model.ts';
@@ -24,8 +25,7 @@ export function waitSeconds(value: unknown): number {
 }
 
 /** Settles when the response has left or its client went away (`onAbort` runs then). */
-export function responseEnded(ctx: Context, onAbort: () => void): Promise<void> {
-  const res = ctx.res;
+export function responseEnded(res: ServerResponse, onAbort: () => void): Promise<void> {
   return new Promise((done) => {
     res.once('close', () => {
       if (!res.writableFinished) onAbort();
@@ -38,6 +38,27 @@ export function answer(ctx: Context, body: string): void {
   ctx.set('Cache-Control', 'no-store');
   ctx.type = 'application/json';
   ctx.body = body;
+}
+
+/** The same answer (or an error) without koa, for the polls served beside it. */
+export function writeAnswer(res: ServerResponse, status: number, body: string): void {
+  res.writeHead(status, {
+    'Content-Type': 'application/json; charset=utf-8',
+    'Content-Length': Buffer.byteLength(body),
+    'Cache-Control': 'no-store',
+    'X-Content-Type-Options': 'nosniff',
+  });
+  res.end(body);
+}
+
+/** A query string as koa reads it: a repeated name gives an array. */
+export function queryOf(search: string): Record<string, string | string[]> {
+  const query: Record<string, string | string[]> = {};
+  for (const [name, value] of new URLSearchParams(search)) {
+    const before = query[name];
+    query[name] = before === undefined ? value : [...[before].flat(), value];
+  }
+  return query;
 }
 
 /** `{"type","id"?,"data"}`, once per event object, whatever the number of polls it goes to. */

@@ -7,6 +7,7 @@ import type { LobbyEvent, RoomEvent } from '../../core/model.ts';
 import * as validate from '../../core/validate.ts';
 import type { HttpContext } from '../http/context.ts';
 import type { WireMeter } from '../http/meter.ts';
+import { NO_SESSION } from '../http/session.ts';
 import { encodeOnce, meterStats, type Transport, type TransportStats } from '../transport.ts';
 
 const debug = logger('socketio');
@@ -129,13 +130,7 @@ export class SocketIoTransport implements Transport {
           socket.data.visitor = visitor;
           return next();
         }
-        next(
-          refusal(
-            'unauthorized',
-            401,
-            'No session: call GET /api/me first and send its cookie back.',
-          ),
-        );
+        next(refusal('unauthorized', 401, NO_SESSION));
       } catch (error) {
         logError('reading the session of a Socket.IO handshake', error);
         next(refusal('server error', 500, GENERIC_ERROR));

@@ -11,6 +11,7 @@ import * as validate from '../../core/validate.ts';
 import { SpreadHeartbeat } from '../heartbeat.ts';
 import type { HttpContext } from '../http/context.ts';
 import type { WireMeter } from '../http/meter.ts';
+import { NO_SESSION } from '../http/session.ts';
 import {
   encodeOnce,
   meterStats,
@@ -379,7 +380,6 @@ export class WsTransport implements Transport {
 }
 
 const ORIGIN_REFUSED = 'Connections from another site are refused (Origin check).';
-const NO_SESSION = 'No session: call GET /api/me first and send its cookie back.';
 const SHUTTING_DOWN = 'The server is shutting down; try again in a moment.';
 const NOT_A_FRAME = 'A frame must be a JSON object in a text frame, such as {"type":"subscribe"}.';
 const UNKNOWN_TYPE = 'The frame type must be subscribe, unsubscribe or chat.';
