@@ -74,6 +74,24 @@ describe.skipIf(!hasChromium).each(TRANSPORT_NAMES)(
     const message = (page: Page, text: string) =>
       page.locator('#chat-list > [data-seq]', { hasText: text });
 
+    /**
+     * A visitor whose colour none of `taken` has. Colours are few (3,240) and are the book's
+     * identity: a visitor of a taken colour is that user, and sees what that user sees.
+     */
+    async function visitorNot(...taken: string[]): Promise<Page> {
+      for (;;) {
+        const page = await visitor();
+        if (!taken.includes(await colourOf(page))) return page;
+        await page.context().close();
+      }
+    }
+
+    /** The colour of a page's session (given one now if it has none). */
+    async function colourOf(page: Page): Promise<string> {
+      const me = await page.context().request.get(`${server.url}/api/me`);
+      return ((await me.json()) as { user: string }).user;
+    }
+
     async function userOf(page: Page): Promise<string> {
       return (await page.locator('#chat-page').getAttribute('data-user')) ?? '';
     }
@@ -88,7 +106,7 @@ describe.skipIf(!hasChromium).each(TRANSPORT_NAMES)(
       await b.goto(`${server.url}/${choose}`);
       await b.locator('#state[data-state="open"]').waitFor();
 
-      const a = await visitor();
+      const a = await visitorNot(await colourOf(b));
       await a.goto(`${server.url}/room${choose}`);
       await a.fill('input[name="title"]', 'Browser <b>room</b>');
       await a.fill('input[name="max"]', '5');
@@ -162,7 +180,7 @@ describe.skipIf(!hasChromium).each(TRANSPORT_NAMES)(
       expect((await a.locator('#chat-error').textContent())?.length).toBeGreaterThan(10);
 
       // C arrives later and gets the history first, in seq order.
-      const c = await visitor();
+      const c = await visitorNot(userA, userB);
       await c.goto(`${server.url}/room/${roomId}${choose}`);
       await message(c, 'hello from A').waitFor();
       await message(c, ATTACK).waitFor();

@@ -264,13 +264,21 @@ describe('a database outage', () => {
           .then(asText),
         alice.fetch('/room', { method: 'POST', json: { title: 'new' } }).then(asText),
         alice.fetch(`/api/rooms/${room.id}/messages`).then(asText),
-        // Bob's second tab: he is a member already, so no join or exit is at stake.
-        openSse(`${server.url}/sse/room/${room.id}?after=0`, { cookie: bob.cookie }),
       ]);
       for (const { status, body } of refused) {
         expect(status).toBe(503);
         expect(JSON.parse(body)).toEqual({ error: DATABASE_UNREACHABLE });
       }
+      // Bob's second tab (a member already: no join or exit is at stake) replays what this
+      // server stored itself from memory, database or not.
+      const secondTab = await openSse(`${server.url}/sse/room/${room.id}?after=0`, {
+        cookie: bob.cookie,
+      });
+      expect(secondTab.status).toBe(200);
+      await secondTab.waitFor(1, 'join');
+      expect(secondTab.events().map((e) => e.id)).toEqual([1, 2]);
+      expect(chatsOf(secondTab.events())).toEqual(['before']);
+      secondTab.close();
       // The server itself is up: what needs no database still works.
       expect((await fetch(`${server.url}/api/me`)).status).toBe(200);
       const rooms = await (await fetch(`${server.url}/api/rooms`)).json();
