@@ -10,13 +10,32 @@ export interface Session {
   say(room: string, chat: string, to?: string): Promise<{ seq: number; [key: string]: unknown }>;
 }
 
-/** GET /api/me: a new session, as PROTOCOL.md tells programs to start. */
-export async function newSession(baseUrl: string): Promise<Session> {
-  const response = await fetch(`${baseUrl}/api/me`);
-  if (response.status !== 200) throw new Error(`/api/me answered ${response.status}`);
-  const { user } = (await response.json()) as { user: string };
-  const cookie = cookieHeader(response);
-  return sessionOf(baseUrl, user, cookie);
+/**
+ * The colours of the sessions this test process drew. Only about 3,240 colours exist, and two
+ * sessions of one colour are one user (PROTOCOL.md, Identity): a test of two users that drew one
+ * colour twice would see one member, one join and no exit, a failure once in a few hundred runs.
+ */
+const drawn = new Set<string>();
+/** Draws past this many taken colours are given up on (the colour is then shared). */
+const MAX_REDRAWS = 100;
+
+/**
+ * GET /api/me: a new session, as PROTOCOL.md tells programs to start, of a colour no other
+ * session of this test process has; `anyColour` takes whatever colour comes (to find twins).
+ */
+export async function newSession(
+  baseUrl: string,
+  options: { anyColour?: boolean } = {},
+): Promise<Session> {
+  for (let redraws = 0; ; redraws += 1) {
+    const response = await fetch(`${baseUrl}/api/me`);
+    if (response.status !== 200) throw new Error(`/api/me answered ${response.status}`);
+    const { user } = (await response.json()) as { user: string };
+    if (options.anyColour || !drawn.has(user) || redraws >= MAX_REDRAWS) {
+      drawn.add(user);
+      return sessionOf(baseUrl, user, cookieHeader(response));
+    }
+  }
 }
 
 export function sessionOf(baseUrl: string, user: string, cookie: string): Session {

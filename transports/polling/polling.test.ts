@@ -316,7 +316,7 @@ describe('between polls', () => {
     const byColour = new Map<string, Session>();
     let twins: [Session, Session] | undefined;
     for (let i = 0; i < 400 && !twins; i += 1) {
-      const session = await newSession(server.url);
+      const session = await newSession(server.url, { anyColour: true });
       const same = byColour.get(session.user);
       if (same) twins = [same, session];
       else byColour.set(session.user, session);
