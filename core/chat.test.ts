@@ -198,6 +198,36 @@ describe('membership through the core', () => {
     expect(history.map((m) => m.chat)).toEqual([`${bob.user} joined`, `${bob.user} left`]);
   });
 
+  it('a crowd joining at once shares a few `members` lists; each join is followed by one naming it', async () => {
+    const room = await chat.createRoom(alice, { title: 'r', max: 100 });
+    const { events, listener } = collect();
+    await chat.subscribe(alice, room.id, {}, listener);
+    const crowd = Array.from({ length: 50 }, (_, i) => ({
+      user: `#${(0x100000 + i).toString(16)}`,
+      granted: [],
+    }));
+    for (const visitor of crowd) {
+      await chat.subscribe(visitor, room.id, {}, () => {});
+      await new Promise((done) => setImmediate(done));
+    }
+    await new Promise((done) => setTimeout(done, 250));
+    const lists = events.flatMap((e) =>
+      e.type === 'members' ? [(e.data as { members: string[] }).members] : [],
+    );
+    // 51 joins, and far fewer lists: the first at once, then at most one per 100 ms.
+    expect(events.filter((e) => e.type === 'join')).toHaveLength(51);
+    expect(lists.length).toBeGreaterThanOrEqual(2);
+    expect(lists.length).toBeLessThan(10);
+    // After every join, a later `members` names that user; the last names everyone.
+    for (const [i, event] of events.entries()) {
+      if (event.type !== 'join') continue;
+      const user = (event.data as Message).chat!.replace(' joined', '');
+      const next = events.slice(i).find((e) => e.type === 'members');
+      expect((next?.data as { members: string[] } | undefined)?.members).toContain(user);
+    }
+    expect(lists.at(-1)).toEqual([alice.user, ...crowd.map((v) => v.user)]);
+  });
+
   it('kick: `kicked` only to the target, the subscription ends, the exit is at once', async () => {
     const room = await chat.createRoom(alice, { title: 'r' });
     const owner = collect();

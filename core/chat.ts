@@ -66,6 +66,8 @@ export interface ChatOptions {
 }
 
 const HISTORY_PAGE = 500;
+/** While members keep coming and going, a room's `members` event goes out at most this often. */
+const MEMBERS_INTERVAL_MS = 100;
 /** Stored events kept per room for replays that start among them. */
 const RECENT_EVENTS = 256;
 
@@ -94,6 +96,8 @@ export class ChatService {
   readonly #joins = new Map<string, Promise<boolean>>();
   /** The tail of each room's append queue. */
   readonly #queues = new Map<string, Promise<unknown>>();
+  /** Rooms whose `members` events are held back for a moment, and whether a change came since. */
+  readonly #membersHeld = new Map<string, { changed: boolean; timer: NodeJS.Timeout }>();
 
   private constructor(options: ChatOptions) {
     this.store = options.store;
@@ -372,6 +376,8 @@ export class ChatService {
 
   async close(): Promise<void> {
     this.#membership.stop();
+    for (const held of this.#membersHeld.values()) clearTimeout(held.timer);
+    this.#membersHeld.clear();
     await Promise.allSettled([...this.#queues.values()]);
     await this.store.close();
   }
@@ -491,9 +497,7 @@ export class ChatService {
       },
     );
     this.#joins.set(memberKey(room, user), stored);
-    stored
-      .then(() => this.#enqueue(room, async () => this.#publishMembers(room)))
-      .catch((error) => this.#ignoreRemoved('a join', error));
+    void stored.then(() => this.#membersChanged(room));
   }
 
   #onExit(id: string, user: User): void {
@@ -510,9 +514,36 @@ export class ChatService {
         room.owner = heir;
         await this.#system(id, 'owner', heir);
       }
-      await this.#enqueue(id, async () => this.#publishMembers(id));
+      this.#membersChanged(id);
     };
     task().catch((error) => this.#ignoreRemoved('an exit', error));
+  }
+
+  /**
+   * `members` (and the lobby's `roomUpdate`) after a join or an exit, queued behind it in the
+   * room's order: at once, then at most one per MEMBERS_INTERVAL_MS while members keep coming
+   * and going, carrying the newest list. A thousand users joining at once then cost a few dozen
+   * lists to everyone instead of a thousand lists of up to a thousand colours to each of up to a
+   * thousand members (gigabytes), and the list a member sees is never stale for long.
+   */
+  #membersChanged(room: string): void {
+    const held = this.#membersHeld.get(room);
+    if (held) {
+      held.changed = true;
+      return;
+    }
+    this.#enqueue(room, async () => this.#publishMembers(room)).catch((error) =>
+      this.#ignoreRemoved('the members', error),
+    );
+    const hold = {
+      changed: false,
+      timer: setTimeout(() => {
+        if (this.#membersHeld.get(room) === hold) this.#membersHeld.delete(room);
+        if (hold.changed) this.#membersChanged(room);
+      }, MEMBERS_INTERVAL_MS),
+    };
+    hold.timer.unref();
+    this.#membersHeld.set(room, hold);
   }
 
   #ignoreRemoved(what: string, error: unknown): void {
@@ -530,6 +561,8 @@ export class ChatService {
     this.#lastSeqs.delete(id);
     this.#recent.delete(id);
     this.#membership.forget(id);
+    clearTimeout(this.#membersHeld.get(id)?.timer);
+    this.#membersHeld.delete(id);
     for (const key of this.#joins.keys()) if (key.startsWith(`${id}\n`)) this.#joins.delete(key);
     const event = { type: 'removeRoom', data: { id } } as const;
     this.#hub.publishRoom(id, event);
