@@ -21,13 +21,12 @@ export class WireMeter {
     this.requests += 1;
     const mark = takeMark(socket);
     this.#open.set(socket, mark);
-    const settle = () => {
+    // A response emits `close` once it has been sent or its client went away, whichever first.
+    res.once('close', () => {
       if (this.#open.get(socket) !== mark) return;
       this.#open.delete(socket);
       this.#charge(socket, mark);
-    };
-    res.once('finish', settle);
-    res.once('close', settle);
+    });
   }
 
   /**

@@ -1,13 +1,14 @@
+import type { ServerResponse } from 'node:http';
 import type { Context } from 'koa';
 import type { LobbyEvent } from '../../core/model.ts';
-import { encodeAnswer, encodeEvent, encodeFragments, responseEnded } from './wire.ts';
+import { encodeAnswer, encodeEvent, encodeFragments, onAbort, responseClosed } from './wire.ts';
 
 interface LobbyPoll {
   readonly cursor: number;
   done: boolean;
   timer: NodeJS.Timeout | undefined;
   respond(body: string): void;
-  ended: Promise<void>;
+  readonly res: ServerResponse;
 }
 
 /**
@@ -48,8 +49,9 @@ export class LobbyPolls {
         done: false,
         timer: undefined,
         respond,
-        ended: responseEnded(ctx.res, () => this.#finish(poll, false)),
+        res: ctx.res,
       };
+      onAbort(ctx.res, () => this.#finish(poll, false));
       poll.timer = setTimeout(() => this.#finish(poll, true), wait * 1000);
       this.#polls.add(poll);
     });
@@ -70,7 +72,7 @@ export class LobbyPolls {
 
   /** Answers every pending poll; resolves to when each answer has left. */
   close(): Promise<void>[] {
-    const ended = [...this.#polls].map((poll) => poll.ended);
+    const ended = [...this.#polls].map((poll) => responseClosed(poll.res));
     for (const poll of [...this.#polls]) this.#finish(poll, true);
     return ended;
   }

@@ -11,7 +11,15 @@ import type { WireMeter } from '../http/meter.ts';
 import { NO_SESSION } from '../http/session.ts';
 import { meterStats, type Transport, type TransportStats } from '../transport.ts';
 import { LobbyPolls } from './lobby.ts';
-import { answer, encodeAnswer, queryOf, responseEnded, waitSeconds, writeAnswer } from './wire.ts';
+import {
+  answer,
+  encodeAnswer,
+  onAbort,
+  queryOf,
+  responseClosed,
+  waitSeconds,
+  writeAnswer,
+} from './wire.ts';
 
 const debug = logger('polling');
 
@@ -45,12 +53,12 @@ interface RoomPoll {
   subscription: Subscription | undefined;
   /** The replay is over: the next event answers the poll. */
   live: boolean;
-  scheduled: boolean;
+  /** Among the polls to answer at the end of this turn. */
+  due: boolean;
   done: boolean;
   timer: NodeJS.Timeout | undefined;
   respond(body: string): void;
-  /** Settles when the response has left (or the client went away). */
-  ended: Promise<void>;
+  readonly res: ServerResponse;
 }
 
 /**
@@ -70,7 +78,10 @@ interface Seat {
   kept: RoomEvent[];
   /** Seq-less events already taken: the old and the new subscription both see them. */
   readonly seen: WeakSet<RoomEvent>;
+  /** Armed while the seat may be idle; when it fires, it lets go unless a poll came meanwhile. */
   linger: NodeJS.Timeout | undefined;
+  /** When the seat's last poll ended: the linger runs from here. */
+  idleSince: number;
   gone: boolean;
 }
 
@@ -99,6 +110,8 @@ export class PollingTransport implements Transport {
   #pending = 0;
   #eventsOut = 0;
   #closing = false;
+  /** Polls that events came for this turn: answered together once the turn's events are in. */
+  readonly #due = new Map<RoomPoll, Seat>();
 
   constructor(options: PollingOptions = {}) {
     this.#lingerMs = options.pollLingerMs ?? 10_000;
@@ -186,7 +199,7 @@ export class PollingTransport implements Transport {
     const ended: Promise<void>[] = [];
     for (const seat of [...this.#seats.values()]) {
       if (seat.poll) {
-        ended.push(seat.poll.ended);
+        ended.push(responseClosed(seat.poll.res));
         this.#finish(seat, seat.poll, true);
       }
       this.#dropSeat(seat);
@@ -228,7 +241,6 @@ export class PollingTransport implements Transport {
     if (displaced) this.#finish(this.#seats.get(key)!, displaced, true);
     const seat = this.#seats.get(key) ?? newSeat(key);
     this.#seats.set(key, seat);
-    clearTimeout(seat.linger);
     seat.polls += 1;
     let respond!: (body: string) => void;
     const answered = new Promise<string>((done) => {
@@ -244,12 +256,13 @@ export class PollingTransport implements Transport {
       capped: false,
       subscription: undefined,
       live: false,
-      scheduled: false,
+      due: false,
       done: false,
       timer: undefined,
       respond,
-      ended: responseEnded(res, () => this.#finish(seat, poll, false)),
+      res,
     };
+    onAbort(res, () => this.#finish(seat, poll, false));
     seat.kept = [];
     seat.poll = poll;
     this.#pending += 1;
@@ -317,11 +330,19 @@ export class PollingTransport implements Transport {
       keep(seat.poll ? seat.poll.events : seat.kept, event);
     }
     const current = seat.poll;
-    if (current?.live && !current.scheduled) {
-      // Events published in the same turn (a join, then members) go out in one answer.
-      current.scheduled = true;
-      setImmediate(() => this.#finish(seat, current, true));
+    if (current?.live && !current.due) {
+      // Events published in the same turn (a join, then members) go out in one answer, and the
+      // polls a message answers (every member's) are answered in one pass.
+      current.due = true;
+      if (this.#due.size === 0) setImmediate(() => this.#answerDue());
+      this.#due.set(current, seat);
     }
+  }
+
+  #answerDue(): void {
+    const due = [...this.#due];
+    this.#due.clear();
+    for (const [poll, seat] of due) this.#finish(seat, poll, true);
   }
 
   /** Ends a poll: with an answer, or (the client went away) keeping its seq-less events. */
@@ -356,15 +377,29 @@ export class PollingTransport implements Transport {
     else this.#settle(seat);
   }
 
-  /** Without a pending poll, the seat lingers, then lets go of its subscription. */
+  /**
+   * Without a pending poll, the seat lingers, then lets go of its subscription. The linger timer
+   * is armed once and checks when it fires, rather than re-armed at every poll (one a delivery).
+   */
   #settle(seat: Seat): void {
     if (seat.gone || seat.poll) return;
-    clearTimeout(seat.linger);
     if (!seat.subscription && seat.opening === 0 && seat.kept.length === 0) {
       this.#dropSeat(seat);
       return;
     }
-    seat.linger = setTimeout(() => this.#dropSeat(seat), this.#lingerMs);
+    seat.idleSince = Date.now();
+    if (!seat.linger) this.#linger(seat, this.#lingerMs);
+  }
+
+  #linger(seat: Seat, ms: number): void {
+    seat.linger = setTimeout(() => {
+      seat.linger = undefined;
+      // A pending poll holds the seat; when it ends, it lingers again from then.
+      if (seat.gone || seat.poll) return;
+      const left = seat.idleSince + this.#lingerMs - Date.now();
+      if (left > 0) this.#linger(seat, left);
+      else this.#dropSeat(seat);
+    }, ms);
     seat.linger.unref();
   }
 
@@ -404,6 +439,7 @@ function newSeat(key: string): Seat {
     kept: [],
     seen: new WeakSet(),
     linger: undefined,
+    idleSince: 0,
     gone: false,
   };
 }

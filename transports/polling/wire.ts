@@ -24,14 +24,17 @@ export function waitSeconds(value: unknown): number {
   return wait;
 }
 
-/** Settles when the response has left or its client went away (`onAbort` runs then). */
-export function responseEnded(res: ServerResponse, onAbort: () => void): Promise<void> {
-  return new Promise((done) => {
-    res.once('close', () => {
-      if (!res.writableFinished) onAbort();
-      done();
-    });
+/** Runs `onAbort` if the client goes away before the response has been sent. */
+export function onAbort(res: ServerResponse, onAbort: () => void): void {
+  res.once('close', () => {
+    if (!res.writableFinished) onAbort();
   });
+}
+
+/** Settles when the response has left, or its client went away. */
+export function responseClosed(res: ServerResponse): Promise<void> {
+  if (res.closed) return Promise.resolve();
+  return new Promise((done) => res.once('close', () => done()));
 }
 
 export function answer(ctx: Context, body: string): void {
