@@ -264,6 +264,7 @@ describe('the capacity check', () => {
           sendErrors: 0,
           loadCpuPercent: 50,
           serverCpuPercent: 50,
+          tries: 1,
         })),
       },
     }) as unknown as Measurement;
@@ -291,7 +292,7 @@ describe('the capacity check', () => {
     });
   });
 
-  it('without a rate both passed, compares the CPU per delivery at the highest each passed', () => {
+  it('without a rate both passed, compares the CPU per delivery at the highest rate both ran', () => {
     const lab = climb(true, 4000, [
       [40, true, 15],
       [80, false, 14],
@@ -299,13 +300,35 @@ describe('the capacity check', () => {
       [48, true, 12],
     ]);
     const bare = climb(true, 3000, [
-      [40, false, 8],
+      [40, false, 6],
       [20, true, 7],
       [34, true, 6],
     ]);
     expect(capacityCheck(lab, bare)).toEqual({
+      capacityRatio: 0.4,
+      capacityBasis: 'CPU per delivery at 40 msg/s, the highest rate both ran with nothing lost',
+    });
+  });
+
+  it('with losses at every common rate, compares the CPU per delivery at the highest each passed', () => {
+    const lossy = (m: Measurement, rate: number) => {
+      m.capacity!.steps.find((s) => s.ratePerS === rate)!.lost = 3;
+      return m;
+    };
+    const lab = lossy(
+      climb(true, 4000, [
+        [40, false, 15],
+        [20, true, 12],
+      ]),
+      40,
+    );
+    const bare = climb(true, 3000, [
+      [40, true, 8],
+      [80, true, 6],
+    ]);
+    expect(capacityCheck(lab, bare)).toEqual({
       capacityRatio: 0.5,
-      capacityBasis: 'CPU per delivery at 48 (lab) and 34 (bare) msg/s',
+      capacityBasis: 'CPU per delivery at 20 (lab) and 80 (bare) msg/s',
     });
   });
 });

@@ -15,7 +15,10 @@ import {
 /**
  * Raises the rate of one room step by step (times `factor`) until p99 passes the limit or a
  * message is lost or refused, then narrows the gap between the last pass and the first failure.
- * The capacity is the highest passing step's delivered messages/s.
+ * The capacity is the highest passing step's delivered messages/s. A step that fails is run once
+ * more and counts as failed only if it fails again: on a shared two-core machine one stall (a
+ * garbage collection, a neighbour) can push a short step's p99 past the limit, and a climb that
+ * stops there measures the stall, not the server.
  */
 export async function capacity(pair: Pair, sizes: Sizes) {
   const { users, startRate, factor, maxRate, stepMs, refine, p99LimitMs } = sizes.capacity;
@@ -33,11 +36,22 @@ export async function capacity(pair: Pair, sizes: Sizes) {
   });
   const steps: CapacityStep[] = [];
   let best: Measurement | undefined;
-  const step = async (rate: number) => {
+  const attempt = async (rate: number) => {
     const window = await measured(pair, { type: 'openLoop', ...phase, ratePerRoom: rate });
     const result = measurement(pair.target.transport, users, window, []);
     const p99 = result.latency?.p99 ?? null;
     const pass = result.lost === 0 && result.sendErrors === 0 && p99 !== null && p99 <= p99LimitMs;
+    // A failing step may leave a backlog behind: let it drain before the next.
+    if (!pass) await sleep(500);
+    return { result, p99, pass };
+  };
+  const step = async (rate: number) => {
+    let tries = 1;
+    let { result, p99, pass } = await attempt(rate);
+    if (!pass) {
+      tries = 2;
+      ({ result, p99, pass } = await attempt(rate));
+    }
     steps.push({
       ratePerS: rate,
       p99Ms: p99,
@@ -47,10 +61,9 @@ export async function capacity(pair: Pair, sizes: Sizes) {
       serverCpuPercent: result.cpuPercent,
       serverCpuMsPer1000: result.cpuMsPer1000,
       pass,
+      tries,
     });
     if (pass && (!best || result.deliveredPerS > best.deliveredPerS)) best = result;
-    // A failing step may leave a backlog behind: let it drain before the next.
-    if (!pass) await sleep(500);
     return pass;
   };
   let low = 0;

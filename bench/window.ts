@@ -24,6 +24,8 @@ export interface CapacityStep {
   /** Server CPU per 1000 delivered messages at this step, in ms. */
   serverCpuMsPer1000: number | null;
   pass: boolean;
+  /** 2 when the step failed once and was run again: these are the second try's figures. */
+  tries: number;
 }
 
 /** Everything measured in one scenario on one server (lab or bare) in one run. */
