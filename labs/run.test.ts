@@ -79,12 +79,9 @@ it('an unknown lab exits with status 2 and the list; so does an unknown flag', a
   expect(value.output()).toMatch(/^06-self-study: --transport must be one of/m);
 });
 
-/**
- * One bare lab and the heaviest full-app one (it bundles a page too); every lab's own test starts
- * it in-process, and `npm run lab -- <name>` for each was timed by hand.
- */
+/** Every lab, one at a time (a student runs one), as `npm run lab -- <name>` starts it. */
 describe('npm run lab -- <name>', () => {
-  it.concurrent.each(['03-ws', '08-one-room-four-ways'])(
+  it.each(LABS)(
     '%s starts, prints the URL to open within 5 s, serves it, and stops on SIGTERM',
     async (name) => {
       const args = [

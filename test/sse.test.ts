@@ -2,369 +2,392 @@ import { connect, type Socket } from 'node:net';
 import { EventSource } from 'eventsource';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { eventually, newSession, type Session } from './support/http.ts';
+import { type MongoForTests, mongoForTests } from './support/mongo-wire.ts';
 import { startServer, type TestServer } from './support/server.ts';
 import { openSse } from './support/sse.ts';
 
-let server: TestServer;
-let alice: Session;
-let bob: Session;
+/**
+ * The SSE transport end to end, once with the memory store and once with `--store mongo` against
+ * the MongoDB wire-protocol test server (or the `mongod` of MONGO_URL): the same cases, the same
+ * figures, whatever keeps the rooms and messages.
+ */
+describe.each(['memory', 'mongo'] as const)('--store %s', (store) => {
+  let server: TestServer;
+  let alice: Session;
+  let bob: Session;
+  let mongo: MongoForTests | undefined;
 
-beforeAll(async () => {
-  server = await startServer({ transport: 'sse', memberGraceMs: 300, heartbeatMs: 200 });
-  alice = await newSession(server.url);
-  bob = await newSession(server.url);
-});
-afterAll(() => server.close());
+  const database = `realtime-lab-sse-${process.pid}`;
+  /** The server's sockets that carry an SSE stream now (to cut them as a network would). */
+  const sseSockets = new Set<Socket>();
 
-const roomUrl = (id: string, query = '') => `${server.url}/sse/room/${id}${query}`;
-
-describe('the stream', () => {
-  it('starts with retry: 2000, then join and members; stored events carry id: seq', async () => {
-    const room = await alice.createRoom();
-    const stream = await openSse(roomUrl(room.id), { cookie: alice.cookie });
-    expect(stream.status).toBe(200);
-    expect(stream.headers.get('content-type')).toMatch(/^text\/event-stream/);
-    expect(stream.headers.get('cache-control')).toContain('no-cache');
-    await stream.waitFor(2);
-    expect(stream.frames[0]).toEqual({ retry: '2000' });
-    const [join, members] = stream.events();
-    expect(join).toMatchObject({
-      type: 'join',
-      id: 1,
-      data: { seq: 1, kind: 'system', user: 'system', chat: `${alice.user} joined` },
-    });
-    expect(members).toEqual({
-      type: 'members',
-      data: { members: [alice.user], owner: alice.user },
-    });
-    const sent = await bob.say(room.id, 'hello');
-    await stream.waitFor(1, 'chat');
-    expect(stream.events().at(-1)).toEqual({ type: 'chat', id: sent.seq, data: sent });
-    stream.close();
-  });
-
-  it('sends a ": ping" comment as heartbeat', async () => {
-    const room = await alice.createRoom();
-    const stream = await openSse(roomUrl(room.id), { cookie: alice.cookie });
-    await new Promise((done) => setTimeout(done, 500));
-    expect(stream.frames.some((frame) => frame.comment === 'ping')).toBe(true);
-    stream.close();
-  });
-
-  it('with after=0 sends the history first, then live events', async () => {
-    const room = await alice.createRoom();
-    await alice.say(room.id, 'one');
-    await alice.say(room.id, 'two');
-    const stream = await openSse(roomUrl(room.id, '?after=0'), { cookie: bob.cookie });
-    await stream.waitFor(3);
-    const stored = stream.events().filter((event) => event.id !== undefined);
-    expect(stored.map((event) => (event.data as { chat: string }).chat)).toEqual([
-      'one',
-      'two',
-      `${bob.user} joined`,
-    ]);
-    expect(stored.map((event) => event.id)).toEqual([1, 2, 3]);
-    stream.close();
-  });
-});
-
-describe('refusals are plain HTTP statuses before any stream', () => {
-  it('401 without a session, 404 for unknown and malformed rooms, 400 for a bad cursor', async () => {
-    const room = await alice.createRoom();
-    const cases: [string, string | undefined, number][] = [
-      [roomUrl(room.id), undefined, 401],
-      [roomUrl('nope'), alice.cookie, 404],
-      [`${server.url}/sse/room/${'%24'.repeat(3)}`, alice.cookie, 404],
-      [roomUrl(room.id, '?after=-3'), alice.cookie, 400],
-      [roomUrl(room.id, '?after=1e3'), alice.cookie, 400],
-    ];
-    for (const [url, cookie, status] of cases) {
-      const stream = await openSse(url, { cookie });
-      expect(stream.status, url).toBe(status);
-      expect(stream.headers.get('content-type')).toContain('application/json');
-      expect(JSON.parse(stream.body).error).toEqual(expect.any(String));
+  beforeAll(async () => {
+    let stored = {};
+    if (store === 'mongo') {
+      mongo = await mongoForTests();
+      stored = { store, mongoUrl: mongo.urlFor(database) };
     }
-    const badHeader = await openSse(roomUrl(room.id), { cookie: alice.cookie, lastEventId: 'x' });
-    expect(badHeader.status).toBe(400);
-  });
-
-  it('403 for a password room without the grant, then 200 after entering it', async () => {
-    const room = await alice.createRoom({ password: 'pw' });
-    expect((await openSse(roomUrl(room.id), { cookie: bob.cookie })).status).toBe(403);
-    const enter = await bob.fetch(`/room/${room.id}/enter`, {
-      method: 'POST',
-      json: { password: 'pw' },
+    server = await startServer({
+      transport: 'sse',
+      memberGraceMs: 300,
+      heartbeatMs: 200,
+      ...stored,
     });
-    const cookie = enter.headers
-      .getSetCookie()
-      .map((c) => c.split(';')[0])
-      .join('; ');
-    const stream = await openSse(roomUrl(room.id), { cookie });
-    expect(stream.status).toBe(200);
-    stream.close();
-  });
-
-  it('409 when the room is full; a member is never refused (second tab)', async () => {
-    const room = await alice.createRoom({ max: 2 });
-    const carol = await newSession(server.url);
-    const a = await openSse(roomUrl(room.id), { cookie: alice.cookie });
-    const b = await openSse(roomUrl(room.id), { cookie: bob.cookie });
-    const c = await openSse(roomUrl(room.id), { cookie: carol.cookie });
-    expect(c.status).toBe(409);
-    expect(JSON.parse(c.body).error).toBe('The room is full.');
-    const page = await carol.fetch(`/room/${room.id}`, { headers: { accept: 'text/html' } });
-    expect(page.status).toBe(303);
-    expect(decodeURIComponent(page.headers.get('location') ?? '')).toContain('The room is full.');
-    const secondTab = await openSse(roomUrl(room.id), { cookie: bob.cookie });
-    expect(secondTab.status).toBe(200);
-    for (const stream of [a, b, secondTab]) stream.close();
-  });
-});
-
-describe('resume', () => {
-  it('Last-Event-ID gets exactly the missed messages, in order; the header beats ?after', async () => {
-    const room = await alice.createRoom();
-    for (let i = 1; i <= 6; i++) await alice.say(room.id, `m${i}`);
-    const stream = await openSse(roomUrl(room.id, '?after=1'), {
-      cookie: bob.cookie,
-      lastEventId: '4',
+    server.server.on('request', (req) => {
+      if (req.url?.startsWith('/sse/')) sseSockets.add(req.socket);
     });
-    await stream.waitFor(3, undefined);
-    const chats = stream.events().filter((event) => event.type === 'chat');
-    expect(chats.map((event) => event.id)).toEqual([5, 6]);
-    stream.close();
+    alice = await newSession(server.url);
+    bob = await newSession(server.url);
+  });
+  afterAll(async () => {
+    await server.close();
+    await mongo?.dropDatabase(database);
+    await mongo?.close();
   });
 
-  it('an EventSource that drops reconnects by itself with Last-Event-ID: nothing lost, nothing twice, while messages keep coming', async () => {
-    const room = await alice.createRoom();
-    const received: number[] = [];
-    const source = new EventSource(roomUrl(room.id, '?after=0'), {
-      fetch: (input, init) =>
-        fetch(input, {
-          ...init,
-          headers: { ...(init?.headers as Record<string, string>), cookie: bob.cookie },
-        }),
+  const roomUrl = (id: string, query = '') => `${server.url}/sse/room/${id}${query}`;
+
+  describe('the stream', () => {
+    it('starts with retry: 2000, then join and members; stored events carry id: seq', async () => {
+      const room = await alice.createRoom();
+      const stream = await openSse(roomUrl(room.id), { cookie: alice.cookie });
+      expect(stream.status).toBe(200);
+      expect(stream.headers.get('content-type')).toMatch(/^text\/event-stream/);
+      expect(stream.headers.get('cache-control')).toContain('no-cache');
+      await stream.waitFor(2);
+      expect(stream.frames[0]).toEqual({ retry: '2000' });
+      const [join, members] = stream.events();
+      expect(join).toMatchObject({
+        type: 'join',
+        id: 1,
+        data: { seq: 1, kind: 'system', user: 'system', chat: `${alice.user} joined` },
+      });
+      expect(members).toEqual({
+        type: 'members',
+        data: { members: [alice.user], owner: alice.user },
+      });
+      const sent = await bob.say(room.id, 'hello');
+      await stream.waitFor(1, 'chat');
+      expect(stream.events().at(-1)).toEqual({ type: 'chat', id: sent.seq, data: sent });
+      stream.close();
     });
-    source.addEventListener('chat', (event) => received.push(Number(event.lastEventId)));
-    let opens = 0;
-    source.addEventListener('open', () => {
-      opens += 1;
+
+    it('sends a ": ping" comment as heartbeat', async () => {
+      const room = await alice.createRoom();
+      const stream = await openSse(roomUrl(room.id), { cookie: alice.cookie });
+      await new Promise((done) => setTimeout(done, 500));
+      expect(stream.frames.some((frame) => frame.comment === 'ping')).toBe(true);
+      stream.close();
     });
-    await eventually(() => opens === 1);
 
-    let posted = 0;
-    let posting = true;
-    const poster = (async () => {
-      for (; posting; posted++) await alice.say(room.id, `n${posted}`);
-    })();
-    // Cut the stream from the server side twice while the poster runs; the EventSource comes
-    // back after the stream's `retry: 2000`.
-    for (const reconnected of [2, 3]) {
-      const target = posted + 20;
-      await eventually(() => posted >= target, 10_000, 'posts');
-      for (const socket of openSockets()) socket.destroy();
-      await eventually(() => opens === reconnected, 10_000, 'the reconnect');
-    }
-    await eventually(() => posted >= 60, 10_000, 'posts');
-    posting = false;
-    await poster;
-    const total = posted;
-    await eventually(() => received.length >= total, 10_000, 'every message');
-    source.close();
-    expect(opens).toBe(3);
-    const chatSeqs = received;
-    expect(new Set(chatSeqs).size).toBe(chatSeqs.length);
-    expect(chatSeqs.length).toBe(total);
-    expect([...chatSeqs].sort((x, y) => x - y)).toEqual(chatSeqs);
+    it('with after=0 sends the history first, then live events', async () => {
+      const room = await alice.createRoom();
+      await alice.say(room.id, 'one');
+      await alice.say(room.id, 'two');
+      const stream = await openSse(roomUrl(room.id, '?after=0'), { cookie: bob.cookie });
+      await stream.waitFor(3);
+      const stored = stream.events().filter((event) => event.id !== undefined);
+      expect(stored.map((event) => (event.data as { chat: string }).chat)).toEqual([
+        'one',
+        'two',
+        `${bob.user} joined`,
+      ]);
+      expect(stored.map((event) => event.id)).toEqual([1, 2, 3]);
+      stream.close();
+    });
   });
 
-  it('replay racing live posts: a late subscriber with after=0 sees every message once, in seq order', async () => {
-    const room = await alice.createRoom();
-    for (let i = 0; i < 300; i++) await alice.say(room.id, `h${i}`);
-    const live = Promise.all(Array.from({ length: 50 }, (_, i) => alice.say(room.id, `l${i}`)));
-    const stream = await openSse(roomUrl(room.id, '?after=0'), { cookie: bob.cookie });
-    await live;
-    await stream.waitFor(350, 'chat', 10_000);
-    const seqs = stream
-      .events()
-      .filter((event) => event.id !== undefined)
-      .map((event) => event.id!);
-    expect(seqs).toEqual(Array.from({ length: seqs.length }, (_, i) => i + 1));
-    stream.close();
-  });
-});
+  describe('refusals are plain HTTP statuses before any stream', () => {
+    it('401 without a session, 404 for unknown and malformed rooms, 400 for a bad cursor', async () => {
+      const room = await alice.createRoom();
+      const cases: [string, string | undefined, number][] = [
+        [roomUrl(room.id), undefined, 401],
+        [roomUrl('nope'), alice.cookie, 404],
+        [`${server.url}/sse/room/${'%24'.repeat(3)}`, alice.cookie, 404],
+        [roomUrl(room.id, '?after=-3'), alice.cookie, 400],
+        [roomUrl(room.id, '?after=1e3'), alice.cookie, 400],
+      ];
+      for (const [url, cookie, status] of cases) {
+        const stream = await openSse(url, { cookie });
+        expect(stream.status, url).toBe(status);
+        expect(stream.headers.get('content-type')).toContain('application/json');
+        expect(JSON.parse(stream.body).error).toEqual(expect.any(String));
+      }
+      const badHeader = await openSse(roomUrl(room.id), { cookie: alice.cookie, lastEventId: 'x' });
+      expect(badHeader.status).toBe(400);
+    });
 
-/** The server's sockets that carry an SSE stream now (to cut them as a network would). */
-const sseSockets = new Set<Socket>();
-beforeAll(() => {
-  server.server.on('request', (req) => {
-    if (req.url?.startsWith('/sse/')) sseSockets.add(req.socket);
-  });
-});
-function openSockets(): Socket[] {
-  return [...sseSockets].filter((socket) => !socket.destroyed);
-}
+    it('403 for a password room without the grant, then 200 after entering it', async () => {
+      const room = await alice.createRoom({ password: 'pw' });
+      expect((await openSse(roomUrl(room.id), { cookie: bob.cookie })).status).toBe(403);
+      const enter = await bob.fetch(`/room/${room.id}/enter`, {
+        method: 'POST',
+        json: { password: 'pw' },
+      });
+      const cookie = enter.headers
+        .getSetCookie()
+        .map((c) => c.split(';')[0])
+        .join('; ');
+      const stream = await openSse(roomUrl(room.id), { cookie });
+      expect(stream.status).toBe(200);
+      stream.close();
+    });
 
-describe('whispers, kicks and removal', () => {
-  it('a whisper reaches its two users only', async () => {
-    const room = await alice.createRoom();
-    const carol = await newSession(server.url);
-    const streams = await Promise.all(
-      [alice, bob, carol].map((s) => openSse(roomUrl(room.id), { cookie: s.cookie })),
-    );
-    await Promise.all(streams.map((stream) => stream.waitFor(1, 'members')));
-    await alice.say(room.id, 'for bob', bob.user);
-    await alice.say(room.id, 'for all');
-    for (const stream of streams) await stream.waitFor(1, 'chat');
-    await streams[2]!.waitFor(1, 'chat');
-    await new Promise((done) => setTimeout(done, 100));
-    const chats = streams.map((stream) =>
-      stream
+    it('409 when the room is full; a member is never refused (second tab)', async () => {
+      const room = await alice.createRoom({ max: 2 });
+      const carol = await newSession(server.url);
+      const a = await openSse(roomUrl(room.id), { cookie: alice.cookie });
+      const b = await openSse(roomUrl(room.id), { cookie: bob.cookie });
+      const c = await openSse(roomUrl(room.id), { cookie: carol.cookie });
+      expect(c.status).toBe(409);
+      expect(JSON.parse(c.body).error).toBe('The room is full.');
+      const page = await carol.fetch(`/room/${room.id}`, { headers: { accept: 'text/html' } });
+      expect(page.status).toBe(303);
+      expect(decodeURIComponent(page.headers.get('location') ?? '')).toContain('The room is full.');
+      const secondTab = await openSse(roomUrl(room.id), { cookie: bob.cookie });
+      expect(secondTab.status).toBe(200);
+      for (const stream of [a, b, secondTab]) stream.close();
+    });
+  });
+
+  describe('resume', () => {
+    it('Last-Event-ID gets exactly the missed messages, in order; the header beats ?after', async () => {
+      const room = await alice.createRoom();
+      for (let i = 1; i <= 6; i++) await alice.say(room.id, `m${i}`);
+      const stream = await openSse(roomUrl(room.id, '?after=1'), {
+        cookie: bob.cookie,
+        lastEventId: '4',
+      });
+      await stream.waitFor(3, undefined);
+      const chats = stream.events().filter((event) => event.type === 'chat');
+      expect(chats.map((event) => event.id)).toEqual([5, 6]);
+      stream.close();
+    });
+
+    it('an EventSource that drops reconnects by itself with Last-Event-ID: nothing lost, nothing twice, while messages keep coming', async () => {
+      const room = await alice.createRoom();
+      const received: number[] = [];
+      const source = new EventSource(roomUrl(room.id, '?after=0'), {
+        fetch: (input, init) =>
+          fetch(input, {
+            ...init,
+            headers: { ...(init?.headers as Record<string, string>), cookie: bob.cookie },
+          }),
+      });
+      source.addEventListener('chat', (event) => received.push(Number(event.lastEventId)));
+      let opens = 0;
+      source.addEventListener('open', () => {
+        opens += 1;
+      });
+      await eventually(() => opens === 1);
+
+      let posted = 0;
+      let posting = true;
+      const poster = (async () => {
+        for (; posting; posted++) await alice.say(room.id, `n${posted}`);
+      })();
+      // Cut the stream from the server side twice while the poster runs; the EventSource comes
+      // back after the stream's `retry: 2000`.
+      for (const reconnected of [2, 3]) {
+        const target = posted + 20;
+        await eventually(() => posted >= target, 10_000, 'posts');
+        for (const socket of openSockets()) socket.destroy();
+        await eventually(() => opens === reconnected, 10_000, 'the reconnect');
+      }
+      await eventually(() => posted >= 60, 10_000, 'posts');
+      posting = false;
+      await poster;
+      const total = posted;
+      await eventually(() => received.length >= total, 10_000, 'every message');
+      source.close();
+      expect(opens).toBe(3);
+      const chatSeqs = received;
+      expect(new Set(chatSeqs).size).toBe(chatSeqs.length);
+      expect(chatSeqs.length).toBe(total);
+      expect([...chatSeqs].sort((x, y) => x - y)).toEqual(chatSeqs);
+    });
+
+    it('replay racing live posts: a late subscriber with after=0 sees every message once, in seq order', async () => {
+      const room = await alice.createRoom();
+      for (let i = 0; i < 300; i++) await alice.say(room.id, `h${i}`);
+      const live = Promise.all(Array.from({ length: 50 }, (_, i) => alice.say(room.id, `l${i}`)));
+      const stream = await openSse(roomUrl(room.id, '?after=0'), { cookie: bob.cookie });
+      await live;
+      await stream.waitFor(350, 'chat', 10_000);
+      const seqs = stream
         .events()
-        .filter((e) => e.type === 'chat')
-        .map((e) => (e.data as { chat: string }).chat),
-    );
-    expect(chats[0]).toEqual(['for bob', 'for all']);
-    expect(chats[1]).toEqual(['for bob', 'for all']);
-    expect(chats[2]).toEqual(['for all']);
-    for (const stream of streams) stream.close();
+        .filter((event) => event.id !== undefined)
+        .map((event) => event.id!);
+      expect(seqs).toEqual(Array.from({ length: seqs.length }, (_, i) => i + 1));
+      stream.close();
+    });
   });
 
-  it('kick: the kicked user gets `kicked` and the stream ends; the others see exit and members; reconnecting is 403', async () => {
-    const room = await alice.createRoom();
-    const owner = await openSse(roomUrl(room.id), { cookie: alice.cookie });
-    await owner.waitFor(1, 'members');
-    const kicked = await openSse(roomUrl(room.id), { cookie: bob.cookie });
-    await owner.waitFor(2, 'members');
-    const response = await alice.fetch(`/room/${room.id}/kick`, {
-      method: 'POST',
-      json: { user: bob.user },
+  function openSockets(): Socket[] {
+    return [...sseSockets].filter((socket) => !socket.destroyed);
+  }
+
+  describe('whispers, kicks and removal', () => {
+    it('a whisper reaches its two users only', async () => {
+      const room = await alice.createRoom();
+      const carol = await newSession(server.url);
+      const streams = await Promise.all(
+        [alice, bob, carol].map((s) => openSse(roomUrl(room.id), { cookie: s.cookie })),
+      );
+      await Promise.all(streams.map((stream) => stream.waitFor(1, 'members')));
+      await alice.say(room.id, 'for bob', bob.user);
+      await alice.say(room.id, 'for all');
+      for (const stream of streams) await stream.waitFor(1, 'chat');
+      await streams[2]!.waitFor(1, 'chat');
+      await new Promise((done) => setTimeout(done, 100));
+      const chats = streams.map((stream) =>
+        stream
+          .events()
+          .filter((e) => e.type === 'chat')
+          .map((e) => (e.data as { chat: string }).chat),
+      );
+      expect(chats[0]).toEqual(['for bob', 'for all']);
+      expect(chats[1]).toEqual(['for bob', 'for all']);
+      expect(chats[2]).toEqual(['for all']);
+      for (const stream of streams) stream.close();
     });
-    expect(response.status).toBe(204);
-    await kicked.waitFor(1, 'kicked');
-    expect(kicked.events().at(-1)).toEqual({ type: 'kicked', data: { id: room.id } });
-    await eventually(() => kicked.ended);
-    await owner.waitFor(1, 'exit');
-    await owner.waitFor(3, 'members');
-    expect(owner.events().some((e) => e.type === 'kicked')).toBe(false);
-    expect(owner.events().at(-1)).toEqual({
-      type: 'members',
-      data: { members: [alice.user], owner: alice.user },
+
+    it('kick: the kicked user gets `kicked` and the stream ends; the others see exit and members; reconnecting is 403', async () => {
+      const room = await alice.createRoom();
+      const owner = await openSse(roomUrl(room.id), { cookie: alice.cookie });
+      await owner.waitFor(1, 'members');
+      const kicked = await openSse(roomUrl(room.id), { cookie: bob.cookie });
+      await owner.waitFor(2, 'members');
+      const response = await alice.fetch(`/room/${room.id}/kick`, {
+        method: 'POST',
+        json: { user: bob.user },
+      });
+      expect(response.status).toBe(204);
+      await kicked.waitFor(1, 'kicked');
+      expect(kicked.events().at(-1)).toEqual({ type: 'kicked', data: { id: room.id } });
+      await eventually(() => kicked.ended);
+      await owner.waitFor(1, 'exit');
+      await owner.waitFor(3, 'members');
+      expect(owner.events().some((e) => e.type === 'kicked')).toBe(false);
+      expect(owner.events().at(-1)).toEqual({
+        type: 'members',
+        data: { members: [alice.user], owner: alice.user },
+      });
+      expect((await openSse(roomUrl(room.id), { cookie: bob.cookie })).status).toBe(403);
+      owner.close();
     });
-    expect((await openSse(roomUrl(room.id), { cookie: bob.cookie })).status).toBe(403);
-    owner.close();
+
+    it('room removal: subscribers and the lobby get removeRoom, streams end, then 404', async () => {
+      const room = await alice.createRoom();
+      const lobby = await openSse(`${server.url}/sse/lobby`);
+      const member = await openSse(roomUrl(room.id), { cookie: bob.cookie });
+      await member.waitFor(1, 'members');
+      expect((await alice.fetch(`/room/${room.id}`, { method: 'DELETE' })).status).toBe(204);
+      await member.waitFor(1, 'removeRoom');
+      await eventually(() => member.ended);
+      await lobby.waitFor(1, 'removeRoom');
+      expect(lobby.events().find((e) => e.type === 'removeRoom')).toEqual({
+        type: 'removeRoom',
+        data: { id: room.id },
+      });
+      expect((await openSse(roomUrl(room.id), { cookie: bob.cookie })).status).toBe(404);
+      lobby.close();
+    });
   });
 
-  it('room removal: subscribers and the lobby get removeRoom, streams end, then 404', async () => {
-    const room = await alice.createRoom();
-    const lobby = await openSse(`${server.url}/sse/lobby`);
-    const member = await openSse(roomUrl(room.id), { cookie: bob.cookie });
-    await member.waitFor(1, 'members');
-    expect((await alice.fetch(`/room/${room.id}`, { method: 'DELETE' })).status).toBe(204);
-    await member.waitFor(1, 'removeRoom');
-    await eventually(() => member.ended);
-    await lobby.waitFor(1, 'removeRoom');
-    expect(lobby.events().find((e) => e.type === 'removeRoom')).toEqual({
-      type: 'removeRoom',
-      data: { id: room.id },
+  describe('the lobby stream', () => {
+    it('needs no session and gets newRoom and roomUpdate (members and owner)', async () => {
+      const lobby = await openSse(`${server.url}/sse/lobby`);
+      expect(lobby.status).toBe(200);
+      const room = await alice.createRoom({ title: 'lobby test' });
+      await lobby.waitFor(1, 'newRoom');
+      expect(lobby.events().find((e) => e.type === 'newRoom')?.data).toMatchObject({
+        id: room.id,
+        title: 'lobby test',
+        members: 0,
+      });
+      const member = await openSse(roomUrl(room.id), { cookie: bob.cookie });
+      await lobby.waitFor(1, 'roomUpdate');
+      expect(lobby.events().find((e) => e.type === 'roomUpdate')?.data).toMatchObject({
+        id: room.id,
+        members: 1,
+      });
+      member.close();
+      lobby.close();
     });
-    expect((await openSse(roomUrl(room.id), { cookie: bob.cookie })).status).toBe(404);
-    lobby.close();
   });
-});
 
-describe('the lobby stream', () => {
-  it('needs no session and gets newRoom and roomUpdate (members and owner)', async () => {
-    const lobby = await openSse(`${server.url}/sse/lobby`);
-    expect(lobby.status).toBe(200);
-    const room = await alice.createRoom({ title: 'lobby test' });
-    await lobby.waitFor(1, 'newRoom');
-    expect(lobby.events().find((e) => e.type === 'newRoom')?.data).toMatchObject({
-      id: room.id,
-      title: 'lobby test',
-      members: 0,
-    });
-    const member = await openSse(roomUrl(room.id), { cookie: bob.cookie });
-    await lobby.waitFor(1, 'roomUpdate');
-    expect(lobby.events().find((e) => e.type === 'roomUpdate')?.data).toMatchObject({
-      id: room.id,
-      members: 1,
-    });
-    member.close();
-    lobby.close();
-  });
-});
+  describe('a client that stops reading', () => {
+    it('is not confused with one that asked for a big replay: 6 MB of history arrives whole', async () => {
+      const room = await alice.createRoom();
+      const visitor = { user: alice.user, granted: [] };
+      for (let i = 0; i < 3000; i++)
+        await server.chat.post(visitor, room.id, { chat: `${i} ${'x'.repeat(1990)}` });
+      const stream = await openSse(roomUrl(room.id, '?after=0'), { cookie: bob.cookie });
+      await stream.waitFor(3000, 'chat', 20_000);
+      expect(
+        stream
+          .events()
+          .filter((e) => e.type === 'chat')
+          .map((e) => e.id),
+      ).toEqual(Array.from({ length: 3000 }, (_, i) => i + 1));
+      stream.close();
+    }, 30_000);
 
-describe('a client that stops reading', () => {
-  it('is not confused with one that asked for a big replay: 6 MB of history arrives whole', async () => {
-    const room = await alice.createRoom();
-    const visitor = { user: alice.user, granted: [] };
-    for (let i = 0; i < 3000; i++)
-      await server.chat.post(visitor, room.id, { chat: `${i} ${'x'.repeat(1990)}` });
-    const stream = await openSse(roomUrl(room.id, '?after=0'), { cookie: bob.cookie });
-    await stream.waitFor(3000, 'chat', 20_000);
-    expect(
-      stream
-        .events()
-        .filter((e) => e.type === 'chat')
-        .map((e) => e.id),
-    ).toEqual(Array.from({ length: 3000 }, (_, i) => i + 1));
-    stream.close();
-  }, 30_000);
-
-  it('is disconnected instead of buffered without end', async () => {
-    const room = await alice.createRoom();
-    const socket = connect(server.port, '127.0.0.1');
-    await new Promise((done) => socket.once('connect', done));
-    socket.write(
-      `GET /sse/room/${room.id} HTTP/1.1\r\nHost: 127.0.0.1\r\nCookie: ${bob.cookie}\r\n\r\n`,
-    );
-    // Read the headers, then stop reading for good.
-    await new Promise((done) => socket.once('data', done));
-    socket.pause();
-    let closed = false;
-    socket.once('close', () => {
-      closed = true;
-    });
-    const chat = 'x'.repeat(2000);
-    for (let batch = 0; batch < 100 && !closed; batch++) {
-      await Promise.all(Array.from({ length: 50 }, () => alice.say(room.id, chat)));
+    it('is disconnected instead of buffered without end', async () => {
+      const room = await alice.createRoom();
+      const socket = connect(server.port, '127.0.0.1');
+      await new Promise((done) => socket.once('connect', done));
+      socket.write(
+        `GET /sse/room/${room.id} HTTP/1.1\r\nHost: 127.0.0.1\r\nCookie: ${bob.cookie}\r\n\r\n`,
+      );
+      // Read the headers, then stop reading for good.
+      await new Promise((done) => socket.once('data', done));
+      socket.pause();
+      let closed = false;
+      socket.once('close', () => {
+        closed = true;
+      });
+      const chat = 'x'.repeat(2000);
+      for (let batch = 0; batch < 100 && !closed; batch++) {
+        await Promise.all(Array.from({ length: 50 }, () => alice.say(room.id, chat)));
+        const stats = (await (await fetch(`${server.url}/api/stats`)).json()) as {
+          transports: { sse: { connections: number } };
+        };
+        if (stats.transports.sse.connections === 0) break;
+      }
       const stats = (await (await fetch(`${server.url}/api/stats`)).json()) as {
         transports: { sse: { connections: number } };
       };
-      if (stats.transports.sse.connections === 0) break;
-    }
-    const stats = (await (await fetch(`${server.url}/api/stats`)).json()) as {
-      transports: { sse: { connections: number } };
-    };
-    expect(stats.transports.sse.connections).toBe(0);
-    socket.resume();
-    await eventually(() => closed, 5000, 'the server to close the socket');
-    socket.destroy();
-  }, 60_000);
-});
+      expect(stats.transports.sse.connections).toBe(0);
+      socket.resume();
+      await eventually(() => closed, 5000, 'the server to close the socket');
+      socket.destroy();
+    }, 60_000);
+  });
 
-describe('stats', () => {
-  it('count sse connections, requests, events and bytes on the wire', async () => {
-    const before = (await (await fetch(`${server.url}/api/stats`)).json()) as {
-      transports: { sse: Record<string, number> };
-    };
-    const room = await alice.createRoom();
-    const stream = await openSse(roomUrl(room.id), { cookie: alice.cookie });
-    await stream.waitFor(2);
-    await alice.say(room.id, 'counted');
-    await stream.waitFor(1, 'chat');
-    const during = (await (await fetch(`${server.url}/api/stats`)).json()) as {
-      transports: { sse: Record<string, number> };
-    };
-    const sse = during.transports.sse;
-    const was = before.transports.sse;
-    expect(sse.connections).toBe(was.connections! + 1);
-    expect(sse.requests).toBe(was.requests! + 1);
-    expect(sse.eventsOut).toBe(was.eventsOut! + 3);
-    // Headers, retry and three events: several hundred bytes, all on the wire.
-    expect(sse.bytesOut! - was.bytesOut!).toBeGreaterThan(400);
-    expect(sse.bytesIn! - was.bytesIn!).toBeGreaterThan(50);
-    stream.close();
+  describe('stats', () => {
+    it('count sse connections, requests, events and bytes on the wire', async () => {
+      const before = (await (await fetch(`${server.url}/api/stats`)).json()) as {
+        transports: { sse: Record<string, number> };
+      };
+      const room = await alice.createRoom();
+      const stream = await openSse(roomUrl(room.id), { cookie: alice.cookie });
+      await stream.waitFor(2);
+      await alice.say(room.id, 'counted');
+      await stream.waitFor(1, 'chat');
+      const during = (await (await fetch(`${server.url}/api/stats`)).json()) as {
+        transports: { sse: Record<string, number> };
+      };
+      const sse = during.transports.sse;
+      const was = before.transports.sse;
+      expect(sse.connections).toBe(was.connections! + 1);
+      expect(sse.requests).toBe(was.requests! + 1);
+      expect(sse.eventsOut).toBe(was.eventsOut! + 3);
+      // Headers, retry and three events: several hundred bytes, all on the wire.
+      expect(sse.bytesOut! - was.bytesOut!).toBeGreaterThan(400);
+      expect(sse.bytesIn! - was.bytesIn!).toBeGreaterThan(50);
+      stream.close();
+    });
   });
 });
