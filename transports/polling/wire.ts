@@ -24,10 +24,10 @@ export function waitSeconds(value: unknown): number {
   return wait;
 }
 
-/** Runs `onAbort` if the client goes away before the response has been sent. */
-export function onAbort(res: ServerResponse, onAbort: () => void): void {
+/** Runs `abort` if the client goes away before the response has been sent. */
+export function onAbort(res: ServerResponse, abort: () => void): void {
   res.once('close', () => {
-    if (!res.writableFinished) onAbort();
+    if (!res.writableFinished) abort();
   });
 }
 
