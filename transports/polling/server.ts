@@ -53,8 +53,6 @@ interface RoomPoll {
   subscription: Subscription | undefined;
   /** The replay is over: the next event answers the poll. */
   live: boolean;
-  /** Among the polls to answer at the end of this turn. */
-  due: boolean;
   done: boolean;
   timer: NodeJS.Timeout | undefined;
   respond(body: string): void;
@@ -256,7 +254,6 @@ export class PollingTransport implements Transport {
       capped: false,
       subscription: undefined,
       live: false,
-      due: false,
       done: false,
       timer: undefined,
       respond,
@@ -330,10 +327,9 @@ export class PollingTransport implements Transport {
       keep(seat.poll ? seat.poll.events : seat.kept, event);
     }
     const current = seat.poll;
-    if (current?.live && !current.due) {
+    if (current?.live && !this.#due.has(current)) {
       // Events published in the same turn (a join, then members) go out in one answer, and the
       // polls a message answers (every member's) are answered in one pass.
-      current.due = true;
       if (this.#due.size === 0) setImmediate(() => this.#answerDue());
       this.#due.set(current, seat);
     }
