@@ -30,9 +30,9 @@ class SlowHistoryStore extends MemoryStore {
   }
 }
 
-const alice: Visitor = { user: '#aaaaaa', granted: [] };
-const bob: Visitor = { user: '#bbbbbb', granted: [] };
-const carol: Visitor = { user: '#cccccc', granted: [] };
+const alice: Visitor = { userId: 'alice-id', user: '#aaaaaa', granted: [] };
+const bob: Visitor = { userId: 'bob-id', user: '#bbbbbb', granted: [] };
+const carol: Visitor = { userId: 'carol-id', user: '#cccccc', granted: [] };
 
 let dir: string;
 let store: SlowHistoryStore;
@@ -203,6 +203,7 @@ describe('membership through the core', () => {
     const { events, listener } = collect();
     await chat.subscribe(alice, room.id, {}, listener);
     const crowd = Array.from({ length: 50 }, (_, i) => ({
+      userId: `crowd-${i}`,
       user: `#${(0x100000 + i).toString(16)}`,
       granted: [],
     }));

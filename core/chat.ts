@@ -15,6 +15,7 @@ import {
   SYSTEM_USER,
   type SystemEventType,
   type User,
+  type UserId,
 } from './model.ts';
 import { hashPassword, verifyPassword } from './passwords.ts';
 import type { Store } from './store/store.ts';
@@ -23,18 +24,18 @@ import * as validate from './validate.ts';
 const debug = logger('chat');
 
 /**
- * Who is asking: the session's colour and the password rooms this session entered. Built by the
- * edges from the session; the core never sees a cookie.
+ * Who is asking: the session's public `userId`, its colour and the password rooms this session
+ * entered. Built by the edges from the session; the core never sees a cookie.
  */
 export interface Visitor {
+  /**
+   * Who the visitor is (PROTOCOL.md, Identity): random, public, at least 96 bits. About 3,240
+   * colours exist, so two visitors often share one; everything per user is keyed by this.
+   */
+  userId: UserId;
+  /** How the visitor is shown: `new ColorHash().hex(userId)`. */
   user: User;
   granted: readonly string[];
-  /**
-   * An opaque key of the visitor's session, where the HTTP side knows it. The colour is the
-   * book's identity and about 3,240 colours exist, so two sessions may share one: a transport that
-   * keeps state per visitor keys it by this.
-   */
-  session?: string;
 }
 
 /** A live subscription; `close` is idempotent. */

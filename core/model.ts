@@ -3,8 +3,11 @@
  * Every transport, page, test and the bench speak these types; nothing here knows about a network.
  */
 
-/** A user is an anonymous colour derived from the session id, e.g. `#a3c25e` (see identity.ts). */
+/** A user's colour, derived from their `userId`, e.g. `#a3c25e` (see identity.ts): how they are shown. */
 export type User = string;
+
+/** Who a user is: a random public id (PROTOCOL.md, Identity); the colour only shows it. */
+export type UserId = string;
 
 /** The user name of system messages (joins, exits, owner changes). */
 export const SYSTEM_USER = 'system';

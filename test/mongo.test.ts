@@ -115,8 +115,8 @@ describe('a restart with --store mongo', () => {
           expect.objectContaining({ id: room.id, title: 'survivor', hasPassword: true }),
         ]);
         // The same cookie secret: the same visitors.
-        const owner = sessionOf(second.url, alice.user, alice.cookie);
-        const again = sessionOf(second.url, bob.user, bob.cookie);
+        const owner = sessionOf(second.url, alice, alice.cookie);
+        const again = sessionOf(second.url, bob, bob.cookie);
         expect((await owner.say(room.id, 'three')).seq).toBe(3);
         const resumed = await openSse(`${second.url}/sse/room/${room.id}`, {
           cookie: owner.cookie,

@@ -320,7 +320,7 @@ describe.each(['memory', 'mongo'] as const)('--store %s', (store) => {
   describe('a client that stops reading', () => {
     it('is not confused with one that asked for a big replay: 6 MB of history arrives whole', async () => {
       const room = await alice.createRoom();
-      const visitor = { user: alice.user, granted: [] };
+      const visitor = { userId: alice.userId, user: alice.user, granted: [] };
       for (let i = 0; i < 3000; i++)
         await server.chat.post(visitor, room.id, { chat: `${i} ${'x'.repeat(1990)}` });
       const stream = await openSse(roomUrl(room.id, '?after=0'), { cookie: bob.cookie });

@@ -166,7 +166,9 @@ describe.each(TRANSPORT_NAMES)('%s', (transport: TransportName) => {
     const locked = await alice.createRoom({ password: 'pw' });
     expect(await refusal(carol, locked.id)).toMatchObject({ status: 403 });
     expect(await refusal(carol, 'no-such-room')).toMatchObject({ status: 404 });
-    expect(await refusal(sessionOf(server.url, '', ''), full.id)).toMatchObject({ status: 401 });
+    expect(
+      await refusal(sessionOf(server.url, { user: '', userId: '' }, ''), full.id),
+    ).toMatchObject({ status: 401 });
     a.close();
     b.close();
   });

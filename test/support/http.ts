@@ -1,6 +1,9 @@
 /** A visitor as a program is one: a cookie jar of one session, and fetch with it. */
 export interface Session {
+  /** The session's colour. */
   user: string;
+  /** Who the session is (PROTOCOL.md, Identity). */
+  userId: string;
   cookie: string;
   /** fetch against the server with this session's cookie (and JSON by default). */
   fetch(path: string, init?: RequestInit & { json?: unknown }): Promise<Response>;
@@ -30,17 +33,22 @@ export async function newSession(
   for (let redraws = 0; ; redraws += 1) {
     const response = await fetch(`${baseUrl}/api/me`);
     if (response.status !== 200) throw new Error(`/api/me answered ${response.status}`);
-    const { user } = (await response.json()) as { user: string };
+    const { user, userId } = (await response.json()) as { user: string; userId: string };
     if (options.anyColour || !drawn.has(user) || redraws >= MAX_REDRAWS) {
       drawn.add(user);
-      return sessionOf(baseUrl, user, cookieHeader(response));
+      return sessionOf(baseUrl, { user, userId }, cookieHeader(response));
     }
   }
 }
 
-export function sessionOf(baseUrl: string, user: string, cookie: string): Session {
+export function sessionOf(
+  baseUrl: string,
+  { user, userId }: { user: string; userId: string },
+  cookie: string,
+): Session {
   const session: Session = {
     user,
+    userId,
     cookie,
     fetch: (path, init = {}) => {
       const { json, ...rest } = init;

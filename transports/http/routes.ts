@@ -187,7 +187,8 @@ export function sharedRoutes(http: HttpContext, options: RouteOptions): Router {
   // ---- API --------------------------------------------------------------------------------
 
   router.get('/api/me', (ctx) => {
-    ctx.body = { user: ensureVisitor(ctx).user };
+    const { user, userId } = ensureVisitor(ctx);
+    ctx.body = { user, userId };
   });
 
   router.get('/api/rooms', (ctx) => {

@@ -49,7 +49,7 @@ function visitorFrom(data: LabSession | null): Visitor | null {
   const granted = Array.isArray(data.granted)
     ? data.granted.filter((g) => typeof g === 'string')
     : [];
-  return { user: userOf(data.sid), granted, session: data.sid };
+  return { userId: data.sid, user: userOf(data.sid), granted };
 }
 
 /**

@@ -222,7 +222,7 @@ export class PollingTransport implements Transport {
     wait: number,
   ): Promise<string> {
     const chat = this.#chat!;
-    const key = `${visitor.session ?? visitor.user} ${room}`;
+    const key = `${visitor.userId} ${room}`;
     const finished = this.#seats.get(key);
     if (finished && !finished.poll && finished.kept.some(isFinal)) {
       // `kicked` or `removeRoom` came after the last poll: it goes first; later polls get 403/404.
