@@ -27,11 +27,15 @@ function wsFrame(payload: string, fromClient: boolean): number {
   return length + 2 + (length > 125 ? 2 : 0) + (fromClient ? 4 : 0);
 }
 
-/** A message as the server stores it (PROTOCOL.md, Objects), with fields of the real lengths. */
-function message(room: string, seq: number, user: string, chat: string) {
+/**
+ * A message as the server stores it (PROTOCOL.md, Objects), with fields of the real lengths: the
+ * lab's carry the sender's `userId` (22 characters: 16 random bytes), the bare baseline's do not.
+ */
+function message(room: string, seq: number, user: string, chat: string, withUserId: boolean) {
   return {
     room,
     user,
+    ...(withUserId ? { userId: 'u'.repeat(22) } : {}),
     kind: 'chat',
     chat,
     id: 'i'.repeat(16),
@@ -47,7 +51,12 @@ const TEXT_LENGTH = 48;
  * Down, each delivery is one `chat` frame, and each send is answered by one `sent` frame; up, each
  * send is one masked `chat` frame.
  */
-async function knownAnswer(baseUrl: string, firstSeq: number, user: (i: number) => string) {
+async function knownAnswer(
+  baseUrl: string,
+  firstSeq: number,
+  user: (i: number) => string,
+  withUserId: boolean,
+) {
   const load = new LoadGenerator();
   const stats = async () => (await (await fetch(`${baseUrl}/api/stats`)).json()) as ServerStats;
   await load.run({
@@ -85,7 +94,7 @@ async function knownAnswer(baseUrl: string, firstSeq: number, user: (i: number) 
     const text = `p1:${i}|`.padEnd(TEXT_LENGTH, '.');
     // Room ids are 12 characters of base64url (9 random bytes), on both servers.
     const room = 'r'.repeat(12);
-    const stored = message(room, firstSeq + i, user(i), text);
+    const stored = message(room, firstSeq + i, user(i), text, withUserId);
     down += 2 * wsFrame(JSON.stringify({ type: 'chat', id: stored.seq, data: stored }), false);
     down += wsFrame(
       JSON.stringify({ type: 'sent', data: { ref: `r${i + 1}`, message: stored } }),
@@ -105,7 +114,7 @@ describe('the known answer: 1 room, 2 users, 5 messages on ws', () => {
 
   it('counts 10 deliveries, nothing lost or repeated, and the bytes PROTOCOL.md puts on the wire', async () => {
     // Two joins came first (seq 1 and 2), so the chats are seq 3 to 7.
-    const { report, figures, down, up } = await knownAnswer(server.url, 3, () => '#aaaaaa');
+    const { report, figures, down, up } = await knownAnswer(server.url, 3, () => '#aaaaaa', true);
     expect(report).toMatchObject({
       sent: 5,
       expected: 10,
@@ -128,7 +137,12 @@ describe('the known answer on the bare ws baseline', () => {
     const baseline = await startBaseline();
     try {
       // No joins on a bare server: the chats are seq 1 to 5, all from #000000.
-      const { report, figures, down, up } = await knownAnswer(baseline.url, 1, () => '#000000');
+      const { report, figures, down, up } = await knownAnswer(
+        baseline.url,
+        1,
+        () => '#000000',
+        false,
+      );
       expect(report).toMatchObject({ delivered: 10, lost: 0, duplicates: 0, outOfOrder: 0 });
       expect(figures.bytesDownPerDelivered).toBe(down / 10);
       expect(figures.bytesUpPerSent).toBe(up / 5);

@@ -19,18 +19,12 @@ export interface CrowdSpec {
   usersPerRoom: number;
   /** The first `senders` users of each room send, in turn. */
   senders: number;
-  /**
-   * Give the users of a room distinct colours (the lab's server). color-hash has 3240 colours, so
-   * among a hundred sessions two often share one, and PROTOCOL.md makes them one user: one
-   * member, and one pending long poll between them, each displacing the other. The bench measures
-   * transports, so it draws sessions until a room's colours differ; bench/README.md says why.
-   */
-  distinct?: boolean;
 }
 
 export interface VirtualUser {
   cookie: string;
-  /** The session's colour: sessions of the same colour are one user to the server. */
+  /** Who the session is; its colour may be another's too (PROTOCOL.md, Identity). */
+  userId: string;
   user: string;
   client: ChatClient;
   room: CrowdRoom;
@@ -115,39 +109,21 @@ export class Crowd {
     for (const user of this.users()) user.client.close();
   }
 
-  /** Sessions for `rooms` rooms, with distinct colours in each room when the spec asks for it. */
+  /** Sessions for `rooms` rooms, `usersPerRoom` each. */
   async #sessions(rooms: number): Promise<Session[][]> {
-    const { baseUrl, usersPerRoom, distinct } = this.spec;
-    const seats: Session[][] = Array.from({ length: rooms }, () => []);
-    const colours = seats.map(() => new Set<string>());
-    let missing = rooms * usersPerRoom;
-    let first = 0;
-    for (let draws = 0; missing > 0; draws += BATCH) {
-      if (draws > 20 * rooms * usersPerRoom) throw new Error('no distinct colours for the crowd');
-      for (const visitor of await inBatches(Math.min(missing, BATCH), () => session(baseUrl))) {
-        while (first < rooms && seats[first]!.length === usersPerRoom) first += 1;
-        for (let r = first; r < rooms; r += 1) {
-          if (seats[r]!.length === usersPerRoom || (distinct && colours[r]!.has(visitor.user)))
-            continue;
-          seats[r]!.push(visitor);
-          colours[r]!.add(visitor.user);
-          missing -= 1;
-          break;
-        }
-      }
-    }
-    return seats;
+    const { baseUrl, usersPerRoom } = this.spec;
+    const made = await inBatches(rooms * usersPerRoom, () => session(baseUrl));
+    return Array.from({ length: rooms }, (_, r) =>
+      made.slice(r * usersPerRoom, (r + 1) * usersPerRoom),
+    );
   }
 
-  /**
-   * Members as the server counts them: distinct colours per room. color-hash has a few thousand
-   * colours, so among a thousand sessions some share one, and PROTOCOL.md makes them one user.
-   */
+  /** Members as the server counts them: every session is a user of its own. */
   members(): number {
-    return this.rooms.reduce((sum, room) => sum + new Set(room.users.map((u) => u.user)).size, 0);
+    return this.rooms.reduce((sum, room) => sum + room.users.length, 0);
   }
 
-  #user(room: CrowdRoom, { cookie, user: colour }: Session): VirtualUser {
+  #user(room: CrowdRoom, { cookie, userId, user: colour }: Session): VirtualUser {
     const client = createClient(this.spec.transport, {
       baseUrl: this.spec.baseUrl,
       cookie,
@@ -155,7 +131,15 @@ export class Crowd {
       WebSocket,
       ...(this.spec.transport === 'polling' ? { fetch: cookieFetch(cookie) } : {}),
     });
-    const user: VirtualUser = { cookie, user: colour, client, room, seqs: new Set(), lastSeq: 0 };
+    const user: VirtualUser = {
+      cookie,
+      userId,
+      user: colour,
+      client,
+      room,
+      seqs: new Set(),
+      lastSeq: 0,
+    };
     client.on('chat', (message) => this.#userOnChat(user, message));
     const active = () => {
       this.#lastActivity = performance.now();
@@ -178,19 +162,20 @@ export class Crowd {
 
 interface Session {
   cookie: string;
+  userId: string;
   user: string;
 }
 
-/** GET /api/me: a new session's cookie and colour. */
+/** GET /api/me: a new session's cookie, userId and colour (a bare baseline gives no userId). */
 export async function session(baseUrl: string): Promise<Session> {
   const response = await fetch(`${baseUrl}/api/me`, { headers: { accept: 'application/json' } });
   if (!response.ok) throw new Error(`GET /api/me answered ${response.status}`);
-  const { user } = (await response.json()) as { user: string };
+  const { user, userId } = (await response.json()) as { user: string; userId?: string };
   const cookie = response.headers
     .getSetCookie()
     .map((line) => line.split(';')[0])
     .join('; ');
-  return { cookie, user };
+  return { cookie, userId: userId ?? cookie, user };
 }
 
 /** POST /room as JSON, big enough for any scenario. */

@@ -91,7 +91,6 @@ export async function open(
     rooms,
     usersPerRoom,
     senders,
-    distinct: target.variant === 'lab',
   };
   const { members } = await worker.run<{ members: number }>(
     crowd.grow ? { type: 'grow', rooms } : { type: 'open', spec },

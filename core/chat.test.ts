@@ -2,10 +2,11 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { eventually } from '../test/support/http.ts';
 import { ChatService, type Visitor } from './chat.ts';
 import { ChatError } from './errors.ts';
 import { GifFiles } from './gifs.ts';
-import type { Message, RoomEvent } from './model.ts';
+import type { MembersPayload, Message, RoomEvent } from './model.ts';
 import { MemoryStore } from './store/memory.ts';
 
 /**
@@ -30,9 +31,11 @@ class SlowHistoryStore extends MemoryStore {
   }
 }
 
-const alice: Visitor = { userId: 'alice-id', user: '#aaaaaa', granted: [] };
-const bob: Visitor = { userId: 'bob-id', user: '#bbbbbb', granted: [] };
-const carol: Visitor = { userId: 'carol-id', user: '#cccccc', granted: [] };
+const alice: Visitor = { userId: 'alice-userid-0001', user: '#aaaaaa', granted: [] };
+const bob: Visitor = { userId: 'bob-userid-00002', user: '#bbbbbb', granted: [] };
+const carol: Visitor = { userId: 'carol-userid-003', user: '#cccccc', granted: [] };
+/** Alice's colour, someone else: two users of one colour are two users. */
+const twin: Visitor = { userId: 'twin-userid-0004', user: alice.user, granted: [] };
 
 let dir: string;
 let store: SlowHistoryStore;
@@ -142,14 +145,14 @@ describe('ChatService.subscribe: the one resume path', () => {
 
   it('skips whispers between others but moves the cursor past them', async () => {
     const room = await chat.createRoom(alice, { title: 'r' });
-    await chat.post(alice, room.id, { chat: 'psst', to: bob.user });
+    await chat.post(alice, room.id, { chat: 'psst', toId: bob.userId });
     await chat.post(alice, room.id, { chat: 'all' });
     const { events, listener } = collect();
     const subscription = await chat.subscribe(carol, room.id, { after: 0 }, listener);
     expect(events.filter((e) => e.type === 'chat').map((e) => (e.data as Message).chat)).toEqual([
       'all',
     ]);
-    await chat.post(alice, room.id, { chat: 'again', to: bob.user });
+    await chat.post(alice, room.id, { chat: 'again', toId: bob.userId });
     expect(subscription.cursor).toBe(4);
     subscription.close();
   });
@@ -203,7 +206,7 @@ describe('membership through the core', () => {
     const { events, listener } = collect();
     await chat.subscribe(alice, room.id, {}, listener);
     const crowd = Array.from({ length: 50 }, (_, i) => ({
-      userId: `crowd-${i}`,
+      userId: `crowd-userid-${String(i).padStart(4, '0')}`,
       user: `#${(0x100000 + i).toString(16)}`,
       granted: [],
     }));
@@ -213,7 +216,7 @@ describe('membership through the core', () => {
     }
     await new Promise((done) => setTimeout(done, 250));
     const lists = events.flatMap((e) =>
-      e.type === 'members' ? [(e.data as { members: string[] }).members] : [],
+      e.type === 'members' ? [(e.data as MembersPayload).members.map((m) => m.userId)] : [],
     );
     // 51 joins, and far fewer lists: the first at once, then at most one per 100 ms.
     expect(events.filter((e) => e.type === 'join')).toHaveLength(51);
@@ -224,9 +227,10 @@ describe('membership through the core', () => {
       if (event.type !== 'join') continue;
       const user = (event.data as Message).chat!.replace(' joined', '');
       const next = events.slice(i).find((e) => e.type === 'members');
-      expect((next?.data as { members: string[] } | undefined)?.members).toContain(user);
+      const shown = (next?.data as MembersPayload | undefined)?.members.map((m) => m.user);
+      expect(shown).toContain(user);
     }
-    expect(lists.at(-1)).toEqual([alice.user, ...crowd.map((v) => v.user)]);
+    expect(lists.at(-1)).toEqual([alice.userId, ...crowd.map((v) => v.userId)]);
   });
 
   it('kick: `kicked` only to the target, the subscription ends, the exit is at once', async () => {
@@ -236,7 +240,7 @@ describe('membership through the core', () => {
     const a = await chat.subscribe(alice, room.id, {}, owner.listener);
     await chat.subscribe(bob, room.id, {}, target.listener);
     await new Promise((done) => setTimeout(done, 10));
-    await chat.kick(alice, room.id, { user: bob.user });
+    await chat.kick(alice, room.id, { userId: bob.userId });
     await new Promise((done) => setTimeout(done, 10));
     expect(target.events.at(-1)).toEqual({ type: 'kicked', data: { id: room.id } });
     expect(owner.events.some((e) => e.type === 'kicked')).toBe(false);
@@ -247,6 +251,67 @@ describe('membership through the core', () => {
     expect(target.events.length).toBe(after);
     await expect(chat.subscribe(bob, room.id, {}, () => {})).rejects.toMatchObject({ status: 403 });
     a.close();
+  });
+
+  it('two users of one colour are two members, each with a join and an exit of their own', async () => {
+    const room = await chat.createRoom(bob, { title: 'r' });
+    const { events, listener } = collect();
+    const watcher = await chat.subscribe(bob, room.id, {}, listener);
+    const a = await chat.subscribe(alice, room.id, {}, () => {});
+    const b = await chat.subscribe(twin, room.id, {}, () => {});
+    await new Promise((done) => setTimeout(done, 10));
+    expect(chat.getRoom(room.id).members).toBe(3);
+    a.close();
+    b.close();
+    const last = () => events.findLast((e) => e.type === 'members')?.data as MembersPayload;
+    await eventually(() => last().members.length === 1, 2000, 'the list after both exits');
+    const lines = events.flatMap((e) => (e.type === 'join' || e.type === 'exit' ? [e.type] : []));
+    expect(lines).toEqual(['join', 'join', 'join', 'exit', 'exit']);
+    expect(last().members).toEqual([{ userId: bob.userId, user: bob.user }]);
+    watcher.close();
+  });
+
+  it('a colour grants nothing: the twin of the owner can neither remove, kick nor read whispers', async () => {
+    const room = await chat.createRoom(alice, { title: 'r', password: 'secret' });
+    expect(chat.pageAccess(alice, room.id)).toBe('chat');
+    expect(chat.pageAccess(twin, room.id)).toBe('password');
+    await expect(chat.enter(twin, room.id, {})).rejects.toMatchObject({ status: 403 });
+    await expect(chat.removeRoom(twin, room.id)).rejects.toMatchObject({ status: 403 });
+    await expect(chat.kick(twin, room.id, { userId: bob.userId })).rejects.toMatchObject({
+      status: 403,
+    });
+    const granted = { ...twin, granted: [room.id] };
+    await chat.post({ ...bob, granted: [room.id] }, room.id, { chat: 'psst', toId: alice.userId });
+    const seen = await chat.history(granted, room.id, { after: 0 });
+    expect(seen.some((m) => m.chat === 'psst')).toBe(false);
+    expect((await chat.history(alice, room.id, { after: 0 })).map((m) => m.chat)).toContain('psst');
+  });
+});
+
+describe('rooms stored by v1 (owner and kicks by colour)', () => {
+  it('load ownerless, with their kicks lapsed; the first member becomes the owner', async () => {
+    await store.createRoom({
+      id: 'old-room',
+      title: 'v1',
+      max: 10,
+      owner: alice.user,
+      ownerId: null,
+      passwordHash: null,
+      kicked: [bob.user],
+      createdAt: new Date().toISOString(),
+    });
+    await restart();
+    expect(chat.getRoom('old-room')).toMatchObject({ owner: alice.user, ownerId: null });
+    // Alice's colour is no one: her twin has no owner's rights.
+    await expect(chat.removeRoom(twin, 'old-room')).rejects.toMatchObject({ status: 403 });
+    const { events, listener } = collect();
+    const subscription = await chat.subscribe(bob, 'old-room', {}, listener);
+    await eventually(() => events.length === 3, 2000, 'join, owner and members');
+    expect(events.map((e) => e.type)).toEqual(['join', 'owner', 'members']);
+    expect(chat.getRoom('old-room')).toMatchObject({ owner: bob.user, ownerId: bob.userId });
+    expect((events[2]!.data as MembersPayload).ownerId).toBe(bob.userId);
+    expect((await store.getRoom('old-room'))?.ownerId).toBe(bob.userId);
+    subscription.close();
   });
 });
 

@@ -2,11 +2,13 @@ import { randomBytes } from 'node:crypto';
 import { ChatError } from './errors.ts';
 import type { GifFiles } from './gifs.ts';
 import { type Hub, LocalHub } from './hub.ts';
+import { userOf } from './identity.ts';
 import { logError, logger } from './log.ts';
 import { Membership } from './membership.ts';
 import {
   canSee,
   type LobbyEvent,
+  type Member,
   type Message,
   type MessageDraft,
   type Room,
@@ -14,6 +16,7 @@ import {
   type StoredRoom,
   SYSTEM_USER,
   type SystemEventType,
+  USER_ID_PATTERN,
   type User,
   type UserId,
 } from './model.ts';
@@ -125,6 +128,8 @@ export class ChatService {
   static async open(options: ChatOptions): Promise<ChatService> {
     const chat = new ChatService(options);
     for (const room of await options.store.listRooms()) {
+      // v1 kicked colours, and a colour names nobody: those kicks lapse (README, Identity).
+      room.kicked = room.kicked.filter((userId) => USER_ID_PATTERN.test(userId));
       chat.#rooms.set(room.id, room);
       chat.#lastSeqs.set(room.id, await options.store.lastSeq(room.id));
       chat.#membership.track(room.id);
@@ -149,6 +154,7 @@ export class ChatService {
       title: input.title,
       max: input.max,
       owner: visitor.user,
+      ownerId: visitor.userId,
       passwordHash: input.password === null ? null : await hashPassword(input.password),
       kicked: [],
       createdAt: new Date().toISOString(),
@@ -165,8 +171,8 @@ export class ChatService {
   /** Checks a room's password; the edge then keeps the grant in the session. */
   async enter(visitor: Visitor, id: string, body: unknown): Promise<void> {
     const room = this.#room(id);
-    this.#refuseKicked(room, visitor.user);
-    if (room.passwordHash === null || room.owner === visitor.user) return;
+    this.#refuseKicked(room, visitor);
+    if (room.passwordHash === null || room.ownerId === visitor.userId) return;
     const fields =
       typeof body === 'object' && body !== null ? (body as Record<string, unknown>) : {};
     const password = validate.password(fields.password);
@@ -178,9 +184,9 @@ export class ChatService {
   /** Whether the chat page can open, or must ask for the password first. */
   pageAccess(visitor: Visitor, id: string): PageAccess {
     const room = this.#room(id);
-    this.#refuseKicked(room, visitor.user);
+    this.#refuseKicked(room, visitor);
     if (!this.#granted(room, visitor)) return 'password';
-    if (!this.#membership.hasRoomFor(room.id, visitor.user, room.max)) {
+    if (!this.#membership.hasRoomFor(room.id, visitor.userId, room.max)) {
       throw new ChatError(409, 'The room is full.');
     }
     return 'chat';
@@ -188,7 +194,7 @@ export class ChatService {
 
   async removeRoom(visitor: Visitor, id: string): Promise<void> {
     const room = this.#room(id);
-    if (room.owner !== visitor.user) {
+    if (!isOwner(room, visitor)) {
       throw new ChatError(403, 'Only the owner of the room can remove it.');
     }
     await this.#removeRoom(room.id);
@@ -196,11 +202,11 @@ export class ChatService {
 
   async kick(visitor: Visitor, id: string, body: unknown): Promise<void> {
     const room = this.#room(id);
-    if (room.owner !== visitor.user) throw new ChatError(403, 'Only the owner can kick a member.');
+    if (!isOwner(room, visitor)) throw new ChatError(403, 'Only the owner can kick a member.');
     const fields =
       typeof body === 'object' && body !== null ? (body as Record<string, unknown>) : {};
-    const target = validate.user(fields.user, 'user');
-    if (target === room.owner) throw new ChatError(400, 'The owner cannot kick themselves.');
+    const target = validate.userId(fields.userId, 'userId');
+    if (target === room.ownerId) throw new ChatError(400, 'The owner cannot kick themselves.');
     if (!room.kicked.includes(target)) {
       await this.store.addKicked(room.id, target);
       room.kicked.push(target);
@@ -220,10 +226,14 @@ export class ChatService {
     const draft: MessageDraft = {
       room: room.id,
       user: visitor.user,
+      userId: visitor.userId,
       kind: 'chat',
       chat: input.chat,
     };
-    if (input.to !== undefined) draft.to = input.to;
+    if (input.toId !== undefined) {
+      draft.toId = input.toId;
+      draft.to = userOf(input.toId);
+    }
     return this.#append('chat', draft);
   }
 
@@ -238,7 +248,8 @@ export class ChatService {
     }
     const gif = await this.gifs.adopt(uploadPath);
     try {
-      return await this.#append('chat', { room: room.id, user: visitor.user, kind: 'gif', gif });
+      const { user, userId } = visitor;
+      return await this.#append('chat', { room: room.id, user, userId, kind: 'gif', gif });
     } catch (error) {
       await this.gifs.remove([gif]);
       throw error;
@@ -266,7 +277,7 @@ export class ChatService {
     while (visible.length < limit) {
       const page = await this.store.messagesAfter(room.id, cursor, limit);
       for (const message of page) {
-        if (canSee(visitor.user, message) && visible.length < limit) visible.push(message);
+        if (canSee(visitor.userId, message) && visible.length < limit) visible.push(message);
       }
       if (page.length < limit) break;
       cursor = page.at(-1)!.seq;
@@ -292,7 +303,7 @@ export class ChatService {
     listener: (event: RoomEvent) => void,
   ): Promise<Subscription> {
     const room = this.#access(visitor, id);
-    const user = visitor.user;
+    const { userId } = visitor;
     let held: RoomEvent[] | null = options.after === undefined ? null : [];
     // Without `after`, the subscription starts at the newest seq: only what happens after it.
     let cursor = options.after ?? this.#lastSeqs.get(room.id) ?? 0;
@@ -303,13 +314,13 @@ export class ChatService {
       if ('id' in event) {
         if (event.id <= cursor) return;
         cursor = event.id;
-        if (!canSee(user, event.data)) return;
+        if (!canSee(userId, event.data)) return;
       }
       listener(event);
       if (event.type === 'kicked' || event.type === 'removeRoom') subscription.close();
     };
     const unsubscribe = this.#hub.subscribeRoom(room.id, (event, only) => {
-      if (closed || (only !== undefined && only !== user)) return;
+      if (closed || (only !== undefined && only !== userId)) return;
       if (held) held.push(event);
       else deliver(event);
     });
@@ -321,12 +332,12 @@ export class ChatService {
         if (closed) return;
         closed = true;
         unsubscribe();
-        if (member) this.#membership.close(room.id, user);
+        if (member) this.#membership.close(room.id, userId);
       },
     };
 
     try {
-      this.#membership.open(room.id, user, room.max);
+      this.#membership.open(room.id, visitor, room.max);
       member = true;
     } catch (error) {
       subscription.close();
@@ -391,6 +402,7 @@ export class ChatService {
       title: room.title,
       max: room.max,
       owner: room.owner,
+      ownerId: room.ownerId,
       hasPassword: room.passwordHash !== null,
       members: this.#membership.count(room.id),
       createdAt: room.createdAt,
@@ -405,12 +417,12 @@ export class ChatService {
 
   #granted(room: StoredRoom, visitor: Visitor): boolean {
     return (
-      room.passwordHash === null || room.owner === visitor.user || visitor.granted.includes(room.id)
+      room.passwordHash === null || isOwner(room, visitor) || visitor.granted.includes(room.id)
     );
   }
 
-  #refuseKicked(room: StoredRoom, user: User): void {
-    if (room.kicked.includes(user)) {
+  #refuseKicked(room: StoredRoom, visitor: Visitor): void {
+    if (room.kicked.includes(visitor.userId)) {
       throw new ChatError(403, 'You were removed from this room by its owner.');
     }
   }
@@ -418,7 +430,7 @@ export class ChatService {
   /** The room, if this visitor may read and post in it now (404, 403). */
   #access(visitor: Visitor, id: unknown): StoredRoom {
     const room = this.#room(id);
-    this.#refuseKicked(room, visitor.user);
+    this.#refuseKicked(room, visitor);
     if (!this.#granted(room, visitor)) {
       throw new ChatError(403, 'This room needs its password: enter it first.');
     }
@@ -474,8 +486,8 @@ export class ChatService {
     return recent.slice(after + 1 - first);
   }
 
-  #system(room: string, type: SystemEventType, user: User): Promise<Message> {
-    const chat = `${user}${SYSTEM_TEXT[type]}`;
+  #system(room: string, type: SystemEventType, member: Member): Promise<Message> {
+    const chat = `${member.user}${SYSTEM_TEXT[type]}`;
     return this.#append(type, { room, user: SYSTEM_USER, kind: 'system', chat });
   }
 
@@ -484,40 +496,53 @@ export class ChatService {
     if (!room) return;
     this.#hub.publishRoom(id, {
       type: 'members',
-      data: { members: this.#membership.members(id), owner: room.owner },
+      data: { members: this.#membership.members(id), ownerId: room.ownerId },
     });
     this.#hub.publishLobby({ type: 'roomUpdate', data: this.#view(room) });
   }
 
-  #onJoin(room: string, user: User): void {
-    const stored = this.#system(room, 'join', user).then(
-      () => true,
+  #onJoin(id: string, member: Member): void {
+    const stored = this.#system(id, 'join', member).then(
+      async () => {
+        // A room of v1 has no owner (its owner was a colour): its first member becomes it.
+        const room = this.#rooms.get(id);
+        if (room && room.ownerId === null && this.#membership.isMember(id, member.userId)) {
+          await this.#handOver(room, member);
+        }
+        return true;
+      },
       (error) => {
         this.#ignoreRemoved('a join', error);
         return false;
       },
     );
-    this.#joins.set(memberKey(room, user), stored);
-    void stored.then(() => this.#membersChanged(room));
+    this.#joins.set(memberKey(id, member.userId), stored);
+    void stored.then(() => this.#membersChanged(id));
   }
 
-  #onExit(id: string, user: User): void {
-    const key = memberKey(id, user);
+  #onExit(id: string, member: Member): void {
+    const key = memberKey(id, member.userId);
     const joined = this.#joins.get(key) ?? Promise.resolve(false);
     this.#joins.delete(key);
     const task = async () => {
       // A join the store never took (an outage) gets no exit either.
-      if (await joined) await this.#system(id, 'exit', user);
+      if (await joined) await this.#system(id, 'exit', member);
       const room = this.#rooms.get(id);
       const heir = this.#membership.members(id)[0];
-      if (room && room.owner === user && heir !== undefined) {
-        await this.store.setOwner(id, heir);
-        room.owner = heir;
-        await this.#system(id, 'owner', heir);
+      if (room && room.ownerId === member.userId && heir !== undefined) {
+        await this.#handOver(room, heir);
       }
       this.#membersChanged(id);
     };
     task().catch((error) => this.#ignoreRemoved('an exit', error));
+  }
+
+  /** Makes `heir` the owner: in the store first, then here, then the `owner` message. */
+  async #handOver(room: StoredRoom, heir: Member): Promise<void> {
+    await this.store.setOwner(room.id, { owner: heir.user, ownerId: heir.userId });
+    room.owner = heir.user;
+    room.ownerId = heir.userId;
+    await this.#system(room.id, 'owner', heir);
   }
 
   /**
@@ -572,8 +597,13 @@ export class ChatService {
   }
 }
 
-function memberKey(room: string, user: User): string {
-  return `${room}\n${user}`;
+function memberKey(room: string, userId: UserId): string {
+  return `${room}\n${userId}`;
+}
+
+/** Ownership is by `userId`: a visitor of the owner's colour is someone else. */
+function isOwner(room: StoredRoom, visitor: Visitor): boolean {
+  return room.ownerId !== null && room.ownerId === visitor.userId;
 }
 
 /** The text of each system message after the user it names; its event is read back from it. */

@@ -1,19 +1,19 @@
-import type { LobbyEvent, RoomEvent, User } from './model.ts';
+import type { LobbyEvent, RoomEvent, UserId } from './model.ts';
 
 /**
  * Fan-out of published events to subscribers, by room and for the lobby. In-process now; a
  * Redis-backed hub (pub/sub on the same two channels) can replace it without the ChatService or
  * any transport changing, because every event is a plain JSON-able object and resume is by `seq`.
  *
- * `only` narrows an event to one user (`kicked`); whispers are narrowed by the subscriber, from the
- * message's `user` and `to`. The same event object reaches every listener, so a transport can
+ * `only` narrows an event to one user (`kicked`, by `userId`); whispers are narrowed by the subscriber, from the
+ * message's `userId` and `toId`. The same event object reaches every listener, so a transport can
  * encode it once and write the same bytes to every connection.
  */
-export type RoomListener = (event: RoomEvent, only: User | undefined) => void;
+export type RoomListener = (event: RoomEvent, only: UserId | undefined) => void;
 export type LobbyListener = (event: LobbyEvent) => void;
 
 export interface Hub {
-  publishRoom(room: string, event: RoomEvent, only?: User): void;
+  publishRoom(room: string, event: RoomEvent, only?: UserId): void;
   subscribeRoom(room: string, listener: RoomListener): () => void;
   publishLobby(event: LobbyEvent): void;
   subscribeLobby(listener: LobbyListener): () => void;
@@ -28,7 +28,7 @@ export class LocalHub implements Hub {
     this.#onListenerError = onListenerError;
   }
 
-  publishRoom(room: string, event: RoomEvent, only?: User): void {
+  publishRoom(room: string, event: RoomEvent, only?: UserId): void {
     const listeners = this.#rooms.get(room);
     if (!listeners) return;
     // A copy, so a listener that unsubscribes (kicked, removeRoom) does not disturb the loop.

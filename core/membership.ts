@@ -1,5 +1,5 @@
 import { ChatError } from './errors.ts';
-import type { User } from './model.ts';
+import type { Member, UserId } from './model.ts';
 
 /**
  * Who is in which room, across every transport at once, and the two clocks of PROTOCOL.md's
@@ -10,12 +10,12 @@ import type { User } from './model.ts';
  *   to `onEmpty`; any join stops that clock.
  *
  * It only counts and keeps time; what a join or an exit means (messages, owner hand-over) is the
- * ChatService's business, through the callbacks. Members are kept in arrival order, so the first
- * is the one who has been there longest.
+ * ChatService's business, through the callbacks. Members are kept by `userId` (two users of one
+ * colour are two members), in arrival order, so the first is the one who has been there longest.
  */
 export interface MembershipEvents {
-  onJoin(room: string, user: User): void;
-  onExit(room: string, user: User): void;
+  onJoin(room: string, member: Member): void;
+  onExit(room: string, member: Member): void;
   onEmpty(room: string): void;
 }
 
@@ -24,13 +24,14 @@ export interface MembershipOptions {
   emptyRoomGraceMs: number;
 }
 
-interface Member {
+interface Presence {
+  readonly member: Member;
   subscriptions: number;
   exitTimer?: NodeJS.Timeout;
 }
 
 interface RoomMembers {
-  members: Map<User, Member>;
+  members: Map<UserId, Presence>;
   emptyTimer?: NodeJS.Timeout;
 }
 
@@ -63,13 +64,14 @@ export class Membership {
     const entry = this.#rooms.get(room);
     if (!entry) return;
     clearTimeout(entry.emptyTimer);
-    for (const member of entry.members.values()) clearTimeout(member.exitTimer);
+    for (const presence of entry.members.values()) clearTimeout(presence.exitTimer);
     this.#rooms.delete(room);
   }
 
   /** Members in arrival order (longest present first). */
-  members(room: string): User[] {
-    return [...(this.#rooms.get(room)?.members.keys() ?? [])];
+  members(room: string): Member[] {
+    const entry = this.#rooms.get(room);
+    return entry ? [...entry.members.values()].map((presence) => presence.member) : [];
   }
 
   count(room: string): number {
@@ -82,55 +84,56 @@ export class Membership {
     return total;
   }
 
-  isMember(room: string, user: User): boolean {
-    return this.#rooms.get(room)?.members.has(user) ?? false;
+  isMember(room: string, userId: UserId): boolean {
+    return this.#rooms.get(room)?.members.has(userId) ?? false;
   }
 
-  /** Whether `user` could open a subscription now without passing `max`. */
-  hasRoomFor(room: string, user: User, max: number): boolean {
-    return this.isMember(room, user) || this.count(room) < max;
+  /** Whether `userId` could open a subscription now without passing `max`. */
+  hasRoomFor(room: string, userId: UserId, max: number): boolean {
+    return this.isMember(room, userId) || this.count(room) < max;
   }
 
   /**
-   * A subscription of `user` to `room` opened. Throws 409 when it would make the members more
+   * A subscription of `member` to `room` opened. Throws 409 when it would make the members more
    * than `max`; a member (also one inside the grace) is never refused.
    */
-  open(room: string, user: User, max: number): void {
+  open(room: string, member: Member, max: number): void {
     const entry = this.#rooms.get(room);
     if (!entry) throw new ChatError(404, 'This room does not exist (any more).');
-    const member = entry.members.get(user);
-    if (member) {
-      clearTimeout(member.exitTimer);
-      member.exitTimer = undefined;
-      member.subscriptions += 1;
+    const presence = entry.members.get(member.userId);
+    if (presence) {
+      clearTimeout(presence.exitTimer);
+      presence.exitTimer = undefined;
+      presence.subscriptions += 1;
       return;
     }
     if (entry.members.size >= max) throw new ChatError(409, 'The room is full.');
-    entry.members.set(user, { subscriptions: 1 });
+    const joined = { userId: member.userId, user: member.user };
+    entry.members.set(member.userId, { member: joined, subscriptions: 1 });
     clearTimeout(entry.emptyTimer);
     entry.emptyTimer = undefined;
-    this.#events.onJoin(room, user);
+    this.#events.onJoin(room, joined);
   }
 
-  /** A subscription of `user` to `room` closed; the last one starts the member's grace. */
-  close(room: string, user: User): void {
-    const member = this.#rooms.get(room)?.members.get(user);
-    if (!member || member.subscriptions === 0) return;
-    member.subscriptions -= 1;
-    if (member.subscriptions > 0) return;
-    member.exitTimer = setTimeout(() => this.remove(room, user), this.#options.memberGraceMs);
-    member.exitTimer.unref();
+  /** A subscription of `userId` to `room` closed; the last one starts the member's grace. */
+  close(room: string, userId: UserId): void {
+    const presence = this.#rooms.get(room)?.members.get(userId);
+    if (!presence || presence.subscriptions === 0) return;
+    presence.subscriptions -= 1;
+    if (presence.subscriptions > 0) return;
+    presence.exitTimer = setTimeout(() => this.remove(room, userId), this.#options.memberGraceMs);
+    presence.exitTimer.unref();
   }
 
-  /** Makes `user` leave `room` now, without the grace (a kick). Returns whether they were in. */
-  remove(room: string, user: User): boolean {
+  /** Makes `userId` leave `room` now, without the grace (a kick). Returns whether they were in. */
+  remove(room: string, userId: UserId): boolean {
     const entry = this.#rooms.get(room);
-    const member = entry?.members.get(user);
-    if (!entry || !member) return false;
-    clearTimeout(member.exitTimer);
-    entry.members.delete(user);
+    const presence = entry?.members.get(userId);
+    if (!entry || !presence) return false;
+    clearTimeout(presence.exitTimer);
+    entry.members.delete(userId);
     if (entry.members.size === 0) this.#startEmptyClock(room, entry);
-    this.#events.onExit(room, user);
+    this.#events.onExit(room, presence.member);
     return true;
   }
 

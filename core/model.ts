@@ -12,12 +12,17 @@ export type UserId = string;
 /** The user name of system messages (joins, exits, owner changes). */
 export const SYSTEM_USER = 'system';
 
-/** A room as clients see it. `members` is the number of members now; a password is never sent. */
+/**
+ * A room as clients see it. `owner` is the owner's colour and `ownerId` who they are (null for a
+ * room of v1 that has not had a member since: see StoredRoom). `members` is the number of members
+ * now; a password is never sent.
+ */
 export interface Room {
   id: string;
   title: string;
   max: number;
   owner: User;
+  ownerId: UserId | null;
   hasPassword: boolean;
   members: number;
   createdAt: string;
@@ -28,11 +33,17 @@ export interface StoredRoom {
   id: string;
   title: string;
   max: number;
+  /** The owner's colour, as shown. */
   owner: User;
+  /**
+   * Who owns the room. A room stored by v1 named its owner by colour only, and a colour grants
+   * nothing: such a room has no owner (null) until a member joins it, who then becomes its owner.
+   */
+  ownerId: UserId | null;
   /** `scrypt$<salt hex>$<hash hex>`, or null for a room without a password. */
   passwordHash: string | null;
-  /** Users the owner kicked: they get 403 on this room from then on. */
-  kicked: User[];
+  /** The users the owner kicked (by `userId`): they get 403 on this room from then on. */
+  kicked: UserId[];
   createdAt: string;
 }
 
@@ -46,13 +57,17 @@ export interface Message {
   id: string;
   seq: number;
   room: string;
+  /** The sender's colour, or `system`. */
   user: User;
+  /** The sender (absent on system messages, and on messages stored by v1). */
+  userId?: UserId;
   kind: MessageKind;
   /** The text of a `chat` or `system` message. */
   chat?: string;
   /** The file name of a `gif` message; the image is at `/gif/<gif>`. */
   gif?: string;
-  /** Set on a whisper: delivered only to `user` and `to`. */
+  /** Set on a whisper: delivered only to the sender and `toId`, whose colour is `to`. */
+  toId?: UserId;
   to?: User;
   createdAt: string;
 }
@@ -63,9 +78,16 @@ export type MessageDraft = Omit<Message, 'id' | 'seq' | 'createdAt'>;
 /** What a stored system message announces; its event has the same name. */
 export type SystemEventType = 'join' | 'exit' | 'owner';
 
+/** A member as the member list shows them. */
+export interface Member {
+  userId: UserId;
+  user: User;
+}
+
+/** The `members` event: members in arrival order (longest present first), and the owner. */
 export interface MembersPayload {
-  members: User[];
-  owner: User;
+  members: Member[];
+  ownerId: UserId | null;
 }
 
 /**
@@ -93,6 +115,8 @@ export type TransportName = (typeof TRANSPORT_NAMES)[number];
 export const ID_PATTERN = /^[A-Za-z0-9_-]{1,64}$/;
 /** A user colour as color-hash writes it. */
 export const USER_PATTERN = /^#[0-9a-f]{6}$/;
+/** A `userId`: at least 96 random bits, base64url (PROTOCOL.md, Identity). */
+export const USER_ID_PATTERN = /^[A-Za-z0-9_-]{16,64}$/;
 /** A stored GIF's file name. */
 export const GIF_NAME_PATTERN = /^[A-Za-z0-9_-]{1,64}\.gif$/;
 
@@ -109,7 +133,11 @@ export const LIMITS = {
   historyLimitMax: 1000,
 } as const;
 
-/** Whether `user` may see `message`: whispers reach only their two users. */
-export function canSee(user: User, message: Message): boolean {
-  return message.to === undefined || message.user === user || message.to === user;
+/**
+ * Whether the user `userId` may see `message`: whispers reach only their two users. A whisper
+ * stored by v1 named them by colour only (`to` without `toId`), so it reaches nobody now.
+ */
+export function canSee(userId: UserId, message: Message): boolean {
+  if (message.to === undefined && message.toId === undefined) return true;
+  return message.userId === userId || message.toId === userId;
 }

@@ -37,10 +37,16 @@ describe('roomInput', () => {
 });
 
 describe('chatInput', () => {
-  it('keeps a whisper target only when it is a colour', () => {
-    expect(chatInput({ chat: 'hi', to: '#a3c25e' })).toEqual({ chat: 'hi', to: '#a3c25e' });
-    expect(chatInput({ chat: 'hi', to: null })).toEqual({ chat: 'hi' });
-    expect(statusOf(() => chatInput({ chat: 'hi', to: '#A3C25E; drop' }))).toBe(400);
+  it('keeps a whisper target only when it is a userId, never a colour', () => {
+    const toId = 'Xq3_vB-9kLm2Np4rSt6uVw';
+    expect(chatInput({ chat: 'hi', toId })).toEqual({ chat: 'hi', toId });
+    expect(chatInput({ chat: 'hi', toId: null })).toEqual({ chat: 'hi' });
+    for (const bad of ['#a3c25e', 'short', 'x'.repeat(65), 'a b c d e f g h i', { $ne: null }, 7]) {
+      expect(statusOf(() => chatInput({ chat: 'hi', toId: bad }))).toBe(400);
+    }
+    // v1's `to` named a colour: sent on, the whisper would reach everyone.
+    expect(statusOf(() => chatInput({ chat: 'hi', to: '#a3c25e' }))).toBe(400);
+    expect(statusOf(() => chatInput({ chat: 'hi', to: toId }))).toBe(400);
   });
 });
 

@@ -1,5 +1,5 @@
 import { ChatError } from './errors.ts';
-import { ID_PATTERN, LIMITS, USER_PATTERN, type User } from './model.ts';
+import { ID_PATTERN, LIMITS, USER_ID_PATTERN, type UserId } from './model.ts';
 
 /**
  * PROTOCOL.md's rules for untrusted input, in one place. Every value arrives as `unknown` (a JSON
@@ -24,7 +24,8 @@ export function roomInput(body: unknown): RoomInput {
 
 export interface ChatInput {
   chat: string;
-  to?: User;
+  /** A whisper's recipient. */
+  toId?: UserId;
 }
 
 export function chatInput(body: unknown): ChatInput {
@@ -33,13 +34,21 @@ export function chatInput(body: unknown): ChatInput {
   if (chat.length < 1 || chat.length > LIMITS.chatMax) {
     throw new ChatError(400, `A message must be 1 to ${LIMITS.chatMax} characters long.`);
   }
-  if (fields.to === undefined || fields.to === null || fields.to === '') return { chat };
-  return { chat, to: user(fields.to, 'to') };
+  // v1 named a whisper's recipient by colour; sent on, it would go to everyone. Refuse it.
+  if (fields.to !== undefined) {
+    throw new ChatError(400, 'Whisper with toId (the userId of a member), not to (a colour).');
+  }
+  if (fields.toId === undefined || fields.toId === null || fields.toId === '') return { chat };
+  return { chat, toId: userId(fields.toId, 'toId') };
 }
 
-export function user(value: unknown, field: string): User {
-  if (typeof value !== 'string' || !USER_PATTERN.test(value)) {
-    throw new ChatError(400, `${field} must be a user colour such as #a3c25e.`);
+/** A `userId` (a whisper's `toId`, a kick's `userId`): a colour names nobody, so it is a 400. */
+export function userId(value: unknown, field: string): UserId {
+  if (typeof value !== 'string' || !USER_ID_PATTERN.test(value)) {
+    throw new ChatError(
+      400,
+      `${field} must be a userId (16 to 64 characters of A-Z, a-z, 0-9, _ and -), as members list them.`,
+    );
   }
   return value;
 }

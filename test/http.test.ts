@@ -100,11 +100,12 @@ describe('POST /room', () => {
       title: 'Book club',
       max: 5,
       owner: owner.user,
+      ownerId: owner.userId,
       hasPassword: true,
       members: 0,
     });
     expect(Object.keys(room).sort()).toEqual(
-      ['createdAt', 'hasPassword', 'id', 'max', 'members', 'owner', 'title'].sort(),
+      ['createdAt', 'hasPassword', 'id', 'max', 'members', 'owner', 'ownerId', 'title'].sort(),
     );
     const list = await (await fetch(`${server.url}/api/rooms`)).text();
     expect(list).toContain(room.id as string);
@@ -379,6 +380,7 @@ describe('POST /room/:id/chat and history', () => {
       seq: 1,
       room: room.id,
       user: owner.user,
+      userId: owner.userId,
       kind: 'chat',
       chat: 'hello',
     });
@@ -398,8 +400,9 @@ describe('POST /room/:id/chat and history', () => {
     ['a chat of 2001 characters', { chat: 'x'.repeat(2001) }],
     ['a chat that is an object', { chat: { $ne: null } }],
     ['a chat that is a number', { chat: 42 }],
-    ['a whisper to a non-colour', { chat: 'psst', to: 'bob' }],
-    ['a whisper to an object', { chat: 'psst', to: { $ne: null } }],
+    ['a whisper to a malformed userId', { chat: 'psst', toId: 'bob' }],
+    ['a whisper to an object', { chat: 'psst', toId: { $ne: null } }],
+    ['a whisper to a colour (v1)', { chat: 'psst', to: '#a3c25e' }],
     ['an array body', ['chat']],
   ])('refuses %s with 400', async (_, body) => {
     const room = await owner.createRoom();
@@ -431,7 +434,7 @@ describe('POST /room/:id/chat and history', () => {
   it('a whisper is in the history of its two users only', async () => {
     const room = await owner.createRoom();
     const third = await newSession(server.url);
-    await owner.say(room.id, 'psst', guest.user);
+    await owner.say(room.id, 'psst', guest.userId);
     await owner.say(room.id, 'everyone');
     const read = async (session: Session) =>
       (
@@ -550,31 +553,44 @@ describe('POST /room/:id/gif and GET /gif/:file', () => {
 });
 
 describe('kick', () => {
-  it('only the owner kicks (403); the user must be a colour (400); the kicked user gets 403 after', async () => {
+  it('only the owner kicks (403); the target must be a userId, not a colour (400); the kicked user gets 403 after', async () => {
     const room = await owner.createRoom();
     await guest.say(room.id, 'before');
     expect(
-      (await guest.fetch(`/room/${room.id}/kick`, { method: 'POST', json: { user: owner.user } }))
-        .status,
+      (
+        await guest.fetch(`/room/${room.id}/kick`, {
+          method: 'POST',
+          json: { userId: owner.userId },
+        })
+      ).status,
     ).toBe(403);
     expect(
-      (await owner.fetch(`/room/${room.id}/kick`, { method: 'POST', json: { user: 'bob' } }))
+      (await owner.fetch(`/room/${room.id}/kick`, { method: 'POST', json: { userId: 'bob' } }))
         .status,
     ).toBe(400);
     expect(
       (
         await owner.fetch(`/room/${room.id}/kick`, {
           method: 'POST',
-          json: { user: { $ne: null } },
+          json: { userId: { $ne: null } },
         })
       ).status,
     ).toBe(400);
+    for (const body of [{ user: guest.user }, { userId: guest.user }, {}]) {
+      const response = await owner.fetch(`/room/${room.id}/kick`, { method: 'POST', json: body });
+      expect(response.status).toBe(400);
+    }
     expect(
-      (await owner.fetch('/room/nope/kick', { method: 'POST', json: { user: guest.user } })).status,
+      (await owner.fetch('/room/nope/kick', { method: 'POST', json: { userId: guest.userId } }))
+        .status,
     ).toBe(404);
     expect(
-      (await owner.fetch(`/room/${room.id}/kick`, { method: 'POST', json: { user: guest.user } }))
-        .status,
+      (
+        await owner.fetch(`/room/${room.id}/kick`, {
+          method: 'POST',
+          json: { userId: guest.userId },
+        })
+      ).status,
     ).toBe(204);
     const after = await guest.fetch(`/room/${room.id}/chat`, {
       method: 'POST',

@@ -2,7 +2,7 @@ import { readdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { GIF_1X1, gifForm } from './support/files.ts';
-import { eventually, newSession } from './support/http.ts';
+import { eventually, memberList, newSession } from './support/http.ts';
 import { startServer, type TestServer } from './support/server.ts';
 import { openSse } from './support/sse.ts';
 
@@ -46,7 +46,7 @@ describe('membership (PROTOCOL.md, Membership)', () => {
       .events()
       .filter((e) => e.type === 'members')
       .at(-1);
-    expect(lastMembers?.data).toEqual({ members: [alice.user], owner: alice.user });
+    expect(lastMembers?.data).toEqual({ members: memberList(alice), ownerId: alice.userId });
     expect((await history(alice, room.id)).map((m) => m.chat)).toEqual([
       `${alice.user} joined`,
       `${bob.user} joined`,
@@ -80,13 +80,15 @@ describe('membership (PROTOCOL.md, Membership)', () => {
       chat: `${bob!.user} is now the owner`,
     });
     expect(c.events().at(-1)!.data).toEqual({
-      members: [bob!.user, carol!.user],
-      owner: bob!.user,
+      members: memberList(bob!, carol!),
+      ownerId: bob!.userId,
     });
     await eventually(() =>
       lobby
         .events()
-        .some((e) => e.type === 'roomUpdate' && (e.data as { owner: string }).owner === bob!.user),
+        .some(
+          (e) => e.type === 'roomUpdate' && (e.data as { ownerId: string }).ownerId === bob!.userId,
+        ),
     );
     expect((await fetch(`${server.url}/api/rooms`).then((r) => r.json())) as unknown).toMatchObject(
       {
@@ -95,12 +97,20 @@ describe('membership (PROTOCOL.md, Membership)', () => {
     );
     // The new owner can kick, the old one no longer can.
     expect(
-      (await alice!.fetch(`/room/${room.id}/kick`, { method: 'POST', json: { user: carol!.user } }))
-        .status,
+      (
+        await alice!.fetch(`/room/${room.id}/kick`, {
+          method: 'POST',
+          json: { userId: carol!.userId },
+        })
+      ).status,
     ).toBe(403);
     expect(
-      (await bob!.fetch(`/room/${room.id}/kick`, { method: 'POST', json: { user: carol!.user } }))
-        .status,
+      (
+        await bob!.fetch(`/room/${room.id}/kick`, {
+          method: 'POST',
+          json: { userId: carol!.userId },
+        })
+      ).status,
     ).toBe(204);
     for (const stream of [b, c, lobby]) stream.close();
   });

@@ -66,7 +66,7 @@ describe('the HTTP routes with --store mongo', () => {
   it('whispers are in the history of their two users only', async () => {
     const room = await alice.createRoom();
     const carol = await newSession(server.url);
-    await alice.say(room.id, 'for bob', bob.user);
+    await alice.say(room.id, 'for bob', bob.userId);
     await alice.say(room.id, 'for all');
     const history = async (session: Session) => {
       const response = await session.fetch(`/api/rooms/${room.id}/messages`);
@@ -103,7 +103,7 @@ describe('a restart with --store mongo', () => {
       const room = await alice.createRoom({ title: 'survivor', password: 'pw' });
       await alice.say(room.id, 'one');
       await alice.say(room.id, 'two');
-      await alice.fetch(`/room/${room.id}/kick`, { method: 'POST', json: { user: bob.user } });
+      await alice.fetch(`/room/${room.id}/kick`, { method: 'POST', json: { userId: bob.userId } });
       await first.close();
 
       const second = await startMongoServer(database, dataDir);

@@ -1,7 +1,7 @@
 import { connect, type Socket } from 'node:net';
 import { EventSource } from 'eventsource';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { eventually, newSession, type Session } from './support/http.ts';
+import { eventually, memberList, newSession, type Session } from './support/http.ts';
 import { type MongoForTests, mongoForTests } from './support/mongo-wire.ts';
 import { startServer, type TestServer } from './support/server.ts';
 import { openSse } from './support/sse.ts';
@@ -64,7 +64,7 @@ describe.each(['memory', 'mongo'] as const)('--store %s', (store) => {
       });
       expect(members).toEqual({
         type: 'members',
-        data: { members: [alice.user], owner: alice.user },
+        data: { members: memberList(alice), ownerId: alice.userId },
       });
       const sent = await bob.say(room.id, 'hello');
       await stream.waitFor(1, 'chat');
@@ -235,7 +235,7 @@ describe.each(['memory', 'mongo'] as const)('--store %s', (store) => {
         [alice, bob, carol].map((s) => openSse(roomUrl(room.id), { cookie: s.cookie })),
       );
       await Promise.all(streams.map((stream) => stream.waitFor(1, 'members')));
-      await alice.say(room.id, 'for bob', bob.user);
+      await alice.say(room.id, 'for bob', bob.userId);
       await alice.say(room.id, 'for all');
       for (const stream of streams) await stream.waitFor(1, 'chat');
       await streams[2]!.waitFor(1, 'chat');
@@ -260,7 +260,7 @@ describe.each(['memory', 'mongo'] as const)('--store %s', (store) => {
       await owner.waitFor(2, 'members');
       const response = await alice.fetch(`/room/${room.id}/kick`, {
         method: 'POST',
-        json: { user: bob.user },
+        json: { userId: bob.userId },
       });
       expect(response.status).toBe(204);
       await kicked.waitFor(1, 'kicked');
@@ -271,7 +271,7 @@ describe.each(['memory', 'mongo'] as const)('--store %s', (store) => {
       expect(owner.events().some((e) => e.type === 'kicked')).toBe(false);
       expect(owner.events().at(-1)).toEqual({
         type: 'members',
-        data: { members: [alice.user], owner: alice.user },
+        data: { members: memberList(alice), ownerId: alice.userId },
       });
       expect((await openSse(roomUrl(room.id), { cookie: bob.cookie })).status).toBe(403);
       owner.close();

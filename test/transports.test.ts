@@ -4,10 +4,15 @@
  * that transport. Transport-specific wire details live in transports/<name>/<name>.test.ts.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type Message, TRANSPORT_NAMES, type TransportName } from '../core/model.ts';
+import {
+  type MembersPayload,
+  type Message,
+  TRANSPORT_NAMES,
+  type TransportName,
+} from '../core/model.ts';
 import { ClientError } from '../transports/client.ts';
 import { clientFor, type TestClient } from './support/clients.ts';
-import { newSession, type Session, sessionOf } from './support/http.ts';
+import { memberList, newSession, type Session, sessionOf } from './support/http.ts';
 import { badInputCases } from './support/raw.ts';
 import { startServer, type TestServer } from './support/server.ts';
 
@@ -43,9 +48,7 @@ describe.each(TRANSPORT_NAMES)('%s', (transport: TransportName) => {
   }
 
   const membersOf = (c: TestClient) =>
-    c.events.filter((e) => e.type === 'members').at(-1)?.data as
-      | { members: string[]; owner: string }
-      | undefined;
+    c.events.filter((e) => e.type === 'members').at(-1)?.data as MembersPayload | undefined;
 
   it('join, members and exit go to every member, in that order', async () => {
     const room = await alice.createRoom();
@@ -55,7 +58,7 @@ describe.each(TRANSPORT_NAMES)('%s', (transport: TransportName) => {
     const b = client(bob);
     await b.connectRoom(room.id);
     await a.waitFor(() => membersOf(a)?.members.length === 2, 'members of two');
-    expect(membersOf(a)).toEqual({ members: [alice.user, bob.user], owner: alice.user });
+    expect(membersOf(a)).toEqual({ members: memberList(alice, bob), ownerId: alice.userId });
     const joins = a.events.filter((e) => e.type === 'join').map((e) => (e.data as Message).chat);
     expect(joins).toEqual([`${alice.user} joined`, `${bob.user} joined`]);
     b.close();
@@ -91,7 +94,7 @@ describe.each(TRANSPORT_NAMES)('%s', (transport: TransportName) => {
     }
     await expect(a.send('   ')).rejects.toMatchObject({ status: 400 });
     await expect(a.send('x'.repeat(2001))).rejects.toMatchObject({ status: 400 });
-    await expect(a.send('hi', { to: 'bob' })).rejects.toMatchObject({ status: 400 });
+    await expect(a.send('hi', { toId: '#a3c25e' })).rejects.toMatchObject({ status: 400 });
     a.close();
     b.close();
   });
@@ -181,7 +184,7 @@ describe.each(TRANSPORT_NAMES)('%s', (transport: TransportName) => {
     await b.connectRoom(room.id);
     await a.waitFor(() => membersOf(a)?.members.length === 2, 'two members');
     expect(
-      (await alice.fetch(`/room/${room.id}/kick`, { method: 'POST', json: { user: bob.user } }))
+      (await alice.fetch(`/room/${room.id}/kick`, { method: 'POST', json: { userId: bob.userId } }))
         .status,
     ).toBe(204);
     await b.waitFor(() => b.events.some((e) => e.type === 'kicked'), 'kicked');
@@ -200,7 +203,7 @@ describe.each(TRANSPORT_NAMES)('%s', (transport: TransportName) => {
     const room = await alice.createRoom();
     const [a, b, c] = [client(alice), client(bob), client(carol)];
     for (const each of [a, b, c]) await each.connectRoom(room.id);
-    await a.send('for bob', { to: bob.user });
+    await a.send('for bob', { toId: bob.userId });
     await a.send('for all');
     for (const each of [a, b, c])
       await each.waitFor(() => each.chats().some((m) => m.chat === 'for all'), 'the public chat');

@@ -23,8 +23,8 @@ export interface ChatClient {
   connectRoom(room: string, options?: { after?: number }): Promise<void>;
   /** Opens the lobby stream; resolves once it is live. */
   connectLobby(): Promise<void>;
-  /** Sends a chat message (or a whisper with `to`) the transport's way up; resolves with it. */
-  send(chat: string, options?: { to?: string }): Promise<Message>;
+  /** Sends a chat message (or a whisper to the user `toId`) the transport's way up; resolves with it. */
+  send(chat: string, options?: { toId?: string }): Promise<Message>;
   on<K extends keyof ClientEvents>(type: K, listener: ClientListener<K>): () => void;
   /**
    * Ends the underlying connection as a network failure would; the client reconnects by itself
@@ -115,7 +115,7 @@ export async function postChat(
   options: ClientOptions,
   room: string,
   chat: string,
-  to?: string,
+  toId?: string,
 ): Promise<Message> {
   const response = await fetch(`${options.baseUrl ?? ''}/room/${encodeURIComponent(room)}/chat`, {
     method: 'POST',
@@ -124,7 +124,7 @@ export async function postChat(
       accept: 'application/json',
       ...(options.cookie ? { cookie: options.cookie } : {}),
     },
-    body: JSON.stringify(to === undefined ? { chat } : { chat, to }),
+    body: JSON.stringify(toId === undefined ? { chat } : { chat, toId }),
     credentials: 'same-origin',
   });
   const body = await readJson(response);

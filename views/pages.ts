@@ -150,13 +150,14 @@ ${errorMessage(p.error)}
 export function chatPage(p: {
   room: Room;
   user: string;
+  userId: string;
   transport: TransportName;
   transports: readonly TransportName[];
 }): string {
   return page({
     title: p.room.title,
     script: '/assets/chat.js',
-    body: html`<main id="chat-page" class="chat" data-room="${p.room.id}" data-user="${p.user}" data-owner="${p.room.owner}" data-transport="${p.transport}">
+    body: html`<main id="chat-page" class="chat" data-room="${p.room.id}" data-user="${p.user}" data-user-id="${p.userId}" data-owner-id="${p.room.ownerId ?? ''}" data-transport="${p.transport}">
 <div class="title-row">
   <h1 class="room-title">${p.room.title}</h1>
   <a id="exit-btn" class="button" href="/">Leave the room</a>
@@ -260,6 +261,7 @@ function comparePane(name: TransportName): SafeHtml {
 export function comparePage(p: {
   room: Room;
   user: string;
+  userId: string;
   transports: readonly TransportName[];
 }): string {
   const upOf: Record<TransportName, string> = {
@@ -271,7 +273,7 @@ export function comparePage(p: {
   return page({
     title: `Compare: ${p.room.title}`,
     script: '/assets/compare.js',
-    body: html`<main id="compare-page" class="compare" data-room="${p.room.id}" data-user="${p.user}" data-transports="${p.transports.join(' ')}">
+    body: html`<main id="compare-page" class="compare" data-room="${p.room.id}" data-user="${p.user}" data-user-id="${p.userId}" data-transports="${p.transports.join(' ')}">
 <div class="title-row">
   <h1>Compare <span class="ko">전송 방식 비교</span> <span class="room-title">${p.room.title}</span></h1>
   <span class="compare-links">You are ${userTag(p.user)} · <a href="/room/${p.room.id}">this room in the chat page</a> · <a href="/">rooms</a></span>

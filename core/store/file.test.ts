@@ -29,6 +29,7 @@ const room: StoredRoom = {
   title: 'R',
   max: 2,
   owner: '#a3c25e',
+  ownerId: 'owner-userid-0001',
   passwordHash: null,
   kicked: [],
   createdAt: '2024-01-01T00:00:00.000Z',
@@ -89,5 +90,33 @@ describe('file store', () => {
       'three',
     ]);
     await reopened.close();
+  });
+
+  it('reads a room of v1, owned and kicked by colour, as ownerless; its whisper stays one', async () => {
+    const Datastore = nedb as unknown as typeof nedb.default;
+    const rooms = new Datastore({ filename: join(dir, 'rooms.db') });
+    const messages = new Datastore({ filename: join(dir, 'messages.db') });
+    await Promise.all([rooms.loadDatabaseAsync(), messages.loadDatabaseAsync()]);
+    // What v1 wrote: no ownerId, kicks and the whisper's recipient as colours, no userId.
+    const { ownerId: _, ...v1Room } = room;
+    await rooms.insertAsync({ ...v1Room, kicked: ['#12ab34'], lastSeq: 1, rank: 0 });
+    await messages.insertAsync({
+      id: 'old',
+      seq: 1,
+      room: 'r',
+      user: '#a3c25e',
+      to: '#12ab34',
+      kind: 'chat',
+      chat: 'psst',
+      createdAt: new Date().toISOString(),
+    });
+    await Promise.all([rooms.compactDatafileAsync(), messages.compactDatafileAsync()]);
+
+    const store = await FileStore.open(dir);
+    expect(await store.getRoom('r')).toMatchObject({ owner: '#a3c25e', ownerId: null });
+    const [old] = await store.messagesAfter('r', 0, 10);
+    expect(old).toMatchObject({ user: '#a3c25e', to: '#12ab34' });
+    expect(old?.userId).toBeUndefined();
+    await store.close();
   });
 });

@@ -3,7 +3,7 @@ import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import nedb from '@seald-io/nedb';
 import { ChatError } from '../errors.ts';
-import type { Message, MessageDraft, StoredRoom, User } from '../model.ts';
+import type { Message, MessageDraft, StoredRoom, User, UserId } from '../model.ts';
 import type { Store } from './store.ts';
 
 // nedb's typings declare `export default` on a CommonJS module: under NodeNext, TypeScript puts
@@ -70,12 +70,12 @@ export class FileStore implements Store {
     return rooms.map(toStoredRoom);
   }
 
-  async setOwner(id: string, owner: User): Promise<void> {
-    await this.#rooms.updateAsync({ id }, { $set: { owner } });
+  async setOwner(id: string, owner: { owner: User; ownerId: UserId }): Promise<void> {
+    await this.#rooms.updateAsync({ id }, { $set: { owner: owner.owner, ownerId: owner.ownerId } });
   }
 
-  async addKicked(id: string, user: User): Promise<void> {
-    await this.#rooms.updateAsync({ id }, { $addToSet: { kicked: user } });
+  async addKicked(id: string, userId: UserId): Promise<void> {
+    await this.#rooms.updateAsync({ id }, { $addToSet: { kicked: userId } });
   }
 
   removeRoom(id: string): Promise<{ gifs: string[] } | null> {
@@ -157,9 +157,10 @@ async function repairLastSeq(
   }
 }
 
+/** A room of v1 has no `ownerId`: it reads back ownerless (see StoredRoom). */
 function toStoredRoom(room: RoomDocument): StoredRoom {
   const { id, title, max, owner, passwordHash, kicked, createdAt } = room;
-  return { id, title, max, owner, passwordHash, kicked, createdAt };
+  return { id, title, max, owner, ownerId: room.ownerId ?? null, passwordHash, kicked, createdAt };
 }
 
 function withoutId(message: Message): Message {

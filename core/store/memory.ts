@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { ChatError } from '../errors.ts';
-import type { Message, MessageDraft, StoredRoom, User } from '../model.ts';
+import type { Message, MessageDraft, StoredRoom, User, UserId } from '../model.ts';
 import type { Store } from './store.ts';
 
 /** A room and its messages; `messages[n - 1]` has seq n, since messages are only removed with their room. */
@@ -33,14 +33,14 @@ export class MemoryStore implements Store {
     return [...this.#rooms.values()].map((record) => structuredClone(record.room));
   }
 
-  async setOwner(id: string, owner: User): Promise<void> {
+  async setOwner(id: string, owner: { owner: User; ownerId: UserId }): Promise<void> {
     const record = this.#rooms.get(id);
-    if (record) record.room.owner = owner;
+    if (record) Object.assign(record.room, { owner: owner.owner, ownerId: owner.ownerId });
   }
 
-  async addKicked(id: string, user: User): Promise<void> {
+  async addKicked(id: string, userId: UserId): Promise<void> {
     const record = this.#rooms.get(id);
-    if (record && !record.room.kicked.includes(user)) record.room.kicked.push(user);
+    if (record && !record.room.kicked.includes(userId)) record.room.kicked.push(userId);
   }
 
   async removeRoom(id: string): Promise<{ gifs: string[] } | null> {

@@ -35,7 +35,8 @@ storeContract(
 );
 
 const OWNER = '#a3c25e';
-const GUEST = '#12ab34';
+const OWNER_ID = 'owner-userid-0001';
+const GUEST = { owner: '#12ab34', ownerId: 'guest-userid-0002' };
 
 function room(id: string): StoredRoom {
   return {
@@ -43,6 +44,7 @@ function room(id: string): StoredRoom {
     title: `Room ${id}`,
     max: 10,
     owner: OWNER,
+    ownerId: OWNER_ID,
     passwordHash: null,
     kicked: [],
     createdAt: new Date().toISOString(),
@@ -80,11 +82,26 @@ describe('mongo store', () => {
     expect(chat?.createdAt).toBeInstanceOf(Date);
   });
 
+  it('reads a room of v1, owned by a colour, as ownerless', async () => {
+    // What v1 wrote: the book's room with an owner colour and no ownerId.
+    await raw.collection('rooms').insertOne({
+      _id: 'old' as never,
+      title: 'Old',
+      max: 10,
+      owner: OWNER,
+      passwordHash: null,
+      kicked: ['#12ab34'],
+      lastSeq: 0,
+      createdAt: new Date(),
+    });
+    expect(await store.getRoom('old')).toMatchObject({ owner: OWNER, ownerId: null });
+  });
+
   it('has a unique index on (room, seq): the database refuses a second message with a seq', async () => {
     await store.createRoom(room('r'));
     await store.appendMessage({ room: 'r', user: OWNER, kind: 'chat', chat: 'first' });
 
-    const second = raw.collection('chats').insertOne({ room: 'r', seq: 1, user: GUEST });
+    const second = raw.collection('chats').insertOne({ room: 'r', seq: 1, user: GUEST.owner });
     await expect(second).rejects.toMatchObject({ code: 11000 });
     const indexes = await raw.collection('chats').listIndexes().toArray();
     expect(indexes).toContainEqual(
@@ -105,9 +122,9 @@ describe('mongo store', () => {
       expect.objectContaining({ chat: 'secret' }),
     );
     await outcome(store.setOwner(anyRoom, GUEST));
-    await outcome(store.addKicked(anyRoom, GUEST));
+    await outcome(store.addKicked(anyRoom, GUEST.ownerId));
     await outcome(store.removeRoom(anyRoom));
-    await outcome(store.setOwner('a', { $ne: 'x' } as unknown as string));
+    await outcome(store.setOwner('a', { owner: { $ne: 'x' }, ownerId: 'x' } as never));
     expect(await store.listRooms()).toEqual(rooms);
     expect((await store.messagesAfter('a', 0, 100)).map((m) => m.chat)).toEqual(['secret']);
   });

@@ -1,7 +1,7 @@
 import mongoose, { type Connection, type Model, Schema } from 'mongoose';
 import { ChatError } from '../errors.ts';
 import { logger } from '../log.ts';
-import type { Message, MessageDraft, MessageKind, StoredRoom, User } from '../model.ts';
+import type { Message, MessageDraft, MessageKind, StoredRoom, User, UserId } from '../model.ts';
 import type { Store } from './store.ts';
 
 const debug = logger('mongo');
@@ -23,21 +23,25 @@ interface RoomDocument {
   title: string;
   max: number;
   owner: string;
+  /** Absent on a room of v1, whose owner was a colour. */
+  ownerId?: string | null;
   passwordHash: string | null;
   kicked: string[];
   lastSeq: number;
   createdAt: Date;
 }
 
-/** The book's Chat schema, plus the per-room `seq`, the `kind` and the whisper's `to`. */
+/** The book's Chat schema, plus the per-room `seq`, the `kind`, the sender and the whisper's. */
 interface ChatDocument {
   _id: mongoose.Types.ObjectId;
   room: string;
   seq: number;
   user: string;
+  userId?: string;
   kind: MessageKind;
   chat?: string;
   gif?: string;
+  toId?: string;
   to?: string;
   createdAt: Date;
 }
@@ -51,6 +55,7 @@ const roomSchema = new Schema<RoomDocument>(
     title: { type: String, required: true },
     max: { type: Number, required: true, default: 10, min: 2 },
     owner: { type: String, required: true },
+    ownerId: { type: String, default: null },
     passwordHash: { type: String, default: null },
     kicked: { type: [String], default: [] },
     lastSeq: { type: Number, required: true, default: 0 },
@@ -64,9 +69,11 @@ const chatSchema = new Schema<ChatDocument>(
     room: { type: String, required: true, ref: 'Room' },
     seq: { type: Number, required: true },
     user: { type: String, required: true },
+    userId: String,
     kind: { type: String, required: true, enum: ['chat', 'gif', 'system'] },
     chat: String,
     gif: String,
+    toId: String,
     to: String,
     createdAt: { type: Date, default: Date.now },
   },
@@ -133,6 +140,7 @@ export class MongoStore implements Store {
         title: room.title,
         max: room.max,
         owner: room.owner,
+        ownerId: room.ownerId,
         passwordHash: room.passwordHash,
         kicked: [...room.kicked],
         lastSeq: 0,
@@ -158,12 +166,13 @@ export class MongoStore implements Store {
     return rooms.map(toStoredRoom);
   }
 
-  async setOwner(id: string, owner: User): Promise<void> {
-    await reachable(this.#rooms.updateOne({ _id: id }, { $set: { owner } }).exec());
+  async setOwner(id: string, owner: { owner: User; ownerId: UserId }): Promise<void> {
+    const $set = { owner: owner.owner, ownerId: owner.ownerId };
+    await reachable(this.#rooms.updateOne({ _id: id }, { $set }).exec());
   }
 
-  async addKicked(id: string, user: User): Promise<void> {
-    await reachable(this.#rooms.updateOne({ _id: id }, { $addToSet: { kicked: user } }).exec());
+  async addKicked(id: string, userId: UserId): Promise<void> {
+    await reachable(this.#rooms.updateOne({ _id: id }, { $addToSet: { kicked: userId } }).exec());
   }
 
   /**
@@ -267,6 +276,7 @@ function toStoredRoom(room: RoomDocument): StoredRoom {
     title: room.title,
     max: room.max,
     owner: room.owner,
+    ownerId: room.ownerId ?? null,
     passwordHash: room.passwordHash ?? null,
     kicked: [...room.kicked],
     createdAt: room.createdAt.toISOString(),
@@ -283,7 +293,9 @@ function toMessage(chat: ChatDocument): Message {
     createdAt: chat.createdAt.toISOString(),
   };
   if (chat.chat != null) message.chat = chat.chat;
+  if (chat.userId != null) message.userId = chat.userId;
   if (chat.gif != null) message.gif = chat.gif;
+  if (chat.toId != null) message.toId = chat.toId;
   if (chat.to != null) message.to = chat.to;
   return message;
 }

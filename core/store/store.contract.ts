@@ -10,9 +10,9 @@ export interface StoreFixture {
   cleanup: () => Promise<void>;
 }
 
-const OWNER = '#a3c25e';
-const GUEST = '#12ab34';
-const OTHER = '#ffeedd';
+const OWNER = { owner: '#a3c25e', ownerId: 'owner-userid-0001' };
+const GUEST = { owner: '#12ab34', ownerId: 'guest-userid-0002' };
+const OTHER = { owner: '#ffeedd', ownerId: 'other-userid-0003' };
 
 let roomCount = 0;
 
@@ -23,7 +23,7 @@ function newRoom(fields: Partial<StoredRoom> = {}): StoredRoom {
     id: `room-${roomCount}`,
     title: `Room ${roomCount}`,
     max: 10,
-    owner: OWNER,
+    ...OWNER,
     passwordHash: null,
     kicked: [],
     createdAt: new Date(Date.UTC(2024, 0, 1, 0, 0, roomCount)).toISOString(),
@@ -31,8 +31,8 @@ function newRoom(fields: Partial<StoredRoom> = {}): StoredRoom {
   };
 }
 
-function chat(room: string, text: string, user = OWNER): MessageDraft {
-  return { room, user, kind: 'chat', chat: text };
+function chat(room: string, text: string, sender = OWNER): MessageDraft {
+  return { room, user: sender.owner, userId: sender.ownerId, kind: 'chat', chat: text };
 }
 
 function seqs(messages: Message[]): number[] {
@@ -79,21 +79,21 @@ export function storeContract(
       const room = newRoom();
       await store.createRoom(room);
       await store.setOwner(room.id, GUEST);
-      expect(await store.getRoom(room.id)).toEqual({ ...room, owner: GUEST });
+      expect(await store.getRoom(room.id)).toEqual({ ...room, ...GUEST });
     });
 
     it('adds a kicked user once', async () => {
       const room = newRoom();
       await store.createRoom(room);
-      await store.addKicked(room.id, GUEST);
-      await store.addKicked(room.id, OTHER);
-      await store.addKicked(room.id, GUEST);
-      expect((await store.getRoom(room.id))?.kicked).toEqual([GUEST, OTHER]);
+      await store.addKicked(room.id, GUEST.ownerId);
+      await store.addKicked(room.id, OTHER.ownerId);
+      await store.addKicked(room.id, GUEST.ownerId);
+      expect((await store.getRoom(room.id))?.kicked).toEqual([GUEST.ownerId, OTHER.ownerId]);
     });
 
     it('changes nothing when setting the owner or kicking in an unknown room', async () => {
       await store.setOwner('nope', GUEST);
-      await store.addKicked('nope', GUEST);
+      await store.addKicked('nope', GUEST.ownerId);
       expect(await store.getRoom('nope')).toBeNull();
       expect(await store.listRooms()).toEqual([]);
     });
@@ -122,7 +122,7 @@ export function storeContract(
       ]);
       for (const message of appended) {
         expect(message.id).toMatch(ID_PATTERN);
-        expect(message).toMatchObject({ user: OWNER, kind: 'chat' });
+        expect(message).toMatchObject({ user: OWNER.owner, userId: OWNER.ownerId, kind: 'chat' });
         expect(new Date(message.createdAt).toISOString()).toBe(message.createdAt);
         expect(Date.parse(message.createdAt)).toBeGreaterThanOrEqual(before - 1);
       }
@@ -187,9 +187,17 @@ export function storeContract(
       const room = newRoom();
       await store.createRoom(room);
       const drafts: MessageDraft[] = [
-        { room: room.id, user: OWNER, kind: 'chat', chat: 'psst', to: GUEST },
-        { room: room.id, user: GUEST, kind: 'gif', gif: 'cat_01.gif' },
-        { room: room.id, user: OWNER, kind: 'gif', gif: 'dog-02.gif', to: GUEST },
+        { ...chat(room.id, 'psst'), toId: GUEST.ownerId, to: GUEST.owner },
+        { room: room.id, user: GUEST.owner, userId: GUEST.ownerId, kind: 'gif', gif: 'cat_01.gif' },
+        {
+          room: room.id,
+          user: OWNER.owner,
+          userId: OWNER.ownerId,
+          kind: 'gif',
+          gif: 'dog-02.gif',
+          toId: GUEST.ownerId,
+          to: GUEST.owner,
+        },
         { room: room.id, user: 'system', kind: 'system', chat: 'join' },
       ];
 
@@ -212,14 +220,14 @@ export function storeContract(
       await store.createRoom(room);
       const original = structuredClone(room);
       room.title = 'changed by the caller';
-      room.kicked.push(OTHER);
+      room.kicked.push(OTHER.ownerId);
 
       const got = await store.getRoom(room.id);
-      got!.owner = OTHER;
-      got!.kicked.push(GUEST);
+      got!.ownerId = OTHER.ownerId;
+      got!.kicked.push(GUEST.ownerId);
       const [listed] = await store.listRooms();
       listed!.title = 'changed in the list';
-      listed!.kicked.push(GUEST);
+      listed!.kicked.push(GUEST.ownerId);
       expect(await store.getRoom(room.id)).toEqual(original);
       expect(await store.listRooms()).toEqual([original]);
 
@@ -237,16 +245,22 @@ export function storeContract(
       const other = newRoom();
       await store.createRoom(room);
       await store.createRoom(other);
-      await store.appendMessage({ room: room.id, user: OWNER, kind: 'gif', gif: 'one.gif' });
+      await store.appendMessage({ room: room.id, user: OWNER.owner, kind: 'gif', gif: 'one.gif' });
       await store.appendMessage(chat(room.id, 'hello'));
       await store.appendMessage({
         room: room.id,
-        user: GUEST,
+        user: GUEST.owner,
         kind: 'gif',
         gif: 'two.gif',
-        to: OWNER,
+        toId: OWNER.ownerId,
+        to: OWNER.owner,
       });
-      await store.appendMessage({ room: other.id, user: OWNER, kind: 'gif', gif: 'three.gif' });
+      await store.appendMessage({
+        room: other.id,
+        user: OWNER.owner,
+        kind: 'gif',
+        gif: 'three.gif',
+      });
 
       const removed = await store.removeRoom(room.id);
 
@@ -290,15 +304,17 @@ export function storeContract(
         const gone = newRoom();
         for (const room of [a, b, gone]) await store.createRoom(room);
         await store.setOwner(a.id, GUEST);
-        await store.addKicked(a.id, OTHER);
+        await store.addKicked(a.id, OTHER.ownerId);
         const appended = [
           await store.appendMessage(chat(a.id, 'hello')),
           await store.appendMessage({
             room: a.id,
-            user: GUEST,
+            user: GUEST.owner,
+            userId: GUEST.ownerId,
             kind: 'gif',
             gif: 'cat.gif',
-            to: OWNER,
+            toId: OWNER.ownerId,
+            to: OWNER.owner,
           }),
           await store.appendMessage(chat(b.id, 'in b')),
           await store.appendMessage(chat(gone.id, 'soon gone')),
@@ -311,7 +327,7 @@ export function storeContract(
         store = await fixture.reopen!();
 
         expect(await store.listRooms()).toEqual(rooms);
-        expect(await store.getRoom(a.id)).toEqual({ ...a, owner: GUEST, kicked: [OTHER] });
+        expect(await store.getRoom(a.id)).toEqual({ ...a, ...GUEST, kicked: [OTHER.ownerId] });
         expect(await store.getRoom(gone.id)).toBeNull();
         expect(await store.messagesAfter(a.id, 0, 100)).toEqual(appended.slice(0, 2));
         expect(await store.messagesAfter(b.id, 0, 100)).toEqual(appended.slice(2, 3));

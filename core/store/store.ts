@@ -1,4 +1,4 @@
-import type { Message, MessageDraft, StoredRoom, User } from '../model.ts';
+import type { Message, MessageDraft, StoredRoom, User, UserId } from '../model.ts';
 
 /**
  * Where rooms and messages live. Only the core's ChatService calls a store; transports never do.
@@ -12,6 +12,7 @@ import type { Message, MessageDraft, StoredRoom, User } from '../model.ts';
  * - `removeRoom` removes the room and all its messages and returns the GIF file names its
  *   messages referred to (so the core can delete the files), or null if there was no such room.
  * - Values reach a store already validated as plain strings and numbers.
+ * - A room stored by v1 (no `ownerId`) is read back with `ownerId: null`.
  * - `close` flushes what must survive a restart.
  */
 export interface Store {
@@ -20,8 +21,9 @@ export interface Store {
   getRoom(id: string): Promise<StoredRoom | null>;
   /** Every room, oldest first. */
   listRooms(): Promise<StoredRoom[]>;
-  setOwner(id: string, owner: User): Promise<void>;
-  addKicked(id: string, user: User): Promise<void>;
+  /** A new owner: their `userId`, and their colour as shown. */
+  setOwner(id: string, owner: { owner: User; ownerId: UserId }): Promise<void>;
+  addKicked(id: string, userId: UserId): Promise<void>;
   removeRoom(id: string): Promise<{ gifs: string[] } | null>;
   appendMessage(draft: MessageDraft): Promise<Message>;
   messagesAfter(room: string, after: number, limit: number): Promise<Message[]>;

@@ -1,7 +1,12 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type Message, TRANSPORT_NAMES, type TransportName } from '../../core/model.ts';
+import {
+  type MembersPayload,
+  type Message,
+  TRANSPORT_NAMES,
+  type TransportName,
+} from '../../core/model.ts';
 import { clientFor, type TestClient } from '../../test/support/clients.ts';
-import { newSession, type Session } from '../../test/support/http.ts';
+import { memberList, newSession, type Session } from '../../test/support/http.ts';
 import type { LabApp } from '../shared/app.ts';
 import { main } from './server.ts';
 
@@ -19,9 +24,7 @@ afterAll(() => lab.close());
 const texts = (client: TestClient, type: string) =>
   client.events.filter((e) => e.type === type).map((e) => (e.data as Message).chat);
 const lastMembers = (client: TestClient) =>
-  client.events.filter((e) => e.type === 'members').at(-1)?.data as
-    | { members: string[]; owner: string }
-    | undefined;
+  client.events.filter((e) => e.type === 'members').at(-1)?.data as MembersPayload | undefined;
 
 describe.each(TRANSPORT_NAMES)('over %s', (transport: TransportName) => {
   let alice: Session;
@@ -51,7 +54,7 @@ describe.each(TRANSPORT_NAMES)('over %s', (transport: TransportName) => {
     await a.connectRoom(room.id);
     await b.connectRoom(room.id);
     await a.waitFor(() => lastMembers(a)?.members.length === 2, 'two members');
-    expect(lastMembers(a)).toEqual({ members: [alice.user, bob.user], owner: alice.user });
+    expect(lastMembers(a)).toEqual({ members: memberList(alice, bob), ownerId: alice.userId });
     await lobby.waitFor(
       () =>
         lobby.events.some(
@@ -90,8 +93,8 @@ describe.each(TRANSPORT_NAMES)('over %s', (transport: TransportName) => {
     const room = await alice.createRoom();
     const [a, b, c] = [client(alice), client(bob), client(carol)];
     for (const each of [a, b, c]) await each.connectRoom(room.id);
-    const whisper = await a.send('귓속말', { to: bob.user });
-    expect(whisper.to).toBe(bob.user);
+    const whisper = await a.send('귓속말', { toId: bob.userId });
+    expect(whisper).toMatchObject({ toId: bob.userId, to: bob.user });
     await a.send('for everyone');
     for (const each of [a, b, c]) {
       await each.waitFor(() => each.chats().some((m) => m.chat === 'for everyone'), 'the chat');
@@ -116,7 +119,7 @@ describe.each(TRANSPORT_NAMES)('over %s', (transport: TransportName) => {
     expect(texts(c, 'owner')).toEqual([`${bob.user} is now the owner`]);
     const order = c.events.filter((e) => ['exit', 'owner'].includes(e.type)).map((e) => e.type);
     expect(order).toEqual(['exit', 'owner']);
-    await c.waitFor(() => lastMembers(c)?.owner === bob.user, 'the new owner in members');
+    await c.waitFor(() => lastMembers(c)?.ownerId === bob.userId, 'the new owner in members');
     const rooms = (await (await fetch(`${lab.origin}/api/rooms`)).json()) as {
       rooms: { id: string; owner: string }[];
     };
@@ -124,7 +127,7 @@ describe.each(TRANSPORT_NAMES)('over %s', (transport: TransportName) => {
     // The new owner may now kick; the old one may not.
     const refused = await alice.fetch(`/room/${room.id}/kick`, {
       method: 'POST',
-      json: { user: carol.user },
+      json: { userId: carol.userId },
     });
     expect(refused.status).toBe(403);
   });
@@ -137,7 +140,7 @@ describe.each(TRANSPORT_NAMES)('over %s', (transport: TransportName) => {
     await a.waitFor(() => lastMembers(a)?.members.length === 2, 'two members');
     const kicked = await alice.fetch(`/room/${room.id}/kick`, {
       method: 'POST',
-      json: { user: bob.user },
+      json: { userId: bob.userId },
     });
     expect(kicked.status).toBe(204);
     await b.waitFor(() => b.events.some((e) => e.type === 'kicked'), 'kicked');

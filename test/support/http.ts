@@ -9,36 +9,33 @@ export interface Session {
   fetch(path: string, init?: RequestInit & { json?: unknown }): Promise<Response>;
   /** POST /room as JSON; returns the room. */
   createRoom(body?: Record<string, unknown>): Promise<{ id: string; [key: string]: unknown }>;
-  /** POST /room/:id/chat; returns the message. */
-  say(room: string, chat: string, to?: string): Promise<{ seq: number; [key: string]: unknown }>;
+  /** POST /room/:id/chat (a whisper to the user `toId`); returns the message. */
+  say(room: string, chat: string, toId?: string): Promise<{ seq: number; [key: string]: unknown }>;
+}
+
+/** GET /api/me: a new session, as PROTOCOL.md tells programs to start. */
+export async function newSession(baseUrl: string): Promise<Session> {
+  const response = await fetch(`${baseUrl}/api/me`);
+  if (response.status !== 200) throw new Error(`/api/me answered ${response.status}`);
+  const { user, userId } = (await response.json()) as { user: string; userId: string };
+  return sessionOf(baseUrl, { user, userId }, cookieHeader(response));
 }
 
 /**
- * The colours of the sessions this test process drew. Only about 3,240 colours exist, and two
- * sessions of one colour are one user (PROTOCOL.md, Identity): a test of two users that drew one
- * colour twice would see one member, one join and no exit, a failure once in a few hundred runs.
+ * New sessions until one has `colour` (another user of that colour, as an attacker would grind
+ * them out of /api/me): about 3,240 colours exist, so this takes a few thousand calls, and needs
+ * a server with `limits: false`. Gives up after `tries`.
  */
-const drawn = new Set<string>();
-/** Draws past this many taken colours are given up on (the colour is then shared). */
-const MAX_REDRAWS = 100;
-
-/**
- * GET /api/me: a new session, as PROTOCOL.md tells programs to start, of a colour no other
- * session of this test process has; `anyColour` takes whatever colour comes (to find twins).
- */
-export async function newSession(
+export async function sessionOfColour(
   baseUrl: string,
-  options: { anyColour?: boolean } = {},
+  colour: string,
+  tries = 40_000,
 ): Promise<Session> {
-  for (let redraws = 0; ; redraws += 1) {
-    const response = await fetch(`${baseUrl}/api/me`);
-    if (response.status !== 200) throw new Error(`/api/me answered ${response.status}`);
-    const { user, userId } = (await response.json()) as { user: string; userId: string };
-    if (options.anyColour || !drawn.has(user) || redraws >= MAX_REDRAWS) {
-      drawn.add(user);
-      return sessionOf(baseUrl, { user, userId }, cookieHeader(response));
-    }
+  for (let i = 0; i < tries; i += 1) {
+    const session = await newSession(baseUrl);
+    if (session.user === colour) return session;
   }
+  throw new Error(`no session of ${colour} in ${tries} tries`);
 }
 
 export function sessionOf(
@@ -71,10 +68,10 @@ export function sessionOf(
       }
       return ((await response.json()) as { room: { id: string } }).room;
     },
-    say: async (room, chat, to) => {
+    say: async (room, chat, toId) => {
       const response = await session.fetch(`/room/${room}/chat`, {
         method: 'POST',
-        json: to === undefined ? { chat } : { chat, to },
+        json: toId === undefined ? { chat } : { chat, toId },
       });
       if (response.status !== 201) {
         throw new Error(`POST chat answered ${response.status}: ${await response.text()}`);
@@ -105,4 +102,9 @@ export async function eventually(
     await new Promise((done) => setTimeout(done, 10));
   }
   throw new Error(`timed out after ${ms} ms waiting for ${what}`);
+}
+
+/** The member list entries (`{userId, user}`) of these sessions, in this order. */
+export function memberList(...sessions: { userId: string; user: string }[]) {
+  return sessions.map(({ userId, user }) => ({ userId, user }));
 }

@@ -51,7 +51,7 @@ const postCases: Record<string, Case> = {
         400,
       );
       await expectError(
-        await c.session.fetch(path, { method: 'POST', json: { chat: 'hi', to: { $gt: '' } } }),
+        await c.session.fetch(path, { method: 'POST', json: { chat: 'hi', toId: { $gt: '' } } }),
         400,
       );
       expect(await storedChats(c)).toEqual([]);
@@ -133,7 +133,7 @@ const wsCases: Record<string, Case> = {
         JSON.stringify({ type: 'nope' }),
         JSON.stringify({ type: 'chat', room: c.room, chat: { $ne: null } }),
         JSON.stringify({ type: 'chat', room: c.room, chat: '' }),
-        JSON.stringify({ type: 'chat', room: c.room, chat: 'hi', to: 'bob' }),
+        JSON.stringify({ type: 'chat', room: c.room, chat: 'hi', toId: 'bob' }),
         JSON.stringify({ type: 'chat', room: { $ne: null }, chat: 'hi' }),
         JSON.stringify({ type: 'subscribe', room: '../../etc' }),
         JSON.stringify({ type: 'subscribe', room: c.room, after: -1 }),

@@ -70,7 +70,7 @@ export function sharedRoutes(http: HttpContext, options: RouteOptions): Router {
       page(ctx, 200, passwordPage({ room, query: keptTransport(ctx, http) }));
       return;
     }
-    page(ctx, 200, chatPage({ room, user: visitor.user, ...pickTransport(ctx, http) }));
+    page(ctx, 200, chatPage({ room, ...visitor, ...pickTransport(ctx, http) }));
   });
 
   // PROTOCOL.md, Pages: without `room`, a new room titled "compare" owned by the visitor.
@@ -88,7 +88,7 @@ export function sharedRoutes(http: HttpContext, options: RouteOptions): Router {
       page(ctx, 200, passwordPage({ room }));
       return;
     }
-    page(ctx, 200, comparePage({ room, user: visitor.user, transports: http.transports }));
+    page(ctx, 200, comparePage({ room, ...visitor, transports: http.transports }));
   });
 
   // ---- rooms ------------------------------------------------------------------------------

@@ -119,9 +119,9 @@ export class PollingClient implements ChatClient {
     });
   }
 
-  async send(chat: string, options: { to?: string } = {}): Promise<Message> {
+  async send(chat: string, options: { toId?: string } = {}): Promise<Message> {
     if (this.#room === undefined) throw new Error('send needs a room: call connectRoom first');
-    return postChat(this.#options, this.#room, chat, options.to);
+    return postChat(this.#options, this.#room, chat, options.toId);
   }
 
   drop(): void {

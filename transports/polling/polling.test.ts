@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Message, Room } from '../../core/model.ts';
-import { eventually, newSession, type Session } from '../../test/support/http.ts';
+import { eventually, memberList, newSession, type Session } from '../../test/support/http.ts';
 import { startServer, type TestServer } from '../../test/support/server.ts';
 import { ClientError } from '../client.ts';
 import { PollingClient } from './client.ts';
@@ -107,7 +107,7 @@ describe('room polls', () => {
     });
     expect(all.find((e) => e.type === 'members')).toEqual({
       type: 'members',
-      data: { members: [bob.user], owner: alice.user },
+      data: { members: memberList(bob), ownerId: alice.userId },
     });
     const quiet = await poll(bob, room.id, `after=${cursor}&wait=0`);
     expect(quiet.body).toEqual({ events: [], cursor });
@@ -153,7 +153,7 @@ describe('room polls', () => {
     const room = await alice.createRoom();
     const carol = await newSession(server.url);
     const { cursor } = await drain(carol, room.id);
-    const whisper = await alice.say(room.id, 'for bob only', bob.user);
+    const whisper = await alice.say(room.id, 'for bob only', bob.userId);
     const answer = await poll(carol, room.id, `after=${cursor}&wait=0`);
     expect(answer.body).toEqual({ events: [], cursor: whisper.seq });
     const bobs = await poll(bob, room.id, `after=${cursor}&wait=0`);
@@ -251,7 +251,7 @@ describe('between polls', () => {
     const answer = await poll(bob, room.id, `after=${cursor}&wait=0`);
     const members = answer.body.events.filter((e) => e.type === 'members');
     expect(members).toEqual([
-      { type: 'members', data: { members: [bob.user, carol.user, dave.user], owner: alice.user } },
+      { type: 'members', data: { members: memberList(bob, carol, dave), ownerId: alice.userId } },
     ]);
     const joins = answer.body.events.filter((e) => e.type === 'join');
     expect(joins.map((e) => (e.data as Message).chat)).toEqual([
@@ -265,7 +265,7 @@ describe('between polls', () => {
     const { cursor } = await drain(bob, room.id);
     const kick = await alice.fetch(`/room/${room.id}/kick`, {
       method: 'POST',
-      json: { user: bob.user },
+      json: { userId: bob.userId },
     });
     expect(kick.status).toBe(204);
     const answer = await poll(bob, room.id, `after=${cursor}&wait=0`);
@@ -280,7 +280,7 @@ describe('between polls', () => {
     const { cursor } = await drain(bob, room.id);
     const pending = poll(bob, room.id, `after=${cursor}&wait=20`);
     await sleep(100);
-    await alice.fetch(`/room/${room.id}/kick`, { method: 'POST', json: { user: bob.user } });
+    await alice.fetch(`/room/${room.id}/kick`, { method: 'POST', json: { userId: bob.userId } });
     const answer = await pending;
     expect(answer.ms).toBeLessThan(2000);
     expect(answer.body.events.at(-1)).toEqual({ type: 'kicked', data: { id: room.id } });
@@ -316,7 +316,7 @@ describe('between polls', () => {
     const byColour = new Map<string, Session>();
     let twins: [Session, Session] | undefined;
     for (let i = 0; i < 400 && !twins; i += 1) {
-      const session = await newSession(server.url, { anyColour: true });
+      const session = await newSession(server.url);
       const same = byColour.get(session.user);
       if (same) twins = [same, session];
       else byColour.set(session.user, session);
@@ -324,10 +324,14 @@ describe('between polls', () => {
     expect(twins).toBeDefined();
     const [first, second] = twins!;
     const room = await alice.createRoom();
-    const cursor = (await drain(first, room.id)).cursor;
-    await drain(second, room.id);
+    // Two users now: the second's join (and its members) reach the first, who drains them too.
+    const early = (await drain(first, room.id)).cursor;
+    const cursors = [(await drain(second, room.id)).cursor];
+    cursors.unshift((await drain(first, room.id, early)).cursor);
     const before = await stats();
-    const polls = [first, second].map((who) => poll(who, room.id, `after=${cursor}&wait=20`));
+    const polls = [first, second].map((who, i) =>
+      poll(who, room.id, `after=${cursors[i]}&wait=20`),
+    );
     await sleep(500);
     const sent = await alice.say(room.id, 'to both twins');
     for (const answer of await Promise.all(polls)) {
@@ -357,8 +361,8 @@ describe('a client that goes away', () => {
     const answer = await poll(bob, room.id, `after=${cursor}&wait=0`);
     expect(answer.body.events.map((e) => e.type)).toEqual(['join', 'members']);
     expect(answer.body.events[1]!.data).toEqual({
-      members: [bob.user, carol.user],
-      owner: alice.user,
+      members: memberList(bob, carol),
+      ownerId: alice.userId,
     });
   });
 });
@@ -559,7 +563,7 @@ describe('PollingClient', () => {
       kicked = true;
     });
     await client.connectRoom(room.id);
-    await alice.fetch(`/room/${room.id}/kick`, { method: 'POST', json: { user: bob.user } });
+    await alice.fetch(`/room/${room.id}/kick`, { method: 'POST', json: { userId: bob.userId } });
     await eventually(() => kicked);
     expect(client.state).toBe('closed');
     const again = await client.connectRoom(room.id).catch((e: unknown) => e);

@@ -111,10 +111,11 @@ export class SocketIoClient implements ChatClient {
     });
   }
 
-  async send(chat: string, options: { to?: string } = {}): Promise<Message> {
+  async send(chat: string, options: { toId?: string } = {}): Promise<Message> {
     const room = this.#room;
     if (room === undefined) throw new Error('send needs a room: call connectRoom first');
-    const payload = options.to === undefined ? { room, chat } : { room, chat, to: options.to };
+    const payload =
+      options.toId === undefined ? { room, chat } : { room, chat, toId: options.toId };
     let answer: unknown;
     try {
       answer = await this.#chatSocket().timeout(this.#ackTimeoutMs).emitWithAck('chat', payload);

@@ -330,8 +330,11 @@ function joinInput(payload: unknown): { room: string; after?: number } {
 }
 
 function chatInput(payload: unknown): { room: string; body: Record<string, unknown> } {
-  const fields = record(payload, 'chat takes {room, chat, to?}.');
-  return { room: validate.roomId(fields.room), body: { chat: fields.chat, to: fields.to } };
+  const fields = record(payload, 'chat takes {room, chat, toId?}.');
+  return {
+    room: validate.roomId(fields.room),
+    body: { chat: fields.chat, toId: fields.toId, to: fields.to },
+  };
 }
 
 function record(payload: unknown, sentence: string): Record<string, unknown> {

@@ -2,7 +2,7 @@ import { io, type Socket } from 'socket.io-client';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
 import type { Message } from '../../core/model.ts';
-import { eventually, newSession, type Session } from '../../test/support/http.ts';
+import { eventually, memberList, newSession, type Session } from '../../test/support/http.ts';
 import { startServer, type TestServer } from '../../test/support/server.ts';
 import { ClientError, type ClientEvents, LOBBY_EVENT_TYPES, ROOM_EVENT_TYPES } from '../client.ts';
 import { SocketIoClient, type SocketIoClientOptions } from './client.ts';
@@ -208,7 +208,7 @@ describe('namespace /chat', () => {
     });
     expect(events[1]).toEqual({
       type: 'members',
-      data: { members: [alice.user], owner: alice.user },
+      data: { members: memberList(alice), ownerId: alice.userId },
     });
     const sent = await bob.say(room.id, 'hello');
     await eventually(() => events.length === 3, 3000, 'the chat');
@@ -252,9 +252,9 @@ describe('namespace /chat', () => {
     await bob.say(room.id, 'after leave');
     await sleep(200);
     expect(events).toHaveLength(1);
-    // A whisper goes over the socket too, and is refused for a bad colour.
-    const whisper = await ack(socket, 'chat', { room: room.id, chat: 'psst', to: bob.user });
-    expect(whisper).toMatchObject({ message: { to: bob.user } });
+    // A whisper goes over the socket too, to a userId.
+    const whisper = await ack(socket, 'chat', { room: room.id, chat: 'psst', toId: bob.userId });
+    expect(whisper).toMatchObject({ message: { toId: bob.userId, to: bob.user } });
   });
 
   it('refusals come back in the join acknowledgement: 404, 403 (password, kicked), 409; the client rejects with them', async () => {
@@ -292,7 +292,7 @@ describe('namespace /chat', () => {
     await eventually(() => a.events.filter((e) => e.type === 'members').length >= 2);
     const kick = await alice.fetch(`/room/${room.id}/kick`, {
       method: 'POST',
-      json: { user: bob.user },
+      json: { userId: bob.userId },
     });
     expect(kick.status).toBe(204);
     await eventually(() => b.events.some((e) => e.type === 'kicked'), 3000, 'kicked');
@@ -310,7 +310,7 @@ describe('namespace /chat', () => {
     const room = await alice.createRoom();
     const [a, b, c] = [client(alice), client(bob), client(carol)];
     for (const each of [a, b, c]) await each.connectRoom(room.id);
-    await a.send('for bob', { to: bob.user });
+    await a.send('for bob', { toId: bob.userId });
     await a.send('for all');
     for (const each of [a, b, c]) {
       await eventually(() => each.chats().some((m) => m.chat === 'for all'), 3000, 'for all');
@@ -409,8 +409,9 @@ describe('bad input', () => {
       ['chat', [{ room: id, chat: 42 }], 400],
       ['chat', [{ room: id, chat: '   ' }], 400],
       ['chat', [{ room: id, chat: 'x'.repeat(2001) }], 400],
-      ['chat', [{ room: id, chat: 'hi', to: 'bob' }], 400],
-      ['chat', [{ room: id, chat: 'hi', to: { $gt: '' } }], 400],
+      ['chat', [{ room: id, chat: 'hi', toId: 'bob' }], 400],
+      ['chat', [{ room: id, chat: 'hi', toId: { $gt: '' } }], 400],
+      ['chat', [{ room: id, chat: 'hi', to: '#a3c25e' }], 400],
       ['chat', [{ room: id, ...hostile }], 400],
       ['chat', [{ room: { $ne: null }, chat: 'hi' }], 404],
       ['chat', [{ room: 'no-such-room', chat: 'hi' }], 404],

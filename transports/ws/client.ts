@@ -157,11 +157,11 @@ export class WsClient implements ChatClient {
     });
   }
 
-  send(chat: string, options: { to?: string } = {}): Promise<Message> {
+  send(chat: string, options: { toId?: string } = {}): Promise<Message> {
     const room = this.#room;
     if (room === undefined) return Promise.reject(new Error('send needs a room: call connectRoom'));
     const ref = `r${this.#nextRef++}`;
-    const to = options.to === undefined ? {} : { to: options.to };
+    const to = options.toId === undefined ? {} : { toId: options.toId };
     const frame = JSON.stringify({ type: 'chat', room, chat, ref, ...to });
     return new Promise((resolve, reject) => {
       const timer = setTimeout(() => {

@@ -318,6 +318,7 @@ export class WsTransport implements Transport {
     try {
       const message = await this.#chat!.post(connection.visitor, frame.room as string, {
         chat: frame.chat,
+        toId: frame.toId,
         to: frame.to,
       });
       if (ref !== undefined) {

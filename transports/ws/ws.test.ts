@@ -1,7 +1,7 @@
 import { connect, type Socket } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { WebSocket } from 'ws';
-import { eventually, newSession, type Session } from '../../test/support/http.ts';
+import { eventually, memberList, newSession, type Session } from '../../test/support/http.ts';
 import { startServer, type TestServer } from '../../test/support/server.ts';
 import { ClientError } from '../client.ts';
 import { WsClient } from './client.ts';
@@ -198,7 +198,7 @@ describe('frames', () => {
     });
     expect(ws.frames[2]).toEqual({
       type: 'members',
-      data: { members: [alice.user], owner: alice.user },
+      data: { members: memberList(alice), ownerId: alice.userId },
     });
     const sent = await bob.say(room.id, 'hello');
     await ws.waitFor('chat');
@@ -251,7 +251,7 @@ describe('frames', () => {
     const carol = await newSession(server.url);
     const sockets = await Promise.all([alice, bob, carol].map((s) => openWs(s.cookie)));
     for (const ws of sockets) await follow(ws, room.id);
-    sockets[0]!.send({ type: 'chat', room: room.id, chat: 'psst', to: bob.user, ref: 'w' });
+    sockets[0]!.send({ type: 'chat', room: room.id, chat: 'psst', toId: bob.userId, ref: 'w' });
     sockets[0]!.send({ type: 'chat', room: room.id, chat: 'for all', ref: 'x' });
     for (const ws of sockets)
       await ws.waitFor((f) => f.type === 'chat' && f.data.chat === 'for all');
@@ -271,8 +271,9 @@ describe('frames', () => {
       [{ type: 'chat', room: room.id, chat: 'x'.repeat(2001), ref: 'r2' }, 400],
       [{ type: 'chat', room: room.id, chat: { $ne: null }, ref: 'r3' }, 400],
       [{ type: 'chat', room: room.id, ref: 'r4' }, 400],
-      [{ type: 'chat', room: room.id, chat: 'hi', to: 'bob', ref: 'r5' }, 400],
-      [{ type: 'chat', room: room.id, chat: 'hi', to: { $gt: '' }, ref: 'r6' }, 400],
+      [{ type: 'chat', room: room.id, chat: 'hi', toId: 'bob', ref: 'r5' }, 400],
+      [{ type: 'chat', room: room.id, chat: 'hi', toId: { $gt: '' }, ref: 'r6' }, 400],
+      [{ type: 'chat', room: room.id, chat: 'hi', to: '#a3c25e', ref: 'r6b' }, 400],
       [{ type: 'chat', room: 'nope', chat: 'hi', ref: 'r7' }, 404],
       [{ type: 'chat', room: { $ne: null }, chat: 'hi', ref: 'r8' }, 404],
       [{ type: 'chat', room: locked.id, chat: 'hi', ref: 'r9' }, 403],
@@ -423,7 +424,7 @@ describe('subscriptions', () => {
     await follow(ws, room.id);
     const response = await alice.fetch(`/room/${room.id}/kick`, {
       method: 'POST',
-      json: { user: bob.user },
+      json: { userId: bob.userId },
     });
     expect(response.status).toBe(204);
     await ws.waitFor('kicked');
@@ -490,8 +491,8 @@ describe('WsClient', () => {
     expect(message).toMatchObject({ chat: 'hi there', user: bob.user, room: room.id });
     await eventually(() => seen.includes(message.seq));
     expect(chat.lastSeq).toBe(message.seq);
-    const whisper = await chat.send('psst', { to: alice.user });
-    expect(whisper.to).toBe(alice.user);
+    const whisper = await chat.send('psst', { toId: alice.userId });
+    expect(whisper).toMatchObject({ toId: alice.userId, to: alice.user });
     await expect(chat.send('')).rejects.toMatchObject({ status: 400 });
     chat.close();
     expect(chat.state).toBe('closed');
@@ -561,7 +562,7 @@ describe('WsClient', () => {
     const chat = client(bob);
     await chat.connectRoom(room.id);
     const kicked = new Promise((done) => chat.on('kicked', done));
-    await alice.fetch(`/room/${room.id}/kick`, { method: 'POST', json: { user: bob.user } });
+    await alice.fetch(`/room/${room.id}/kick`, { method: 'POST', json: { userId: bob.userId } });
     expect(await kicked).toEqual({ id: room.id });
     expect(chat.state).toBe('closed');
     await expect(chat.send('still here?')).rejects.toMatchObject({ status: 403 });

@@ -1,4 +1,4 @@
-import type { MembersPayload, Message, TransportName } from '../../core/model.ts';
+import type { Member, MembersPayload, Message, TransportName } from '../../core/model.ts';
 import { GIF_NAME_PATTERN, SYSTEM_USER, USER_PATTERN } from '../../core/model.ts';
 import { ClientError, type ClientState, errorFrom, readJson } from '../../transports/client.ts';
 import { createClient } from '../../transports/clients.ts';
@@ -12,8 +12,9 @@ import { paintSwatch, userTag } from '../dom.ts';
 
 const page = document.getElementById('chat-page') as HTMLElement;
 const room = page.dataset.room ?? '';
-const me = page.dataset.user ?? '';
-let owner = page.dataset.owner ?? '';
+/** Who this page's visitor is: their userId (their colour may be someone else's too). */
+const me = page.dataset.userId ?? '';
+let ownerId = page.dataset.ownerId ?? '';
 const transport = page.dataset.transport as TransportName;
 
 const chatList = document.getElementById('chat-list') as HTMLOListElement;
@@ -29,8 +30,8 @@ const stateView = document.getElementById('state');
 
 const roomPath = `/room/${encodeURIComponent(room)}`;
 const shown = new Set<number>();
-let members: string[] = [];
-let whisperTo: string | undefined;
+let members: Member[] = [];
+let whisperTo: Member | undefined;
 
 for (const swatch of document.querySelectorAll<HTMLElement>('.swatch[data-color]')) {
   paintSwatch(swatch, swatch.dataset.color ?? '');
@@ -58,7 +59,7 @@ chatForm.addEventListener('submit', (event) => {
   event.preventDefault();
   const text = chatInput.value;
   if (text.trim() === '') return;
-  client.send(text, whisperTo === undefined ? {} : { to: whisperTo }).then(
+  client.send(text, whisperTo === undefined ? {} : { toId: whisperTo.userId }).then(
     (message) => {
       if (chatInput.value === text) chatInput.value = '';
       showError('');
@@ -83,11 +84,12 @@ gifInput.addEventListener('change', () => {
 
 membersList.addEventListener('click', (event) => {
   const target = event.target as HTMLElement;
-  const member = target.closest<HTMLElement>('[data-user]')?.dataset.user;
-  if (!member || member === me) return;
+  const userId = target.closest<HTMLElement>('[data-user-id]')?.dataset.userId;
+  const member = members.find((m) => m.userId === userId);
+  if (!member || member.userId === me) return;
   if (target.closest('.kick')) {
     post(`${roomPath}/kick`, {
-      body: JSON.stringify({ user: member }),
+      body: JSON.stringify({ userId: member.userId }),
       headers: { 'content-type': 'application/json' },
     }).catch(showFailure);
   } else {
@@ -136,19 +138,19 @@ function messageItem(message: Message): HTMLLIElement {
     item.textContent = message.chat ?? '';
     return item;
   }
-  item.className = `message ${message.user === me ? 'mine' : 'theirs'}`;
+  const mine = message.userId === me;
+  item.className = `message ${mine ? 'mine' : 'theirs'}`;
   item.dataset.user = message.user;
   if (USER_PATTERN.test(message.user)) item.style.borderColor = message.user;
 
   const meta = document.createElement('div');
   meta.className = 'meta';
   meta.append(userTag(message.user));
-  if (message.to !== undefined) {
+  if (message.toId !== undefined) {
     item.classList.add('whisper');
     const note = document.createElement('span');
     note.className = 'whisper-note';
-    note.textContent =
-      message.user === me ? `whisper to ${message.to}` : 'whispers to you (귓속말)';
+    note.textContent = mine ? `whisper to ${message.to}` : 'whispers to you (귓속말)';
     meta.append(note);
   }
   const time = document.createElement('time');
@@ -175,25 +177,34 @@ function messageItem(message: Message): HTMLLIElement {
   return item;
 }
 
+/**
+ * The member list, by userId: two members of one colour are two rows, told apart by the start of
+ * their userId; "you" is this visitor's userId, not their colour.
+ */
 function showMembers(payload: MembersPayload): void {
   members = payload.members;
-  owner = payload.owner;
-  page.dataset.owner = owner;
-  const items = members.map((user) => {
+  ownerId = payload.ownerId ?? '';
+  page.dataset.ownerId = ownerId;
+  const colours = new Map<string, number>();
+  for (const member of members) colours.set(member.user, (colours.get(member.user) ?? 0) + 1);
+  const items = members.map((member) => {
+    const { userId, user } = member;
     const item = document.createElement('li');
     item.className = 'member';
+    item.dataset.userId = userId;
     item.dataset.user = user;
     const pick = document.createElement('button');
     pick.type = 'button';
     pick.className = 'member-pick';
-    pick.disabled = user === me;
-    pick.title = user === me ? 'You' : `Whisper to ${user}`;
+    pick.disabled = userId === me;
+    pick.title = userId === me ? 'You' : `Whisper to ${user}`;
     pick.append(userTag(user));
+    if ((colours.get(user) ?? 0) > 1) pick.append(badge('twin', `·${userId.slice(0, 4)}`));
     item.append(pick);
-    if (user === owner) item.append(badge('owner', '♛ owner'));
-    if (user === me) item.append(badge('you', 'you'));
-    if (user === whisperTo) item.classList.add('selected');
-    if (me === owner && user !== me) {
+    if (userId === ownerId) item.append(badge('owner', '♛ owner'));
+    if (userId === me) item.append(badge('you', 'you'));
+    if (userId === whisperTo?.userId) item.classList.add('selected');
+    if (me === ownerId && userId !== me) {
       const kick = document.createElement('button');
       kick.type = 'button';
       kick.className = 'kick';
@@ -213,14 +224,14 @@ function badge(kind: string, text: string): HTMLElement {
   return element;
 }
 
-function chooseWhisper(user: string | undefined): void {
-  whisperTo = user;
-  whisperBar.hidden = user === undefined;
-  whisperTarget.replaceChildren(user === undefined ? '' : userTag(user));
+function chooseWhisper(member: Member | undefined): void {
+  whisperTo = member;
+  whisperBar.hidden = member === undefined;
+  whisperTarget.replaceChildren(member === undefined ? '' : userTag(member.user));
   for (const item of membersList.querySelectorAll<HTMLElement>('.member')) {
-    item.classList.toggle('selected', item.dataset.user === user);
+    item.classList.toggle('selected', item.dataset.userId === member?.userId);
   }
-  chatInput.placeholder = user === undefined ? 'Say something' : `Whisper to ${user}`;
+  chatInput.placeholder = member === undefined ? 'Say something' : `Whisper to ${member.user}`;
   chatInput.focus();
 }
 

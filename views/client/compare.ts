@@ -59,7 +59,7 @@ interface Stats {
 
 const root = document.getElementById('compare-page') as HTMLElement;
 const room = root.dataset.room ?? '';
-const me = root.dataset.user ?? '';
+const me = root.dataset.userId ?? '';
 const sendForm = document.getElementById('send-form') as HTMLFormElement;
 const sendVia = document.getElementById('send-via') as HTMLSelectElement;
 const sendText = document.getElementById('send-text') as HTMLInputElement;
@@ -155,7 +155,7 @@ function changeState(pane: Pane, state: PaneState): void {
 
 /** One stored event reaching a pane: counted and timed by the ledger, shown once. */
 function receive(pane: Pane, message: Message): void {
-  const arrival = ledger.arrive(pane.record, message.seq, message.user === me, performance.now());
+  const arrival = ledger.arrive(pane.record, message.seq, message.userId === me, performance.now());
   if (!arrival.duplicate) {
     place(pane, messageItem(message, arrival.recoveredIn !== undefined), message.seq);
   }
