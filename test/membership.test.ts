@@ -18,6 +18,12 @@ async function history(session: Awaited<ReturnType<typeof newSession>>, room: st
     .messages;
 }
 
+async function sseConnections(): Promise<number> {
+  const response = await fetch(`${server!.url}/api/stats`);
+  return ((await response.json()) as { transports: { sse: { connections: number } } }).transports
+    .sse.connections;
+}
+
 describe('membership (PROTOCOL.md, Membership)', () => {
   it('join and exit are stored system messages; a reload within the grace is no exit', async () => {
     server = await startServer({ transport: 'sse', memberGraceMs: 400 });
@@ -31,8 +37,9 @@ describe('membership (PROTOCOL.md, Membership)', () => {
     await watcher.waitFor(1, 'join', 3000);
     await watcher.waitFor(2, 'join');
     first.close();
-    // A reload: back well within the grace.
-    await new Promise((done) => setTimeout(done, 100));
+    // A reload: back well within the grace, once the server has seen the first stream go (the
+    // grace then runs; a fixed sleep could end before that, or eat the grace on a busy machine).
+    await eventually(async () => (await sseConnections()) === 1, 5000, 'the first stream closed');
     const reloaded = await openSse(`${server.url}/sse/room/${room.id}`, { cookie: bob.cookie });
     await new Promise((done) => setTimeout(done, 700));
     expect(watcher.events().filter((e) => e.type === 'exit')).toEqual([]);
@@ -145,16 +152,22 @@ describe('membership (PROTOCOL.md, Membership)', () => {
   });
 
   it('a room nobody enters is removed after the grace too; a join stops the clock', async () => {
-    server = await startServer({ transport: 'sse', emptyRoomGraceMs: 300 });
+    // The join must come within the grace of the room's creation: 300 ms was too short a window
+    // for a request on a busy machine, and then the visited room went too.
+    server = await startServer({ transport: 'sse', emptyRoomGraceMs: 1000 });
     const alice = await newSession(server.url);
     const lonely = await alice.createRoom({ title: 'lonely' });
     const visited = await alice.createRoom({ title: 'visited' });
     const member = await openSse(`${server.url}/sse/room/${visited.id}`, { cookie: alice.cookie });
     await member.waitFor(1, 'members');
-    await new Promise((done) => setTimeout(done, 600));
-    const ids = (
-      (await (await fetch(`${server.url}/api/rooms`)).json()) as { rooms: { id: string }[] }
-    ).rooms.map((r) => r.id);
+    const roomIds = async () =>
+      (
+        (await (await fetch(`${server!.url}/api/rooms`)).json()) as { rooms: { id: string }[] }
+      ).rooms.map((r) => r.id);
+    await eventually(async () => !(await roomIds()).includes(lonely.id), 5000, 'lonely removed');
+    // The visited room's clock, had the join not stopped it, ran out just after the lonely one's.
+    await new Promise((done) => setTimeout(done, 300));
+    const ids = await roomIds();
     expect(ids).toEqual([visited.id]);
     expect(ids).not.toContain(lonely.id);
     member.close();

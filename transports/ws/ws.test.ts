@@ -381,7 +381,10 @@ describe('subscriptions', () => {
     await ws.waitFor('chat', 2);
     ws.send({ type: 'unsubscribe', room: one.id });
     ws.send({ type: 'unsubscribe', room: 'never-followed' });
-    await sleep(50);
+    // The POSTs below go on another connection: they could overtake the unsubscribe. The server
+    // reads a socket's frames in order, so once a later frame is answered the unsubscribe is done.
+    ws.send({ type: 'subscribe', lobby: true });
+    await ws.waitFor((f) => f.type === 'subscribed' && f.data.lobby === true, 2);
     await alice.say(one.id, 'one again');
     await alice.say(two.id, 'two again');
     const three = await alice.createRoom({ title: 'third' });
