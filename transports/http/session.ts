@@ -5,10 +5,11 @@ import type { Context } from 'koa';
 import session from 'koa-session';
 import type { Visitor } from '../../core/chat.ts';
 import { ChatError } from '../../core/errors.ts';
-import { newSessionId, userOf } from '../../core/identity.ts';
+import { newUserId, userOf } from '../../core/identity.ts';
 
-/** What the signed session cookie holds: a random id (the colour comes from it) and grants. */
+/** What the signed session cookie holds: the userId (the colour comes from it) and grants. */
 interface LabSession {
+  /** The userId; named `sid` since v1, whose session id it was, so old cookies keep their user. */
   sid?: string;
   granted?: string[];
 }
@@ -118,7 +119,7 @@ function readVisitor(ctx: Context): Visitor | null {
 export function ensureVisitor(ctx: Context): Visitor {
   const data = labSession(ctx);
   if (data && !data.sid) {
-    data.sid = newSessionId();
+    data.sid = newUserId();
     changed.add(ctx);
   }
   return visitorFrom(data)!;
