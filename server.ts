@@ -12,6 +12,7 @@ import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { ChatService } from './core/chat.ts';
 import { GifFiles } from './core/gifs.ts';
+import { type LimitSettings, Limits } from './core/limits.ts';
 import { logError } from './core/log.ts';
 import { TRANSPORT_NAMES, type TransportName } from './core/model.ts';
 import { FileStore } from './core/store/file.ts';
@@ -35,6 +36,8 @@ export interface ServerOptions {
   emptyRoomGraceMs: number;
   allowedOrigins: string[];
   cookieSecret: string | undefined;
+  /** `--limits on|off` (PROTOCOL.md, Limits). */
+  limits: boolean;
   /**
    * Not flags: tests shorten the member grace (PROTOCOL: 2 s), every transport's heartbeat
    * interval (SSE 15 s, ws 30 s, Socket.IO's own), and how long an ended long poll still counts as
@@ -43,6 +46,12 @@ export interface ServerOptions {
   memberGraceMs?: number;
   heartbeatMs?: number;
   pollLingerMs?: number;
+  /**
+   * Not flags: tests lower a limit (open connections per address, say) to reach it cheaply, and
+   * stop the limits' clock so that no bucket refills while a test empties it.
+   */
+  limitSettings?: Partial<LimitSettings>;
+  limitClock?: () => number;
 }
 
 export interface RunningServer {
@@ -62,7 +71,7 @@ export class StartError extends Error {}
 
 const USAGE = `usage: npm start -- [--transport all|polling|sse|ws|socketio] [--port 8005] [--host 127.0.0.1]
                     [--store file|memory|mongo] [--data-dir ./data] [--mongo-url URL]
-                    [--empty-room-grace MS] [--allowed-origin URL ...]`;
+                    [--limits on|off] [--empty-room-grace MS] [--allowed-origin URL ...]`;
 
 /** Every transport, by name; `--transport all` mounts them in PROTOCOL.md's order. */
 const TRANSPORTS: Record<TransportName, (options: ServerOptions) => Transport> = {
@@ -111,6 +120,7 @@ export function parseOptions(args: string[], vars: NodeJS.ProcessEnv = {}): Serv
     ),
     allowedOrigins,
     cookieSecret: vars.COOKIE_SECRET || undefined,
+    limits: oneOf('--limits', pick(flags.limits, 'LIMITS') ?? 'on', ['on', 'off']) === 'on',
   };
 }
 
@@ -128,6 +138,7 @@ function parseFlags(args: string[]) {
       'mongo-url': { type: 'string' },
       'empty-room-grace': { type: 'string' },
       'allowed-origin': { type: 'string', multiple: true },
+      limits: { type: 'string' },
       help: { type: 'boolean', short: 'h' },
     },
   });
@@ -198,14 +209,19 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
 
   const gifs = await GifFiles.open(join(options.dataDir, 'gifs'));
   const store = await openStore(options);
+  const limits = options.limits
+    ? new Limits(options.limitSettings, { now: options.limitClock })
+    : Limits.off();
   const chat = await ChatService.open({
     store,
     gifs,
     emptyRoomGraceMs: options.emptyRoomGraceMs,
     memberGraceMs: options.memberGraceMs,
+    limits,
   });
   const { app, http } = await createApp({
     chat,
+    limits,
     transports,
     cookieSecret: await cookieSecret(options),
     allowedOrigins: options.allowedOrigins,

@@ -207,7 +207,7 @@ export function markdownReport(results: BenchResults, chartFiles: string[]): str
     '',
     `\`${results.command}\` took ${Math.round(results.wallS)} s on ${results.machine.cpuModel} ` +
       `(${results.machine.cores} cores, ${results.machine.os}), Node ${results.node}; ${results.pinning}. ` +
-      `${results.runs} run(s), median shown. Every row compares the lab's server (\`--store memory\`) ` +
+      `${results.runs} run(s), median shown. Every row compares the lab's server (\`--store memory\`, limits off: \`--limits off\`) ` +
       `with a bare baseline of the same library (bench/baselines), driven by the same clients; ` +
       'bench/README.md says what each column means.',
     '',

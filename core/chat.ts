@@ -3,6 +3,7 @@ import { ChatError } from './errors.ts';
 import type { GifFiles } from './gifs.ts';
 import { type Hub, LocalHub } from './hub.ts';
 import { userOf } from './identity.ts';
+import { Limits } from './limits.ts';
 import { logError, logger } from './log.ts';
 import { Membership } from './membership.ts';
 import {
@@ -67,6 +68,8 @@ export interface ChatOptions {
   /** How long a member may be without subscriptions before they exit (a reload is no exit). */
   memberGraceMs?: number;
   hub?: Hub;
+  /** The per-session limits (PROTOCOL.md, Limits), checked here for every transport; none if absent. */
+  limits?: Limits;
 }
 
 const HISTORY_PAGE = 500;
@@ -85,6 +88,7 @@ export class ChatService {
   readonly store: Store;
   readonly gifs: GifFiles;
   readonly #hub: Hub;
+  readonly #limits: Limits;
   readonly #membership: Membership;
   /** Every room, kept in memory: access checks and counts need no store read. */
   readonly #rooms = new Map<string, StoredRoom>();
@@ -107,6 +111,7 @@ export class ChatService {
     this.store = options.store;
     this.gifs = options.gifs;
     this.#hub = options.hub ?? new LocalHub((error) => logError('subscriber failed', error));
+    this.#limits = options.limits ?? Limits.off();
     this.#membership = new Membership(
       {
         onJoin: (room, user) => this.#onJoin(room, user),
@@ -149,6 +154,8 @@ export class ChatService {
 
   async createRoom(visitor: Visitor, body: unknown): Promise<Room> {
     const input = validate.roomInput(body);
+    const owned = [...this.#rooms.values()].filter((room) => isOwner(room, visitor));
+    this.#limits.createRoom(visitor, owned.length);
     const room: StoredRoom = {
       id: randomBytes(9).toString('base64url'),
       title: input.title,
@@ -168,11 +175,15 @@ export class ChatService {
     return view;
   }
 
-  /** Checks a room's password; the edge then keeps the grant in the session. */
-  async enter(visitor: Visitor, id: string, body: unknown): Promise<void> {
+  /**
+   * Checks a room's password; the edge then keeps the grant in the session. `address` (the
+   * client's) counts the attempt against its network's limit too.
+   */
+  async enter(visitor: Visitor, id: string, body: unknown, address?: string): Promise<void> {
     const room = this.#room(id);
     this.#refuseKicked(room, visitor);
     if (room.passwordHash === null || room.ownerId === visitor.userId) return;
+    this.#limits.password(visitor, room.id, address);
     const fields =
       typeof body === 'object' && body !== null ? (body as Record<string, unknown>) : {};
     const password = validate.password(fields.password);
@@ -223,6 +234,7 @@ export class ChatService {
   async post(visitor: Visitor, id: string, body: unknown): Promise<Message> {
     const room = this.#access(visitor, id);
     const input = validate.chatInput(body);
+    this.#limits.post(visitor);
     const draft: MessageDraft = {
       room: room.id,
       user: visitor.user,
@@ -242,6 +254,7 @@ export class ChatService {
     let room: StoredRoom;
     try {
       room = this.#access(visitor, id);
+      this.#limits.post(visitor);
     } catch (error) {
       await this.gifs.discard(uploadPath);
       throw error;

@@ -5,11 +5,14 @@
  */
 export class ChatError extends Error {
   readonly status: number;
+  /** On a 429 (PROTOCOL.md, Limits): whole seconds until trying again can succeed (`Retry-After`). */
+  readonly retryAfterS: number | undefined;
 
-  constructor(status: number, message: string) {
+  constructor(status: number, message: string, options: { retryAfterS?: number } = {}) {
     super(message);
     this.name = 'ChatError';
     this.status = status;
+    this.retryAfterS = options.retryAfterS;
   }
 }
 

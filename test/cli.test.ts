@@ -75,6 +75,7 @@ describe('npm start', { timeout: PROCESS_TEST_MS }, () => {
     [['--port', '70000'], /--port must be a whole number/],
     [['--empty-room-grace', '-5'], /empty-room-grace/],
     [['--allowed-origin', 'not a url'], /--allowed-origin must be an origin/],
+    [['--limits', 'maybe'], /--limits must be one of on, off, not "maybe"/],
     [['--store', 'mongo'], /--store mongo needs --mongo-url/],
     [['--store', 'mongo', '--mongo-url', 'http://db'], /--mongo-url must start with mongodb:\/\//],
   ])('exits with status 2 and one line naming the problem: %j', async (args, message) => {
@@ -109,7 +110,24 @@ describe('npm start', { timeout: PROCESS_TEST_MS }, () => {
       host: '127.0.0.1',
       store: 'file',
       emptyRoomGraceMs: 10000,
+      limits: true,
     });
+  });
+
+  it('--limits on|off, LIMITS too, the flag beating the variable; a bad LIMITS exits 2', async () => {
+    expect(parseOptions(['--limits', 'off'], {}).limits).toBe(false);
+    expect(parseOptions([], { LIMITS: 'off' }).limits).toBe(false);
+    expect(parseOptions(['--limits', 'on'], { LIMITS: 'off' }).limits).toBe(true);
+    expect(parseOptions(['--limits', 'off'], { LIMITS: 'on' }).limits).toBe(false);
+    const run = runServer(['--data-dir', dataDir], { LIMITS: 'sometimes' });
+    expect(await run.exited).toBe(2);
+    expect(run.output()).toMatch(/--limits must be one of on, off, not "sometimes"/);
+  });
+
+  it('--help names every flag, --limits included', async () => {
+    const run = runServer(['--help']);
+    expect(await run.exited).toBe(0);
+    expect(run.output()).toContain('[--limits on|off]');
   });
 });
 

@@ -10,7 +10,7 @@ let owner: Session;
 let guest: Session;
 
 beforeAll(async () => {
-  server = await startServer({ transport: 'sse' });
+  server = await startServer({ transport: 'sse', limits: false });
   owner = await newSession(server.url);
   guest = await newSession(server.url);
 });

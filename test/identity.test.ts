@@ -20,7 +20,7 @@ let open: { id: string };
 const clients: TestClient[] = [];
 
 beforeAll(async () => {
-  server = await startServer({ memberGraceMs: 200, pollLingerMs: 300 });
+  server = await startServer({ memberGraceMs: 200, pollLingerMs: 300, limits: false });
   owner = await newSession(server.url);
   bob = await newSession(server.url);
   locked = await owner.createRoom({ title: 'locked', password: 'sesame' });

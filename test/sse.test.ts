@@ -31,6 +31,7 @@ describe.each(['memory', 'mongo'] as const)('--store %s', (store) => {
       transport: 'sse',
       memberGraceMs: 300,
       heartbeatMs: 200,
+      limits: false,
       ...stored,
     });
     server.server.on('request', (req) => {

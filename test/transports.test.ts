@@ -31,6 +31,7 @@ describe.each(TRANSPORT_NAMES)('%s', (transport: TransportName) => {
       memberGraceMs: MEMBER_GRACE_MS,
       pollLingerMs: 400,
       heartbeatMs: 1000,
+      limits: false,
     });
     alice = await newSession(server.url);
     bob = await newSession(server.url);

@@ -11,7 +11,9 @@ export interface TestServer extends RunningServer {
 
 /**
  * The real server, in this process, on a free port of 127.0.0.1, with a fresh data dir. Tests
- * talk to it with real clients over real sockets.
+ * talk to it with real clients over real sockets. Its limits are on, as `npm start` has them; a
+ * suite that is not about limits and whose sessions make more than a limit allows (more than 10
+ * rooms a minute, say) passes `limits: false` (test/limits.test.ts tests the limits).
  */
 export async function startServer(
   overrides: Partial<ServerOptions> & { keepData?: boolean } = {},
@@ -28,6 +30,7 @@ export async function startServer(
     emptyRoomGraceMs: 60_000,
     allowedOrigins: [],
     cookieSecret: 'test-secret-test-secret-test-secret',
+    limits: true,
     ...rest,
   });
   return {

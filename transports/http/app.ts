@@ -7,6 +7,7 @@ import { koaBody } from 'koa-body';
 import serve from 'koa-static';
 import type { ChatService } from '../../core/chat.ts';
 import { ChatError } from '../../core/errors.ts';
+import type { Limits } from '../../core/limits.ts';
 import type { TransportName } from '../../core/model.ts';
 import type { Transport, TransportStats } from '../transport.ts';
 import { bundleAssets } from './assets.ts';
@@ -21,6 +22,7 @@ const STATIC_DIR = fileURLToPath(new URL('../../views/static/', import.meta.url)
 
 export interface AppOptions {
   chat: ChatService;
+  limits: Limits;
   transports: readonly Transport[];
   cookieSecret: string;
   allowedOrigins: readonly string[];
@@ -60,6 +62,7 @@ export async function createApp(options: AppOptions): Promise<{ app: Koa; http: 
   const originAllowed = originChecker(options.allowedOrigins);
   const http: HttpContext = {
     chat,
+    limits: options.limits,
     visitor: requireVisitor,
     visitorOfRequest: (req) => visitorOfRequest(app, req),
     originAllowed,
@@ -86,7 +89,7 @@ export async function createApp(options: AppOptions): Promise<{ app: Koa; http: 
     }
     await next();
   });
-  app.use(sessionMiddleware(app, options.cookieSecret));
+  app.use(sessionMiddleware(app, options.cookieSecret, options.limits));
   app.use(async (ctx, next) => {
     if (ctx.path.startsWith('/static/')) {
       const original = ctx.path;

@@ -1,12 +1,15 @@
 import type { IncomingMessage } from 'node:http';
 import type { Context } from 'koa';
 import type { ChatService, Visitor } from '../../core/chat.ts';
+import type { Limits } from '../../core/limits.ts';
 import type { TransportName } from '../../core/model.ts';
 import type { WireMeter } from './meter.ts';
 
-/** What the HTTP side hands every transport: the chat, sessions, Origin checks and meters. */
+/** What the HTTP side hands every transport: the chat, sessions, Origin checks, limits and meters. */
 export interface HttpContext {
   chat: ChatService;
+  /** The per-address limits are the edges' (they know `req.socket.remoteAddress`). */
+  limits: Limits;
   /** The visitor of a request with a session, or a 401 ChatError. */
   visitor(ctx: Context): Visitor;
   /** The visitor of a raw upgrade or handshake request (ws, Socket.IO), or null without a session. */

@@ -1,6 +1,10 @@
+import { STATUS_CODES } from 'node:http';
+import type { Duplex } from 'node:stream';
 import type { Context, Next } from 'koa';
 import { GENERIC_ERROR, isChatError } from '../../core/errors.ts';
-import { logError } from '../../core/log.ts';
+import { logError, logger } from '../../core/log.ts';
+
+const debug = logger('http');
 
 /**
  * The one error mapper of the HTTP edge. A ChatError keeps its status and sentence; a client error
@@ -24,6 +28,7 @@ export async function errorMapper(ctx: Context, next: Next): Promise<void> {
     const [status, sentence] = describe(error);
     // A ChatError (503 during a database outage, say) was foreseen: no stack for it.
     if (status >= 500 && !isChatError(error)) logError(`${ctx.method} ${ctx.path}`, error);
+    ctx.set(refusalHeaders(error));
     respond(ctx, status, sentence);
   }
 }
@@ -35,6 +40,12 @@ export function describe(error: unknown): [number, string] {
   if (status !== null)
     return [status, CLIENT_SENTENCES[status] ?? 'The request was not understood.'];
   return [500, GENERIC_ERROR];
+}
+
+/** `Retry-After` for a refusal past a limit (429), in whole seconds; none for other errors. */
+export function refusalHeaders(error: unknown): Record<string, string> {
+  if (!isChatError(error) || error.retryAfterS === undefined) return {};
+  return { 'Retry-After': String(error.retryAfterS) };
 }
 
 const CLIENT_SENTENCES: Record<number, string> = {
@@ -69,4 +80,21 @@ function respond(ctx: Context, status: number, sentence: string): void {
   ctx.status = status;
   ctx.type = 'application/json';
   ctx.body = { error: sentence };
+}
+
+/** An HTTP answer on the raw socket of an upgrade (ws, Socket.IO) that never becomes a WebSocket. */
+export function refuseUpgrade(
+  socket: Duplex,
+  status: number,
+  sentence: string,
+  headers: Record<string, string> = {},
+): void {
+  const body = JSON.stringify({ error: sentence });
+  const extra = Object.entries(headers).map(([name, value]) => `${name}: ${value}\r\n`);
+  socket.on('error', (error) => debug('a refused upgrade: %s', error.message));
+  socket.once('finish', () => socket.destroy());
+  socket.end(
+    `HTTP/1.1 ${status} ${STATUS_CODES[status]}\r\nContent-Type: application/json\r\n` +
+      `${extra.join('')}Content-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`,
+  );
 }

@@ -9,7 +9,7 @@ import { LIMITS, type TransportName } from '../../core/model.ts';
 import { chatPage, comparePage, lobbyPage, newRoomPage, passwordPage } from '../../views/pages.ts';
 import type { TransportStats } from '../transport.ts';
 import type { HttpContext } from './context.ts';
-import { describe, wantsHtml } from './errors.ts';
+import { describe, refusalHeaders, wantsHtml } from './errors.ts';
 import type { WireMeter } from './meter.ts';
 import { ensureVisitor, grant, requireVisitor } from './session.ts';
 
@@ -45,10 +45,19 @@ export function sharedRoutes(http: HttpContext, options: RouteOptions): Router {
   // ---- pages ------------------------------------------------------------------------------
 
   router.get('/', (ctx) => {
-    ensureVisitor(ctx);
-    const error = typeof ctx.query.error === 'string' ? ctx.query.error.slice(0, 300) : undefined;
+    let error = typeof ctx.query.error === 'string' ? ctx.query.error.slice(0, 300) : undefined;
+    let status = 200;
+    try {
+      ensureVisitor(ctx);
+    } catch (refusal) {
+      // Past the new-session limit the lobby still shows, with the sentence: every error page
+      // redirects here, so a refusal here must not.
+      if (!(refusal instanceof ChatError) || refusal.status !== 429) throw refusal;
+      [status, error] = [429, refusal.message];
+      ctx.set(refusalHeaders(refusal));
+    }
     const choice = { ...pickTransport(ctx, http), query: keptTransport(ctx, http) };
-    page(ctx, 200, lobbyPage({ rooms: chat.listRooms(), error, ...choice }));
+    page(ctx, status, lobbyPage({ rooms: chat.listRooms(), error, ...choice }));
   });
 
   // Browsers ask for it whatever the page says.
@@ -107,6 +116,7 @@ export function sharedRoutes(http: HttpContext, options: RouteOptions): Router {
     } catch (error) {
       if (!wantsHtml(ctx)) throw error;
       const [status, sentence] = describe(error);
+      ctx.set(refusalHeaders(error));
       const body = (ctx.request.body ?? {}) as Record<string, unknown>;
       const values = { title: stringOr(body.title), max: stringOr(body.max) };
       page(ctx, status, newRoomPage({ error: sentence, values, query: keptTransport(ctx, http) }));
@@ -117,10 +127,13 @@ export function sharedRoutes(http: HttpContext, options: RouteOptions): Router {
     const visitor = ensureVisitor(ctx);
     const room = chat.getRoom(ctx.params.id!);
     try {
-      await chat.enter(visitor, room.id, ctx.request.body);
+      await chat.enter(visitor, room.id, ctx.request.body, ctx.req.socket.remoteAddress);
     } catch (error) {
-      if (!wantsHtml(ctx) || !(error instanceof ChatError) || error.status !== 403) throw error;
-      page(ctx, 403, passwordPage({ room, error: error.message, query: keptTransport(ctx, http) }));
+      const shown = error instanceof ChatError && (error.status === 403 || error.status === 429);
+      if (!wantsHtml(ctx) || !shown) throw error;
+      ctx.set(refusalHeaders(error));
+      const query = keptTransport(ctx, http);
+      page(ctx, error.status, passwordPage({ room, error: error.message, query }));
       return;
     }
     grant(ctx, room.id);

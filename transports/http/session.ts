@@ -6,6 +6,7 @@ import session from 'koa-session';
 import type { Visitor } from '../../core/chat.ts';
 import { ChatError } from '../../core/errors.ts';
 import { newUserId, userOf } from '../../core/identity.ts';
+import type { Limits } from '../../core/limits.ts';
 
 /** What the signed session cookie holds: the userId (the colour comes from it) and grants. */
 interface LabSession {
@@ -21,13 +22,16 @@ const MAX_GRANTS = 100;
 const MAX_AGE = 30 * 24 * 60 * 60 * 1000;
 /** Requests whose session this module changed: they are not remembered as read. */
 const changed = new WeakSet<Context>();
+/** Each app's limits: new sessions are counted per address where they are made. */
+const limitsByApp = new WeakMap<Koa, Limits>();
 
 /**
  * koa-session with a signed, HttpOnly, SameSite=Lax cookie. The session lives in the cookie
  * itself, so any server process with the same secret reads it (no sticky sessions).
  */
-export function sessionMiddleware(app: Koa, secret: string): Koa.Middleware {
+export function sessionMiddleware(app: Koa, secret: string, limits: Limits): Koa.Middleware {
   app.keys = [secret];
+  limitsByApp.set(app, limits);
   return session(
     {
       key: SESSION_COOKIE,
@@ -115,10 +119,14 @@ function readVisitor(ctx: Context): Visitor | null {
   return visitor;
 }
 
-/** The visitor of a request, giving them a session first if they have none. */
+/**
+ * The visitor of a request, giving them a session first if they have none: the one place
+ * sessions are made, so the limit on new sessions per address (429) is checked here.
+ */
 export function ensureVisitor(ctx: Context): Visitor {
   const data = labSession(ctx);
   if (data && !data.sid) {
+    limitsByApp.get(ctx.app)?.newSession(ctx.req.socket.remoteAddress);
     data.sid = newUserId();
     changed.add(ctx);
   }

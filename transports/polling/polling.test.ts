@@ -24,7 +24,7 @@ let alice: Session;
 let bob: Session;
 
 beforeAll(async () => {
-  server = await startServer({ transport: 'polling', memberGraceMs: 200 });
+  server = await startServer({ transport: 'polling', memberGraceMs: 200, limits: false });
   alice = await newSession(server.url);
   bob = await newSession(server.url);
 });

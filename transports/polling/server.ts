@@ -6,7 +6,7 @@ import { logError, logger } from '../../core/log.ts';
 import type { RoomEvent } from '../../core/model.ts';
 import * as validate from '../../core/validate.ts';
 import type { HttpContext } from '../http/context.ts';
-import { describe } from '../http/errors.ts';
+import { describe, refusalHeaders } from '../http/errors.ts';
 import type { WireMeter } from '../http/meter.ts';
 import { NO_SESSION } from '../http/session.ts';
 import { meterStats, type Transport, type TransportStats } from '../transport.ts';
@@ -133,6 +133,7 @@ export class PollingTransport implements Transport {
       const after = validate.cursor(ctx.query.after, 'after');
       const wait = waitSeconds(ctx.query.wait);
       this.#refuseWhileClosing();
+      this.#countOpen(ctx.req, ctx.res);
       answer(ctx, await this.#pollRoom(ctx.res, visitor, room, after, wait));
     });
 
@@ -140,6 +141,7 @@ export class PollingTransport implements Transport {
       const cursor = validate.cursor(ctx.query.cursor, 'cursor');
       const wait = waitSeconds(ctx.query.wait);
       this.#refuseWhileClosing();
+      this.#countOpen(ctx.req, ctx.res);
       answer(ctx, await this.#lobby.poll(ctx, cursor, wait));
     });
   }
@@ -172,15 +174,21 @@ export class PollingTransport implements Transport {
       const after = validate.cursor(query.after, 'after');
       const wait = waitSeconds(query.wait);
       this.#refuseWhileClosing();
+      this.#countOpen(req, res);
       const body = await this.#pollRoom(res, visitor, room, after, wait);
       if (!res.closed) writeAnswer(res, 200, body);
     } catch (error) {
       const [status, sentence] = describe(error);
       if (status >= 500 && !isChatError(error)) logError('GET /poll/room', error);
       if (!res.headersSent && !res.closed) {
-        writeAnswer(res, status, JSON.stringify({ error: sentence }));
+        writeAnswer(res, status, JSON.stringify({ error: sentence }), refusalHeaders(error));
       }
     }
+  }
+
+  /** A poll is an open connection of its address until it is answered (429 past the limit). */
+  #countOpen(req: IncomingMessage, res: ServerResponse): void {
+    res.once('close', this.#http!.limits.openConnection(req.socket.remoteAddress));
   }
 
   stats(): TransportStats {

@@ -44,8 +44,14 @@ export function answer(ctx: Context, body: string): void {
 }
 
 /** The same answer (or an error) without koa, for the polls served beside it. */
-export function writeAnswer(res: ServerResponse, status: number, body: string): void {
+export function writeAnswer(
+  res: ServerResponse,
+  status: number,
+  body: string,
+  headers: Record<string, string> = {},
+): void {
   res.writeHead(status, {
+    ...headers,
     'Content-Type': 'application/json; charset=utf-8',
     'Content-Length': Buffer.byteLength(body),
     'Cache-Control': 'no-store',

@@ -1,4 +1,4 @@
-import type { Server as HttpServer, IncomingMessage } from 'node:http';
+import { type Server as HttpServer, type IncomingMessage, ServerResponse } from 'node:http';
 import { type Namespace, Server, type Socket } from 'socket.io';
 import type { Subscription, Visitor } from '../../core/chat.ts';
 import { ChatError, GENERIC_ERROR, isChatError } from '../../core/errors.ts';
@@ -6,6 +6,7 @@ import { logError, logger } from '../../core/log.ts';
 import type { LobbyEvent, RoomEvent } from '../../core/model.ts';
 import * as validate from '../../core/validate.ts';
 import type { HttpContext } from '../http/context.ts';
+import { refusalHeaders, refuseUpgrade } from '../http/errors.ts';
 import type { WireMeter } from '../http/meter.ts';
 import { NO_SESSION } from '../http/session.ts';
 import { encodeOnce, meterStats, type Transport, type TransportStats } from '../transport.ts';
@@ -58,6 +59,8 @@ export class SocketIoTransport implements Transport {
   readonly #maxQueueBytes: number;
   /** Bytes of live events written to each engine connection since it last flushed. */
   readonly #queued = new WeakMap<EngineSocket, { bytes: number }>();
+  /** Handshakes counted as open connections, until their engine connection closes. */
+  readonly #handshakes = new WeakMap<IncomingMessage, () => void>();
   #io: Server | undefined;
   #meter: WireMeter | undefined;
   #encodeRoom: ((event: RoomEvent) => Encoded) | undefined;
@@ -96,11 +99,15 @@ export class SocketIoTransport implements Transport {
     this.#io = io;
     // Later requests of a session (polls, the upgrade to websocket) carry its sid and skip
     // allowRequest: refuse a foreign Origin there too (engine.io answers 400).
-    io.engine.use((req: IncomingMessage, _res: unknown, next: (error?: Error) => void) => {
+    io.engine.use((req: IncomingMessage, res: unknown, next: (error?: Error) => void) => {
       const handshake = !new URL(req.url ?? '/', 'http://localhost').searchParams.has('sid');
-      next(handshake || http.originAllowed(req) ? undefined : new Error('foreign origin'));
+      if (handshake) this.#countOpen(http, req, res, next);
+      else next(http.originAllowed(req) ? undefined : new Error('foreign origin'));
     });
     io.engine.on('connection', (conn: EngineSocket) => {
+      const release = this.#handshakes.get(conn.request);
+      this.#handshakes.delete(conn.request);
+      if (release) conn.once('close', release);
       const queue = { bytes: 0 };
       this.#queued.set(conn, queue);
       conn.on('flush', () => {
@@ -138,6 +145,39 @@ export class SocketIoTransport implements Transport {
     });
     rooms.on('connection', (socket) => this.#chatOnConnection(http, socket));
     lobby.on('connection', (socket) => this.#lobbyOnConnection(http, socket));
+  }
+
+  /**
+   * A handshake (polling or websocket) counts against its address's open connections; past the
+   * limit it is answered 429 here, and engine.io (which could only say 400 or 403) never sees it.
+   */
+  #countOpen(
+    http: HttpContext,
+    req: IncomingMessage,
+    res: unknown,
+    next: (error?: Error) => void,
+  ): void {
+    let release: () => void;
+    try {
+      release = http.limits.openConnection(req.socket.remoteAddress);
+    } catch (error) {
+      const { message } = error as ChatError;
+      if (!(res instanceof ServerResponse)) {
+        refuseUpgrade(req.socket, 429, message, refusalHeaders(error));
+        return;
+      }
+      res.writeHead(429, { ...refusalHeaders(error), 'Content-Type': 'application/json' });
+      res.end(JSON.stringify({ error: message }));
+      return;
+    }
+    this.#handshakes.set(req, release);
+    // A handshake that made no connection (refused by engine.io) lets go when it is answered.
+    (res as ServerResponse).once('close', () => {
+      if (this.#handshakes.get(req) !== release) return;
+      this.#handshakes.delete(req);
+      release();
+    });
+    next();
   }
 
   stats(): TransportStats {

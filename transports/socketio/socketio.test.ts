@@ -15,7 +15,7 @@ let carol: Session;
 const opened: { close(): void }[] = [];
 
 beforeAll(async () => {
-  server = await startServer({ transport: 'socketio', memberGraceMs: 300 });
+  server = await startServer({ transport: 'socketio', memberGraceMs: 300, limits: false });
   alice = await newSession(server.url);
   bob = await newSession(server.url);
   carol = await newSession(server.url);

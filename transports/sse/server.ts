@@ -61,12 +61,14 @@ export class SseTransport implements Transport {
     });
 
     router.get('/sse/lobby', (ctx) => {
+      countOpen(http, ctx);
       const stream = this.#open(ctx);
       stream.subscription = chat.subscribeLobby((event) => this.#send(stream, encodeLobby(event)));
     });
 
     router.get('/sse/room/:id', async (ctx) => {
       const visitor = http.visitor(ctx);
+      countOpen(http, ctx);
       const lastEventId = ctx.get('last-event-id');
       const after = validate.cursor(lastEventId !== '' ? lastEventId : ctx.query.after);
       // Events that come while the subscription opens wait here until the headers are out.
@@ -150,6 +152,11 @@ export class SseTransport implements Transport {
     this.#eventsOut += 1;
     return true;
   }
+}
+
+/** A stream is an open connection of its address until it closes (429 past the limit). */
+function countOpen(http: HttpContext, ctx: Context): void {
+  ctx.res.once('close', http.limits.openConnection(ctx.req.socket.remoteAddress));
 }
 
 /** `event: <type>`, `id: <seq>` for stored events, `data: <json>`, blank line. Once per event. */

@@ -1,4 +1,4 @@
-import { type IncomingMessage, type Server, STATUS_CODES } from 'node:http';
+import type { IncomingMessage, Server } from 'node:http';
 import type { Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import type Router from '@koa/router';
@@ -10,6 +10,7 @@ import type { LobbyEvent, RoomEvent } from '../../core/model.ts';
 import * as validate from '../../core/validate.ts';
 import { SpreadHeartbeat } from '../heartbeat.ts';
 import type { HttpContext } from '../http/context.ts';
+import { refusalHeaders, refuseUpgrade } from '../http/errors.ts';
 import type { WireMeter } from '../http/meter.ts';
 import { NO_SESSION } from '../http/session.ts';
 import {
@@ -91,6 +92,8 @@ export class WsTransport implements Transport {
     router.get(WS_PATH, (ctx) => {
       if (!http.originAllowed(ctx.req)) throw new ChatError(403, ORIGIN_REFUSED);
       http.visitor(ctx);
+      // Past the limit on open connections, the upgrade would be refused with 429.
+      http.limits.openConnection(ctx.req.socket.remoteAddress)();
       ctx.status = 426;
       ctx.set('Upgrade', 'websocket');
       ctx.body = { error: 'Open a WebSocket at this address.' };
@@ -143,11 +146,12 @@ export class WsTransport implements Transport {
   ): void {
     if (req.url?.split('?')[0] !== WS_PATH) {
       // Another listener may own this path (Socket.IO's /socket.io/); if none, nobody will answer.
-      if (server.listenerCount('upgrade') === 1) refuse(socket, 404, 'There is nothing here.');
+      if (server.listenerCount('upgrade') === 1)
+        refuseUpgrade(socket, 404, 'There is nothing here.');
       return;
     }
     if (!http.originAllowed(req)) {
-      refuse(socket, 403, ORIGIN_REFUSED);
+      refuseUpgrade(socket, 403, ORIGIN_REFUSED);
       return;
     }
     let visitor: Visitor | null;
@@ -155,13 +159,22 @@ export class WsTransport implements Transport {
       visitor = http.visitorOfRequest(req);
     } catch (error) {
       logError('reading the session of an upgrade', error);
-      refuse(socket, 500, GENERIC_ERROR);
+      refuseUpgrade(socket, 500, GENERIC_ERROR);
       return;
     }
     if (!visitor || this.#closing) {
-      refuse(socket, visitor ? 503 : 401, visitor ? SHUTTING_DOWN : NO_SESSION);
+      refuseUpgrade(socket, visitor ? 503 : 401, visitor ? SHUTTING_DOWN : NO_SESSION);
       return;
     }
+    let release: () => void;
+    try {
+      release = http.limits.openConnection(req.socket.remoteAddress);
+    } catch (error) {
+      refuseUpgrade(socket, 429, (error as Error).message, refusalHeaders(error));
+      return;
+    }
+    // Released when the TCP socket closes, whether or not it became a WebSocket.
+    socket.once('close', release);
     this.#meter?.trackSocket(socket as Socket);
     this.#wss!.handleUpgrade(req, socket, head, (ws) => this.#open(ws, visitor));
   }
@@ -396,15 +409,4 @@ const encodeEvent = encodeOnce((event: RoomEvent | LobbyEvent) => encodeFrame(ev
 
 function encodeFrame(frame: { type: string; id?: number; data: unknown }): Buffer {
   return Buffer.from(JSON.stringify(frame));
-}
-
-/** An HTTP answer on the raw socket of an upgrade that never becomes a WebSocket. */
-function refuse(socket: Duplex, status: number, sentence: string): void {
-  const body = JSON.stringify({ error: sentence });
-  socket.on('error', (error) => debug('a refused upgrade: %s', error.message));
-  socket.once('finish', () => socket.destroy());
-  socket.end(
-    `HTTP/1.1 ${status} ${STATUS_CODES[status]}\r\nContent-Type: application/json\r\n` +
-      `Content-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`,
-  );
 }

@@ -33,7 +33,12 @@ let bob: Session;
 
 beforeAll(async () => {
   // A long heartbeat here: the heartbeat tests run their own server with a short one.
-  server = await startServer({ transport: 'ws', memberGraceMs: 300, heartbeatMs: 60_000 });
+  server = await startServer({
+    transport: 'ws',
+    memberGraceMs: 300,
+    heartbeatMs: 60_000,
+    limits: false,
+  });
   alice = await newSession(server.url);
   bob = await newSession(server.url);
 });
