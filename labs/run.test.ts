@@ -75,37 +75,45 @@ const PROCESS_TEST_MS = 60_000;
 
 const lab = (args: string[]) => run(process.execPath, ['--import', 'tsx', 'labs/run.ts', ...args]);
 
-it('npm run lab lists every lab, one line each, in order', async () => {
-  const listing = run('npm', ['run', '--silent', 'lab']);
-  expect(await listing.exited).toBe(0);
-  const lines = listing
-    .output()
-    .split('\n')
-    .filter((line) => /^ {2}\d\d-/.test(line));
-  expect(lines.map((line) => line.trim().split(/\s+/)[0])).toEqual(LABS);
-  expect(LABS.length).toBeGreaterThanOrEqual(8);
-  // Each with its README's title, e.g. "WebSocket with the ws module (12.2 ...)".
-  for (const [i, line] of lines.entries()) {
-    const title = line.slice(2 + LABS[i]!.length).trim();
-    expect(title.length, line).toBeGreaterThan(15);
-    expect(title).not.toContain(LABS[i]!);
-  }
-}, PROCESS_TEST_MS);
+it(
+  'npm run lab lists every lab, one line each, in order',
+  async () => {
+    const listing = run('npm', ['run', '--silent', 'lab']);
+    expect(await listing.exited).toBe(0);
+    const lines = listing
+      .output()
+      .split('\n')
+      .filter((line) => /^ {2}\d\d-/.test(line));
+    expect(lines.map((line) => line.trim().split(/\s+/)[0])).toEqual(LABS);
+    expect(LABS.length).toBeGreaterThanOrEqual(8);
+    // Each with its README's title, e.g. "WebSocket with the ws module (12.2 ...)".
+    for (const [i, line] of lines.entries()) {
+      const title = line.slice(2 + LABS[i]!.length).trim();
+      expect(title.length, line).toBeGreaterThan(15);
+      expect(title).not.toContain(LABS[i]!);
+    }
+  },
+  PROCESS_TEST_MS,
+);
 
-it('an unknown lab exits with status 2 and the list; so does an unknown flag', async () => {
-  const [unknown, flag, value] = [
-    lab(['99-telepathy']),
-    lab(['03-ws', '--bogus']),
-    lab(['06', '--transport', 'pigeon']),
-  ];
-  expect(await unknown.exited).toBe(2);
-  expect(unknown.output()).toContain('There is no lab "99-telepathy"');
-  for (const name of LABS) expect(unknown.output()).toContain(name);
-  expect(await flag.exited).toBe(2);
-  expect(flag.output()).toMatch(/^03-ws: .*--bogus/m);
-  expect(await value.exited).toBe(2);
-  expect(value.output()).toMatch(/^06-self-study: --transport must be one of/m);
-}, PROCESS_TEST_MS);
+it(
+  'an unknown lab exits with status 2 and the list; so does an unknown flag',
+  async () => {
+    const [unknown, flag, value] = [
+      lab(['99-telepathy']),
+      lab(['03-ws', '--bogus']),
+      lab(['06', '--transport', 'pigeon']),
+    ];
+    expect(await unknown.exited).toBe(2);
+    expect(unknown.output()).toContain('There is no lab "99-telepathy"');
+    for (const name of LABS) expect(unknown.output()).toContain(name);
+    expect(await flag.exited).toBe(2);
+    expect(flag.output()).toMatch(/^03-ws: .*--bogus/m);
+    expect(await value.exited).toBe(2);
+    expect(value.output()).toMatch(/^06-self-study: --transport must be one of/m);
+  },
+  PROCESS_TEST_MS,
+);
 
 /** Every lab, one at a time (a student runs one), as `npm run lab -- <name>` starts it. */
 describe('npm run lab -- <name>', () => {
