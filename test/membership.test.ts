@@ -26,7 +26,9 @@ async function sseConnections(): Promise<number> {
 
 describe('membership (PROTOCOL.md, Membership)', () => {
   it('join and exit are stored system messages; a reload within the grace is no exit', async () => {
-    server = await startServer({ transport: 'sse', memberGraceMs: 400 });
+    // The reload must land within the grace: 1.5 s, well past a request on a busy machine
+    // (400 ms was not, with both cores busy).
+    server = await startServer({ transport: 'sse', memberGraceMs: 1500 });
     const alice = await newSession(server.url);
     const bob = await newSession(server.url);
     const room = await alice.createRoom();
@@ -41,12 +43,13 @@ describe('membership (PROTOCOL.md, Membership)', () => {
     // grace then runs; a fixed sleep could end before that, or eat the grace on a busy machine).
     await eventually(async () => (await sseConnections()) === 1, 5000, 'the first stream closed');
     const reloaded = await openSse(`${server.url}/sse/room/${room.id}`, { cookie: bob.cookie });
-    await new Promise((done) => setTimeout(done, 700));
+    // Past the grace from the close: an exit would have come by now.
+    await new Promise((done) => setTimeout(done, 1800));
     expect(watcher.events().filter((e) => e.type === 'exit')).toEqual([]);
     expect(watcher.events().filter((e) => e.type === 'join')).toHaveLength(2);
 
     reloaded.close();
-    await watcher.waitFor(1, 'exit', 3000);
+    await watcher.waitFor(1, 'exit', 5000);
     const exit = watcher.events().find((e) => e.type === 'exit')!;
     expect(exit.data).toMatchObject({ kind: 'system', user: 'system', chat: `${bob.user} left` });
     const lastMembers = watcher
