@@ -1,0 +1,206 @@
+/**
+ * What a classroom's worst client does, done for real against the real server (PROTOCOL.md: the
+ * Host rule; Limits, the server's own bounds): foreign Host names, clients that flood and never
+ * read, half-sent requests, 300 rooms, failed uploads, odd methods and aborted requests.
+ */
+import { request as httpRequest, type IncomingHttpHeaders } from 'node:http';
+import { connect } from 'node:net';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { Visitor } from '../core/chat.ts';
+import { rawWebSocket } from './support/flood.ts';
+import { eventually, newSession, type Session } from './support/http.ts';
+import { startServer, type TestServer } from './support/server.ts';
+
+interface Answer {
+  status: number;
+  headers: IncomingHttpHeaders;
+  body: string;
+}
+
+/** One HTTP request with the headers given as they are (Host included), below fetch. */
+function send(
+  port: number,
+  path: string,
+  {
+    method = 'GET',
+    headers = {},
+    body,
+  }: { method?: string; headers?: Record<string, string>; body?: string } = {},
+): Promise<Answer> {
+  return new Promise((done, fail) => {
+    const req = httpRequest({ host: '127.0.0.1', port, path, method, headers }, (res) => {
+      const chunks: Buffer[] = [];
+      // Streams (SSE) would never end: the head and the first chunk are enough.
+      const finish = () => {
+        done({
+          status: res.statusCode!,
+          headers: res.headers,
+          body: Buffer.concat(chunks).toString(),
+        });
+        res.destroy();
+      };
+      res.on('data', (chunk: Buffer) => {
+        chunks.push(chunk);
+        if (res.headers['content-type']?.startsWith('text/event-stream')) finish();
+      });
+      res.on('end', finish);
+    });
+    req.on('error', fail);
+    req.end(body);
+  });
+}
+
+async function expectForeignHost(answer: Answer, name: string): Promise<void> {
+  expect(answer.status).toBe(421);
+  expect(JSON.parse(answer.body)).toEqual({
+    error: `This server does not answer to the name "${name}": start it with --allowed-host ${name}.`,
+  });
+}
+
+/** The server side of the next upgrade of `path`: its socket and the queue it holds. */
+describe('the Host rule (DNS rebinding)', () => {
+  let server: TestServer;
+  let session: Session;
+  let room: string;
+  beforeAll(async () => {
+    server = await startServer({ allowedHosts: ['classroom.local'] });
+    session = await newSession(server.url);
+    room = (await session.createRoom()).id;
+  });
+  afterAll(() => server.close());
+
+  it('refuses a foreign name with 421 and the flag to add: a POST, a GET, a long poll, an SSE stream', async () => {
+    const host = { host: `rebind.example:${server.port}`, cookie: session.cookie };
+    const json = { ...host, 'content-type': 'application/json' };
+    const cases: [string, string, string?][] = [
+      ['POST', `/room/${room}/chat`, JSON.stringify({ chat: 'from a foreign page' })],
+      ['GET', '/api/me'],
+      ['GET', '/'],
+      ['GET', `/poll/room/${room}?wait=25`],
+      ['GET', '/poll/lobby?wait=25'],
+      ['GET', `/sse/room/${room}`],
+      ['GET', '/sse/lobby'],
+      ['GET', '/socket.io/?EIO=4&transport=polling'],
+    ];
+    for (const [method, path, body] of cases) {
+      const answer = await send(server.port, path, { method, headers: body ? json : host, body });
+      await expectForeignHost(answer, 'rebind.example');
+    }
+    const { messages } = (await (await session.fetch(`/api/rooms/${room}/messages`)).json()) as {
+      messages: { kind: string }[];
+    };
+    expect(messages.filter((message) => message.kind === 'chat')).toEqual([]);
+  });
+
+  it('refuses a foreign name on a ws upgrade and on a Socket.IO websocket handshake', async () => {
+    for (const path of ['/ws', '/socket.io/?EIO=4&transport=websocket']) {
+      const client = await rawWebSocket(server.port, path, {
+        Host: 'rebind.example',
+        Cookie: session.cookie,
+      });
+      client.read();
+      await eventually(() => client.closed, 2000, `the refused upgrade of ${path} to end`);
+      expect(client.status, path).toBe(421);
+    }
+  });
+
+  it('answers IP literals, localhost and an --allowed-host name, with any case or a trailing dot', async () => {
+    const hosts = [
+      `localhost:${server.port}`,
+      'LocalHost',
+      `127.0.0.1:${server.port}`,
+      '[::1]',
+      `[::1]:${server.port}`,
+      '10.0.0.7',
+      `classroom.local:${server.port}`,
+      'Classroom.Local.',
+    ];
+    for (const host of hosts) {
+      const answer = await send(server.port, '/api/me', { headers: { host } });
+      expect(answer.status, host).toBe(200);
+    }
+    const client = await rawWebSocket(server.port, '/ws', {
+      Host: `classroom.local:${server.port}`,
+      Cookie: session.cookie,
+    });
+    expect(client.status).toBe(101);
+    client.socket.destroy();
+    // A name that only ends like an allowed one is another name.
+    await expectForeignHost(
+      await send(server.port, '/api/me', { headers: { host: 'evil-classroom.local' } }),
+      'evil-classroom.local',
+    );
+  });
+});
+
+describe('HTTP timeouts', () => {
+  let server: TestServer;
+  beforeAll(async () => {
+    server = await startServer();
+  });
+  afterAll(() => server.close());
+
+  it('closes a slowloris request (headers a byte a second, never finished) within 20 s', async () => {
+    const socket = connect(server.port, '127.0.0.1');
+    socket.on('error', () => undefined);
+    socket.on('data', () => undefined);
+    await new Promise((done) => socket.once('connect', done));
+    const started = Date.now();
+    socket.write(`GET / HTTP/1.1\r\nHost: 127.0.0.1:${server.port}\r\nX-Slow: `);
+    const drip = setInterval(() => socket.write('a'), 1000);
+    await new Promise((done) => socket.once('close', done));
+    clearInterval(drip);
+    const ms = Date.now() - started;
+    expect(ms).toBeLessThan(20_000);
+    // The headers timeout (10 s) did it, not something sooner.
+    expect(ms).toBeGreaterThanOrEqual(9_000);
+  }, 25_000);
+
+  it('does not cut long polls or SSE streams, which are response time, not request time', async () => {
+    const short = await startServer({
+      httpTimeouts: { headersTimeout: 300, requestTimeout: 600, connectionsCheckingInterval: 100 },
+    });
+    try {
+      const session = await newSession(short.url);
+      const visitor: Visitor = { userId: session.userId, user: session.user, granted: [] };
+      const room = await short.chat.createRoom(visitor, { title: 'slow' });
+      // The timeouts are in force: a body that never finishes is cut after about 0.6 s.
+      const cut = connect(short.port, '127.0.0.1');
+      cut.on('error', () => undefined);
+      cut.resume();
+      cut.write(
+        `POST /room/${room.id}/chat HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n` +
+          'Content-Length: 100\r\n\r\n{"chat":',
+      );
+      const cutStarted = Date.now();
+      await new Promise((done) => cut.once('close', done));
+      expect(Date.now() - cutStarted).toBeLessThan(1500);
+
+      const stream = await session.fetch('/sse/lobby', {
+        headers: { accept: 'text/event-stream' },
+      });
+      expect(stream.status).toBe(200);
+      // The first lobby poll learns where the log is; the next one waits out its 2 s.
+      const first = await session.fetch('/poll/lobby?wait=0');
+      const { cursor } = (await first.json()) as { cursor: string };
+      const started = Date.now();
+      const poll = await session.fetch(`/poll/lobby?cursor=${cursor}&wait=2`);
+      expect(poll.status).toBe(200);
+      expect(((await poll.json()) as { events: unknown[] }).events).toEqual([]);
+      expect(Date.now() - started).toBeGreaterThanOrEqual(1900);
+      // The stream, open for 2 s past the request timeout, still carries what happens now.
+      const later = await short.chat.createRoom(visitor, { title: 'later' });
+      const reader = stream.body!.getReader();
+      let text = '';
+      while (!text.includes(later.id)) {
+        const { value, done } = await reader.read();
+        if (done) break;
+        text += new TextDecoder().decode(value);
+      }
+      expect(text).toContain(later.id);
+      await reader.cancel();
+    } finally {
+      await short.close();
+    }
+  });
+});
