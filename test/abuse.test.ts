@@ -4,10 +4,10 @@
  * read, half-sent requests, 300 rooms, failed uploads, odd methods and aborted requests.
  */
 import { request as httpRequest, type IncomingHttpHeaders } from 'node:http';
-import { connect } from 'node:net';
+import { connect, type Socket } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Visitor } from '../core/chat.ts';
-import { rawWebSocket } from './support/flood.ts';
+import { flood, maskedFrame, type RawWebSocket, rawWebSocket } from './support/flood.ts';
 import { eventually, newSession, type Session } from './support/http.ts';
 import { startServer, type TestServer } from './support/server.ts';
 
@@ -58,6 +58,37 @@ async function expectForeignHost(answer: Answer, name: string): Promise<void> {
 }
 
 /** The server side of the next upgrade of `path`: its socket and the queue it holds. */
+function serverSideOf(server: TestServer, path: string): () => Socket | undefined {
+  let socket: Socket | undefined;
+  const capture = (req: { url?: string }, upgraded: Socket) => {
+    if (!socket && req.url?.startsWith(path)) {
+      socket = upgraded;
+      server.server.off('upgrade', capture);
+    }
+  };
+  server.server.on('upgrade', capture);
+  return () => socket;
+}
+
+/**
+ * Floods `frame` from a client that never reads, watching the server's queue for it (the
+ * `writableLength` of its socket) until the server cuts it off or 20 s pass.
+ */
+async function floodUnread(client: RawWebSocket, serverSide: Socket, frame: Buffer) {
+  client.pause();
+  let most = 0;
+  const watch = setInterval(() => {
+    most = Math.max(most, serverSide.writableLength);
+  }, 5);
+  const started = Date.now();
+  const frames = await flood(client, frame, { stop: () => serverSide.destroyed, ms: 20_000 });
+  const ms = Date.now() - started;
+  clearInterval(watch);
+  return { cut: serverSide.destroyed, ms, most, frames };
+}
+
+const MiB = 1024 * 1024;
+
 describe('the Host rule (DNS rebinding)', () => {
   let server: TestServer;
   let session: Session;
@@ -130,6 +161,91 @@ describe('the Host rule (DNS rebinding)', () => {
       await send(server.port, '/api/me', { headers: { host: 'evil-classroom.local' } }),
       'evil-classroom.local',
     );
+  });
+});
+
+describe('every frame queued to a client counts against its bound', () => {
+  let server: TestServer;
+  let session: Session;
+  beforeAll(async () => {
+    server = await startServer();
+    session = await newSession(server.url);
+  });
+  afterAll(() => server.close());
+
+  it('ws: a raw client that floods malformed frames and never reads is cut off within seconds', async () => {
+    const serverSide = serverSideOf(server, '/ws');
+    const client = await rawWebSocket(server.port, '/ws', { Cookie: session.cookie });
+    expect(client.status).toBe(101);
+    const result = await floodUnread(client, serverSide()!, maskedFrame('not json'));
+    expect(result.cut, `cut after ${result.ms} ms, ${result.frames} frames`).toBe(true);
+    // About 3 to 7 s here (the kernel's socket buffers fill first); 15 s leaves room for a busy machine.
+    expect(result.ms).toBeLessThan(15_000);
+    // The queue held for it stayed near the 1 MiB bound (one frame past it, at most).
+    expect(result.most).toBeLessThan(1.1 * MiB);
+    expect(result.most).toBeGreaterThan(0);
+  }, 30_000);
+
+  it('ws: the same flood from a client that reads gets every error frame and stays connected', async () => {
+    const serverSide = serverSideOf(server, '/ws');
+    const client = await rawWebSocket(server.port, '/ws', { Cookie: session.cookie });
+    client.read();
+    const rounds = 40;
+    const perRound = 512;
+    for (let round = 1; round <= rounds; round += 1) {
+      await flood(client, maskedFrame('not json'), { count: perRound });
+      await eventually(() => client.frames.length >= round * perRound, 5000, 'the error frames');
+    }
+    expect(client.closed).toBe(false);
+    expect(serverSide()!.destroyed).toBe(false);
+    expect(client.frames).toHaveLength(rounds * perRound);
+    const bytes = client.frames.reduce((sum, frame) => sum + frame.length, 0);
+    // More than the bound went through: it bounds what waits, not what flows.
+    expect(bytes).toBeGreaterThan(MiB);
+    expect(JSON.parse(client.frames.at(-1)!)).toMatchObject({
+      type: 'error',
+      data: { status: 400 },
+    });
+    client.socket.destroy();
+  });
+
+  it('Socket.IO: a client that emits unknown events with acks and never reads is cut off', async () => {
+    const serverSide = serverSideOf(server, '/socket.io/');
+    const client = await rawWebSocket(server.port, '/socket.io/?EIO=4&transport=websocket', {
+      Cookie: session.cookie,
+    });
+    expect(client.status).toBe(101);
+    client.read();
+    await eventually(() => client.frames.some((frame) => frame.startsWith('0{')), 2000, 'open');
+    client.socket.write(maskedFrame('40/chat,'));
+    await eventually(
+      () => client.frames.some((frame) => frame.startsWith('40/chat,{')),
+      2000,
+      'the /chat connect',
+    );
+    const result = await floodUnread(client, serverSide()!, maskedFrame('42/chat,7["nope",1]'));
+    expect(result.cut, `cut after ${result.ms} ms, ${result.frames} frames`).toBe(true);
+    // About 3 to 7 s here (the kernel's socket buffers fill first); 15 s leaves room for a busy machine.
+    expect(result.ms).toBeLessThan(15_000);
+    expect(result.most).toBeLessThan(1.1 * MiB);
+  }, 30_000);
+
+  it('Socket.IO: a client that reads gets every acknowledgement and stays connected', async () => {
+    const client = await rawWebSocket(server.port, '/socket.io/?EIO=4&transport=websocket', {
+      Cookie: session.cookie,
+    });
+    client.read();
+    await eventually(() => client.frames.some((frame) => frame.startsWith('0{')), 2000, 'open');
+    client.socket.write(maskedFrame('40/chat,'));
+    await eventually(() => client.frames.some((f) => f.startsWith('40/chat,{')), 2000, 'connect');
+    const acks = () => client.frames.filter((frame) => frame.startsWith('43/chat,7')).length;
+    for (let round = 1; round <= 40; round += 1) {
+      await flood(client, maskedFrame('42/chat,7["nope",1]'), { count: 512 });
+      await eventually(() => acks() >= round * 512, 5000, 'the acknowledgements');
+    }
+    expect(acks()).toBe(40 * 512);
+    expect(client.closed).toBe(false);
+    client.socket.destroy();
   });
 });
 
