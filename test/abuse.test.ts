@@ -6,7 +6,10 @@
 import { request as httpRequest, type IncomingHttpHeaders } from 'node:http';
 import { connect, type Socket } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import WebSocket from 'ws';
 import type { Visitor } from '../core/chat.ts';
+import type { Room } from '../core/model.ts';
+import { LobbyMirror } from '../transports/lobby.ts';
 import { flood, maskedFrame, type RawWebSocket, rawWebSocket } from './support/flood.ts';
 import { eventually, newSession, type Session } from './support/http.ts';
 import { startServer, type TestServer } from './support/server.ts';
@@ -318,5 +321,105 @@ describe('HTTP timeouts', () => {
     } finally {
       await short.close();
     }
+  });
+});
+
+describe('the room list, a page at a time', () => {
+  let server: TestServer;
+  let visitor: Visitor;
+  /** Ids in creation order, oldest first. */
+  const created: string[] = [];
+  beforeAll(async () => {
+    server = await startServer();
+    const session = await newSession(server.url);
+    visitor = { userId: session.userId, user: session.user, granted: [] };
+    // Through the core: rate limits on room creation are not what this tests.
+    for (let i = 0; i < 300; i += 1) {
+      created.push((await server.chat.createRoom(visitor, { title: `room ${i}` })).id);
+    }
+  });
+  afterAll(() => server.close());
+
+  const rooms = async (query = '') => {
+    const response = await fetch(`${server.url}/api/rooms${query}`);
+    expect(response.status, query).toBe(200);
+    return (await response.json()) as { rooms: Room[]; total: number; next?: string };
+  };
+
+  it('answers 100 by default and at most 200, newest first, with the total', async () => {
+    const first = await rooms();
+    expect(first.rooms).toHaveLength(100);
+    expect(first.total).toBe(300);
+    expect(first.rooms[0]!.id).toBe(created.at(-1));
+    expect(first.next).toEqual(expect.any(String));
+    const most = await rooms('?limit=200');
+    expect(most.rooms.map((room) => room.id)).toEqual(created.toReversed().slice(0, 200));
+  });
+
+  it('walks all 300 once with next, newest first, whatever the page size', async () => {
+    for (const limit of [200, 7]) {
+      const seen: string[] = [];
+      let page = await rooms(`?limit=${limit}`);
+      for (;;) {
+        seen.push(...page.rooms.map((room) => room.id));
+        expect(page.total).toBe(300);
+        if (page.next === undefined) break;
+        page = await rooms(`?limit=${limit}&before=${encodeURIComponent(page.next)}`);
+      }
+      expect(seen).toEqual(created.toReversed());
+    }
+  });
+
+  it('refuses a bad limit or before with 400 and a sentence', async () => {
+    const bad = ['limit=0', 'limit=201', 'limit=abc', 'limit=1.5', 'limit=1&limit=2', 'before=-1'];
+    for (const query of [...bad, 'before=x', 'before=1&before=2']) {
+      const response = await fetch(`${server.url}/api/rooms?${query}`);
+      expect(response.status, query).toBe(400);
+      expect(((await response.json()) as { error: string }).error).toEqual(expect.any(String));
+    }
+  });
+
+  it('the lobby page shows the newest 200 and says how many there are in all', async () => {
+    const response = await fetch(server.url, { headers: { accept: 'text/html' } });
+    const page = await response.text();
+    const ids = [...page.matchAll(/<tr data-id="([^"]+)"/g)].map((match) => match[1]);
+    expect(ids).toEqual(created.toReversed().slice(0, 200));
+    expect(page).toContain('200 of 300 rooms');
+  });
+
+  it('the lobby stream still carries every event, and a mirror re-reads every page', async () => {
+    const session = await newSession(server.url);
+    const socket = new WebSocket(`${server.url.replace('http', 'ws')}/ws`, {
+      headers: { cookie: session.cookie },
+    });
+    const frames: { type: string; data: { id: string } }[] = [];
+    socket.on('message', (data) => frames.push(JSON.parse(String(data))));
+    await new Promise((done) => socket.once('open', done));
+    socket.send(JSON.stringify({ type: 'subscribe', lobby: true }));
+    await eventually(() => frames.some((frame) => frame.type === 'subscribed'), 2000, 'subscribed');
+
+    const mirrored: [string, string][] = [];
+    const mirror = new LobbyMirror((type, data) => mirrored.push([type, data.id]));
+    const load = (query: string) => fetch(`${server.url}/api/rooms${query}`);
+    await mirror.resync(load, { quiet: true, current: () => true });
+
+    const oldest = created.shift()!;
+    await server.chat.removeRoom(visitor, oldest);
+    await eventually(
+      () => frames.some((frame) => frame.type === 'removeRoom' && frame.data.id === oldest),
+      2000,
+      "the oldest room's removeRoom",
+    );
+    const newest = await server.chat.createRoom(visitor, { title: 'room 300' });
+    created.push(newest.id);
+    await eventually(() => frames.some((f) => f.data.id === newest.id), 2000, 'newRoom');
+    socket.close();
+
+    // What a reconnecting client learns: exactly what changed, nothing about the other 299.
+    await mirror.resync(load, { quiet: false, current: () => true });
+    expect(mirrored).toEqual([
+      ['removeRoom', oldest],
+      ['newRoom', newest.id],
+    ]);
   });
 });

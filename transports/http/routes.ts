@@ -7,6 +7,7 @@ import { koaBody } from 'koa-body';
 import { ChatError } from '../../core/errors.ts';
 import { LIMITS, type TransportName } from '../../core/model.ts';
 import { chatPage, comparePage, lobbyPage, newRoomPage, passwordPage } from '../../views/pages.ts';
+import { LOBBY_ROOMS } from '../../views/room-count.ts';
 import type { TransportStats } from '../transport.ts';
 import type { HttpContext } from './context.ts';
 import { describe, wantsHtml } from './errors.ts';
@@ -48,7 +49,8 @@ export function sharedRoutes(http: HttpContext, options: RouteOptions): Router {
     ensureVisitor(ctx);
     const error = typeof ctx.query.error === 'string' ? ctx.query.error.slice(0, 300) : undefined;
     const choice = { ...pickTransport(ctx, http), query: keptTransport(ctx, http) };
-    page(ctx, 200, lobbyPage({ rooms: chat.listRooms(), error, ...choice }));
+    const { rooms, total } = chat.listRooms({ limit: LOBBY_ROOMS });
+    page(ctx, 200, lobbyPage({ rooms, total, error, ...choice }));
   });
 
   // Browsers ask for it whatever the page says.
@@ -192,7 +194,7 @@ export function sharedRoutes(http: HttpContext, options: RouteOptions): Router {
   });
 
   router.get('/api/rooms', (ctx) => {
-    ctx.body = { rooms: chat.listRooms() };
+    ctx.body = chat.listRooms({ limit: ctx.query.limit, before: ctx.query.before });
   });
 
   router.get('/api/rooms/:id/messages', async (ctx) => {
@@ -209,7 +211,7 @@ export function sharedRoutes(http: HttpContext, options: RouteOptions): Router {
       rssBytes: memoryUsage.rss(),
       cpuUserUs: cpu.user,
       cpuSystemUs: cpu.system,
-      rooms: chat.listRooms().length,
+      rooms: chat.listRooms({ limit: 1 }).total,
       members: chat.memberCount(),
       transports: options.transportStats(),
       http: { requests: meter.requests, bytesIn: meter.bytesIn, bytesOut: meter.bytesOut },
