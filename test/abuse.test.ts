@@ -3,9 +3,11 @@
  * Host rule; Limits, the server's own bounds): foreign Host names, clients that flood and never
  * read, half-sent requests, 300 rooms, failed uploads, odd methods and aborted requests.
  */
+import { readdir } from 'node:fs/promises';
 import { request as httpRequest, type IncomingHttpHeaders } from 'node:http';
 import { connect, type Socket } from 'node:net';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import WebSocket from 'ws';
 import type { Visitor } from '../core/chat.ts';
 import type { Room } from '../core/model.ts';
@@ -421,5 +423,132 @@ describe('the room list, a page at a time', () => {
       ['removeRoom', oldest],
       ['newRoom', newest.id],
     ]);
+  });
+});
+
+describe('failed or refused uploads leave no file behind', () => {
+  let server: TestServer;
+  let session: Session;
+  let room: string;
+  beforeAll(async () => {
+    server = await startServer();
+    session = await newSession(server.url);
+    const visitor: Visitor = { userId: session.userId, user: session.user, granted: [] };
+    room = (await server.chat.createRoom(visitor, { title: 'uploads' })).id;
+  });
+  afterAll(() => server.close());
+
+  const files = async () => ({
+    tmp: await readdir(join(server.dataDir, 'tmp')),
+    gifs: await readdir(join(server.dataDir, 'gifs')),
+  });
+  const upload = (parts: [string, Blob, string?][]) => {
+    const form = new FormData();
+    for (const [field, blob, name] of parts) form.append(field, blob, name ?? 'a.gif');
+    return session.fetch(`/room/${room}/gif`, { method: 'POST', body: form });
+  };
+  const gif = (bytes: number) => new Blob([Buffer.from('GIF89a'), Buffer.alloc(bytes)]);
+
+  it('413 (over 5 MiB), 415 (not a GIF), 400 (no gif field), extra files: nothing stays', async () => {
+    const cases: [number, [string, Blob, string?][]][] = [
+      [413, [['gif', gif(6 * MiB)]]],
+      [415, [['gif', new Blob(['<script>alert(1)</script>']), 'x.gif']]],
+      [400, [['other', gif(100)]]],
+      [
+        413,
+        [
+          ['gif', gif(100)],
+          ['gif', gif(100)],
+          ['more', gif(100)],
+        ],
+      ],
+    ];
+    for (const [status, parts] of cases) {
+      const response = await upload(parts);
+      expect(response.status).toBe(status);
+      expect(((await response.json()) as { error: string }).error).toEqual(expect.any(String));
+      await eventually(
+        async () => (await files()).tmp.length === 0,
+        2000,
+        `tmp empty after ${status}`,
+      );
+      expect(await files()).toEqual({ tmp: [], gifs: [] });
+    }
+  });
+
+  it('a client that aborts mid-upload leaves nothing, and no stack in the log', async () => {
+    const logged = vi.spyOn(console, 'error');
+    try {
+      const boundary = 'abortedupload';
+      const head =
+        `--${boundary}\r\nContent-Disposition: form-data; name="gif"; filename="a.gif"\r\n` +
+        'Content-Type: image/gif\r\n\r\nGIF89a';
+      const socket = connect(server.port, '127.0.0.1');
+      socket.on('error', () => undefined);
+      socket.write(
+        `POST /room/${room}/gif HTTP/1.1\r\nHost: 127.0.0.1\r\nCookie: ${session.cookie}\r\n` +
+          `Content-Type: multipart/form-data; boundary=${boundary}\r\nContent-Length: ${2 * MiB}\r\n\r\n${head}`,
+      );
+      socket.write(Buffer.alloc(256 * 1024));
+      await eventually(async () => (await files()).tmp.length === 1, 2000, 'the upload to begin');
+      socket.destroy();
+      await eventually(async () => (await files()).tmp.length === 0, 2000, 'tmp empty after abort');
+      await new Promise((done) => setTimeout(done, 100));
+      expect(await files()).toEqual({ tmp: [], gifs: [] });
+      expect(logged).not.toHaveBeenCalled();
+    } finally {
+      logged.mockRestore();
+    }
+    // And a GIF that is fine still goes in.
+    expect((await upload([['gif', gif(10)]])).status).toBe(201);
+    expect((await files()).gifs).toHaveLength(1);
+    expect((await files()).tmp).toEqual([]);
+  });
+});
+
+describe('methods and aborted requests', () => {
+  let server: TestServer;
+  let session: Session;
+  beforeAll(async () => {
+    server = await startServer();
+    session = await newSession(server.url);
+  });
+  afterAll(() => server.close());
+
+  it('an unsupported method is a JSON 405 with Allow; an unknown one a JSON 501', async () => {
+    const put = await session.fetch('/api/me', { method: 'PUT' });
+    expect(put.status).toBe(405);
+    expect(put.headers.get('allow')).toContain('GET');
+    expect(put.headers.get('content-type')).toMatch(/^application\/json/);
+    expect(((await put.json()) as { error: string }).error).toMatch(/takes .*GET/);
+    const propfind = await send(server.port, '/api/me', { method: 'PROPFIND' });
+    expect(propfind.status).toBe(501);
+    expect(propfind.headers['content-type']).toMatch(/^application\/json/);
+    expect(JSON.parse(propfind.body)).toEqual({ error: expect.stringContaining('PROPFIND') });
+  });
+
+  it('a POST whose body is cut off is no error: no stack in the log', async () => {
+    const visitor: Visitor = { userId: session.userId, user: session.user, granted: [] };
+    const room = await server.chat.createRoom(visitor, { title: 'aborts' });
+    const logged = vi.spyOn(console, 'error');
+    try {
+      for (const path of [`/room/${room.id}/chat`, '/room']) {
+        const socket = connect(server.port, '127.0.0.1');
+        socket.on('error', () => undefined);
+        const answered: Buffer[] = [];
+        socket.on('data', (chunk: Buffer) => answered.push(chunk));
+        socket.write(
+          `POST ${path} HTTP/1.1\r\nHost: 127.0.0.1\r\nCookie: ${session.cookie}\r\n` +
+            'Content-Type: application/json\r\nContent-Length: 1000\r\n\r\n{"chat":"hel',
+        );
+        await new Promise((done) => setTimeout(done, 100));
+        socket.destroy();
+        await new Promise((done) => setTimeout(done, 200));
+        expect(answered).toEqual([]);
+      }
+      expect(logged).not.toHaveBeenCalled();
+    } finally {
+      logged.mockRestore();
+    }
   });
 });
