@@ -9,7 +9,7 @@ export interface RawWebSocket {
   socket: Socket;
   /** The status of the upgrade's answer (101 when it worked). */
   status: number;
-  /** Text frames from the server, when reading (see `read`). */
+  /** Text frames from the server, when reading (see `read`); control frames (pings) are skipped. */
   frames: string[];
   /** Start (or keep) reading and parsing the server's frames into `frames`. */
   read(): void;
@@ -52,7 +52,7 @@ export function rawWebSocket(
       for (;;) {
         const frame = nextFrame(pending);
         if (!frame) return;
-        frames.push(frame.text);
+        if (frame.opcode === 0x1) frames.push(frame.text);
         pending = pending.subarray(frame.length);
       }
     };
@@ -132,7 +132,7 @@ export async function flood(
 }
 
 /** One unmasked server frame at the start of `buffer`, or null when it is not all there yet. */
-function nextFrame(buffer: Buffer): { text: string; length: number } | null {
+function nextFrame(buffer: Buffer): { opcode: number; text: string; length: number } | null {
   if (buffer.length < 2) return null;
   let length = buffer[1]! & 0x7f;
   let offset = 2;
@@ -147,6 +147,7 @@ function nextFrame(buffer: Buffer): { text: string; length: number } | null {
   }
   if (buffer.length < offset + length) return null;
   return {
+    opcode: buffer[0]! & 0x0f,
     text: buffer.subarray(offset, offset + length).toString(),
     length: offset + length,
   };
