@@ -20,6 +20,7 @@ import { MemoryStore } from './core/store/memory.ts';
 import { isUnreachable, MongoStore, maskMongoUrl } from './core/store/mongo.ts';
 import type { Store, StoreName } from './core/store/store.ts';
 import { createApp } from './transports/http/app.ts';
+import { isHostName, refuseForeignHosts } from './transports/http/host.ts';
 import { PollingTransport } from './transports/polling/server.ts';
 import { SocketIoTransport } from './transports/socketio/server.ts';
 import { SseTransport } from './transports/sse/server.ts';
@@ -35,6 +36,8 @@ export interface ServerOptions {
   mongoUrl: string | undefined;
   emptyRoomGraceMs: number;
   allowedOrigins: string[];
+  /** Host names the server answers to besides IP literals and `localhost` (PROTOCOL: Host). */
+  allowedHosts: string[];
   cookieSecret: string | undefined;
   /** `--limits on|off` (PROTOCOL.md, Limits). */
   limits: boolean;
@@ -52,7 +55,21 @@ export interface ServerOptions {
    */
   limitSettings?: Partial<LimitSettings>;
   limitClock?: () => number;
+  /** Not flags either: tests shorten the HTTP server's timeouts (see `HTTP_TIMEOUTS`). */
+  httpTimeouts?: Partial<typeof HTTP_TIMEOUTS>;
 }
+
+/**
+ * PROTOCOL.md, Limits: headers within 10 s, a whole request (headers and body) within 30 s. They
+ * time the request only: a long poll (up to 55 s) or an SSE stream is response time and is not
+ * cut. Node checks them every `connectionsCheckingInterval`, so a request that never finishes its
+ * headers (slowloris) is closed within 10 + 2 s.
+ */
+export const HTTP_TIMEOUTS = {
+  headersTimeout: 10_000,
+  requestTimeout: 30_000,
+  connectionsCheckingInterval: 2_000,
+};
 
 export interface RunningServer {
   url: string;
@@ -71,7 +88,8 @@ export class StartError extends Error {}
 
 const USAGE = `usage: npm start -- [--transport all|polling|sse|ws|socketio] [--port 8005] [--host 127.0.0.1]
                     [--store file|memory|mongo] [--data-dir ./data] [--mongo-url URL]
-                    [--limits on|off] [--empty-room-grace MS] [--allowed-origin URL ...]`;
+                    [--limits on|off] [--empty-room-grace MS] [--allowed-origin URL ...]
+                    [--allowed-host NAME ...]`;
 
 /** Every transport, by name; `--transport all` mounts them in PROTOCOL.md's order. */
 const TRANSPORTS: Record<TransportName, (options: ServerOptions) => Transport> = {
@@ -105,6 +123,15 @@ export function parseOptions(args: string[], vars: NodeJS.ProcessEnv = {}): Serv
       );
     }
   }
+  const hosts = flags['allowed-host'] ?? vars.ALLOWED_HOSTS?.split(',') ?? [];
+  const allowedHosts = hosts.map((host) => host.trim()).filter(Boolean);
+  for (const host of allowedHosts) {
+    if (!isHostName(host)) {
+      throw new UsageError(
+        `--allowed-host must be a host name such as classroom.local (no scheme, no port), not "${host}"`,
+      );
+    }
+  }
   return {
     transport,
     port: integer('--port', pick(flags.port, 'PORT') ?? '8005', 0, 65535),
@@ -119,7 +146,8 @@ export function parseOptions(args: string[], vars: NodeJS.ProcessEnv = {}): Serv
       2 ** 31 - 1,
     ),
     allowedOrigins,
-    cookieSecret: vars.COOKIE_SECRET || undefined,
+    allowedHosts,
+    cookieSecret: checkedSecret(vars.COOKIE_SECRET || undefined),
     limits: oneOf('--limits', pick(flags.limits, 'LIMITS') ?? 'on', ['on', 'off']) === 'on',
   };
 }
@@ -139,6 +167,7 @@ function parseFlags(args: string[]) {
       'empty-room-grace': { type: 'string' },
       'allowed-origin': { type: 'string', multiple: true },
       limits: { type: 'string' },
+      'allowed-host': { type: 'string', multiple: true },
       help: { type: 'boolean', short: 'h' },
     },
   });
@@ -192,9 +221,22 @@ async function openMongo(url: string | undefined): Promise<Store> {
   }
 }
 
+/** A shorter COOKIE_SECRET stops the server: a short key signs cookies that can be forged. */
+const MIN_SECRET = 32;
+
+function checkedSecret(secret: string | undefined): string | undefined {
+  if (secret !== undefined && secret.length < MIN_SECRET) {
+    throw new UsageError(
+      `COOKIE_SECRET must be at least ${MIN_SECRET} characters, not ${secret.length}: it signs every session cookie`,
+    );
+  }
+  return secret;
+}
+
 /** COOKIE_SECRET, or a secret generated once and kept in the data dir (so sessions survive). */
 async function cookieSecret(options: ServerOptions): Promise<string> {
-  if (options.cookieSecret) return options.cookieSecret;
+  const given = checkedSecret(options.cookieSecret);
+  if (given) return given;
   const path = join(options.dataDir, 'cookie-secret');
   const kept = await readFile(path, 'utf8').catch(() => '');
   if (kept.trim().length >= 32) return kept.trim();
@@ -229,11 +271,13 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
   });
   const koa = app.callback();
   const served = transports.filter((transport) => transport.serve);
-  const server = createServer((req, res) => {
+  const timeouts = { ...HTTP_TIMEOUTS, ...options.httpTimeouts };
+  const server = createServer(timeouts, (req, res) => {
     for (const transport of served) if (transport.serve!(req, res)) return;
     void koa(req, res);
   });
   for (const transport of transports) transport.attach?.(server, http);
+  refuseForeignHosts(server, options.allowedHosts);
   server.on('clientError', (error, socket) => {
     if (socket.writable) socket.end('HTTP/1.1 400 Bad Request\r\nConnection: close\r\n\r\n');
     socket.destroy(error);

@@ -8,12 +8,14 @@ import { logError, logger } from './log.ts';
 import { Membership } from './membership.ts';
 import {
   canSee,
+  LIMITS,
   type LobbyEvent,
   type Member,
   type Message,
   type MessageDraft,
   type Room,
   type RoomEvent,
+  type RoomPage,
   type StoredRoom,
   SYSTEM_USER,
   type SystemEventType,
@@ -92,6 +94,9 @@ export class ChatService {
   readonly #membership: Membership;
   /** Every room, kept in memory: access checks and counts need no store read. */
   readonly #rooms = new Map<string, StoredRoom>();
+  /** Each room's place in creation order (the list's paging cursor), and the next place. */
+  readonly #ranks = new Map<string, number>();
+  #nextRank = 1;
   /** Each room's highest seq, as appended: where a subscription without `after` starts. */
   readonly #lastSeqs = new Map<string, number>();
   /**
@@ -136,6 +141,7 @@ export class ChatService {
       // v1 kicked colours, and a colour names nobody: those kicks lapse (README, Identity).
       room.kicked = room.kicked.filter((userId) => USER_ID_PATTERN.test(userId));
       chat.#rooms.set(room.id, room);
+      chat.#ranks.set(room.id, chat.#nextRank++);
       chat.#lastSeqs.set(room.id, await options.store.lastSeq(room.id));
       chat.#membership.track(room.id);
     }
@@ -144,8 +150,26 @@ export class ChatService {
 
   // ---- rooms ------------------------------------------------------------------------------
 
-  listRooms(): Room[] {
-    return [...this.#rooms.values()].map((room) => this.#view(room));
+  /**
+   * One page of the room list, newest first (PROTOCOL.md, `GET /api/rooms`): at most `limit` rooms
+   * (1 to 200, default 100) created before the cursor `before`, the number of rooms in all, and
+   * `next`, the `before` of the following page (absent on the last). Only the page becomes views.
+   * 400 for a bad `limit` or `before`.
+   */
+  listRooms(query: { limit?: unknown; before?: unknown } = {}): RoomPage {
+    const limit = validate.limit(query.limit, LIMITS.roomsPageMax, LIMITS.roomsPageDefault);
+    const before = validate.cursor(query.before, 'before') ?? Number.POSITIVE_INFINITY;
+    const all = [...this.#rooms.values()];
+    const rooms: Room[] = [];
+    let last = before;
+    for (let i = all.length - 1; i >= 0; i -= 1) {
+      const rank = this.#ranks.get(all[i]!.id)!;
+      if (rank >= before) continue;
+      if (rooms.length === limit) return { rooms, total: all.length, next: String(last) };
+      rooms.push(this.#view(all[i]!));
+      last = rank;
+    }
+    return { rooms, total: all.length };
   }
 
   getRoom(id: string): Room {
@@ -168,6 +192,7 @@ export class ChatService {
     };
     await this.store.createRoom(room);
     this.#rooms.set(room.id, room);
+    this.#ranks.set(room.id, this.#nextRank++);
     this.#lastSeqs.set(room.id, 0);
     this.#membership.track(room.id);
     const view = this.#view(room);
@@ -597,6 +622,7 @@ export class ChatService {
     if (!this.#rooms.has(id)) return;
     const removed = await this.#enqueue(id, () => this.store.removeRoom(id));
     if (!this.#rooms.delete(id)) return;
+    this.#ranks.delete(id);
     this.#lastSeqs.delete(id);
     this.#recent.delete(id);
     this.#membership.forget(id);

@@ -28,6 +28,15 @@ export interface Room {
   createdAt: string;
 }
 
+/** One page of the room list, newest first (`GET /api/rooms`). */
+export interface RoomPage {
+  rooms: Room[];
+  /** Rooms in all, on every page. */
+  total: number;
+  /** The `before` of the next page; absent on the last one. */
+  next?: string;
+}
+
 /** A room as the store keeps it: the password only as a salted scrypt hash, and who was kicked. */
 export interface StoredRoom {
   id: string;
@@ -131,6 +140,8 @@ export const LIMITS = {
   gifBytes: 5 * 1024 * 1024,
   historyLimitDefault: 100,
   historyLimitMax: 1000,
+  roomsPageDefault: 100,
+  roomsPageMax: 200,
 } as const;
 
 /**

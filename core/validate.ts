@@ -79,11 +79,16 @@ export function cursor(value: unknown, field = 'after'): number | undefined {
   return n;
 }
 
-export function limit(value: unknown): number {
-  if (value === undefined || value === null || value === '') return LIMITS.historyLimitDefault;
+/** A page size: a whole number from 1 to `max`, or absent (`fallback`). */
+export function limit(
+  value: unknown,
+  max: number = LIMITS.historyLimitMax,
+  fallback: number = LIMITS.historyLimitDefault,
+): number {
+  if (value === undefined || value === null || value === '') return fallback;
   const n = wholeNumber(value);
-  if (n === null || n < 1 || n > LIMITS.historyLimitMax) {
-    throw new ChatError(400, `limit must be a whole number from 1 to ${LIMITS.historyLimitMax}.`);
+  if (n === null || n < 1 || n > max) {
+    throw new ChatError(400, `limit must be a whole number from 1 to ${max}.`);
   }
   return n;
 }

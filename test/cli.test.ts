@@ -76,6 +76,8 @@ describe('npm start', { timeout: PROCESS_TEST_MS }, () => {
     [['--empty-room-grace', '-5'], /empty-room-grace/],
     [['--allowed-origin', 'not a url'], /--allowed-origin must be an origin/],
     [['--limits', 'maybe'], /--limits must be one of on, off, not "maybe"/],
+    [['--allowed-host', 'http://classroom.local'], /--allowed-host must be a host name/],
+    [['--allowed-host', 'classroom.local:8005'], /--allowed-host must be a host name/],
     [['--store', 'mongo'], /--store mongo needs --mongo-url/],
     [['--store', 'mongo', '--mongo-url', 'http://db'], /--mongo-url must start with mongodb:\/\//],
   ])('exits with status 2 and one line naming the problem: %j', async (args, message) => {
@@ -85,6 +87,14 @@ describe('npm start', { timeout: PROCESS_TEST_MS }, () => {
     expect(run.output()).not.toMatch(/\n\s+at /);
   });
 
+  it('exits with status 2 and one line when COOKIE_SECRET is shorter than 32 characters', async () => {
+    const run = runServer(['--data-dir', dataDir], { COOKIE_SECRET: 'short' });
+    expect(await run.exited).toBe(2);
+    expect(run.output().trim().split('\n')).toEqual([
+      expect.stringMatching(/^COOKIE_SECRET must be at least 32 characters, not 5/),
+    ]);
+  });
+
   it('takes environment variables, and a flag beats its variable', () => {
     const env = {
       TRANSPORT: 'sse',
@@ -92,6 +102,7 @@ describe('npm start', { timeout: PROCESS_TEST_MS }, () => {
       STORE: 'memory',
       EMPTY_ROOM_GRACE_MS: '5',
       ALLOWED_ORIGINS: 'http://a.test,http://b.test',
+      ALLOWED_HOSTS: 'classroom.local, lab.school.example.',
     };
     expect(parseOptions([], env)).toMatchObject({
       transport: 'sse',
@@ -99,11 +110,11 @@ describe('npm start', { timeout: PROCESS_TEST_MS }, () => {
       store: 'memory',
       emptyRoomGraceMs: 5,
       allowedOrigins: ['http://a.test', 'http://b.test'],
+      allowedHosts: ['classroom.local', 'lab.school.example.'],
     });
-    expect(parseOptions(['--port', '9002', '--store', 'file'], env)).toMatchObject({
-      port: 9002,
-      store: 'file',
-    });
+    expect(
+      parseOptions(['--port', '9002', '--store', 'file', '--allowed-host', 'pi.local'], env),
+    ).toMatchObject({ port: 9002, store: 'file', allowedHosts: ['pi.local'] });
     expect(parseOptions([], {})).toMatchObject({
       transport: 'all',
       port: 8005,

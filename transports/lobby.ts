@@ -4,9 +4,13 @@ import { readJson } from './client.ts';
 /** What a LobbyMirror reports: the lobby events of PROTOCOL.md. */
 export type LobbyEmit = (type: LobbyEventType, data: Room | { id: string }) => void;
 
+/** Rooms asked for per page of `GET /api/rooms` (the most the server gives). */
+const PAGE = 200;
+
 /**
  * The lobby as a client knows it, the same for every transport. Lobby events carry no cursor
- * (PROTOCOL.md): after every (re)connect a client reads `GET /api/rooms` and reports what changed
+ * (PROTOCOL.md): after every (re)connect a client reads `GET /api/rooms` (every page, following
+ * `next`) and reports what changed
  * since it last knew, as the events a live client would have seen. The first read only learns the
  * list (`quiet`), so that a later one can tell which rooms went away. A room a live event touched
  * while the list was loading keeps what the event said (the list may be older).
@@ -29,21 +33,27 @@ export class LobbyMirror {
   }
 
   /**
-   * Reads the room list and reports the differences; `current()` says whether the connection that
-   * asked is still the one in use when the answer comes. Failures are quiet: the next reconnect
-   * tries again.
+   * Reads the room list and reports the differences; `load(query)` fetches `/api/rooms` plus
+   * `query` (a page). `current()` says whether the connection that asked is still the one in use
+   * when the answer comes. Failures are quiet: the next reconnect tries again.
    */
   async resync(
-    load: () => Promise<Response>,
+    load: (query: string) => Promise<Response>,
     options: { quiet: boolean; current: () => boolean },
   ): Promise<void> {
     const touched = new Set<string>();
     this.#touched = touched;
-    let rooms: Room[];
+    const rooms: Room[] = [];
     try {
-      const response = await load();
-      if (!response.ok) return;
-      rooms = ((await readJson(response)) as { rooms: Room[] }).rooms;
+      let query = `?limit=${PAGE}`;
+      for (;;) {
+        const response = await load(query);
+        if (!response.ok) return;
+        const page = (await readJson(response)) as { rooms: Room[]; next?: string };
+        rooms.push(...page.rooms);
+        if (page.next === undefined) break;
+        query = `?limit=${PAGE}&before=${encodeURIComponent(page.next)}`;
+      }
     } catch {
       return;
     } finally {

@@ -1,6 +1,7 @@
 import type { Room, TransportName } from '../core/model.ts';
 import { LIMITS } from '../core/model.ts';
 import { html, type SafeHtml } from './html.ts';
+import { roomCount } from './room-count.ts';
 
 /**
  * The server-rendered pages of the book's GIF chat (Node.js 교과서, ch. 12), with its element ids
@@ -72,7 +73,10 @@ function roomRow(room: Room): SafeHtml {
 }
 
 export function lobbyPage(p: {
+  /** The newest rooms, newest first (at most a page). */
   rooms: Room[];
+  /** Rooms in all. */
+  total: number;
   error?: string;
   transport: TransportName;
   transports: readonly TransportName[];
@@ -96,6 +100,7 @@ ${errorMessage(p.error)}
   <tbody id="room-list">
 ${p.rooms.map(roomRow)}  </tbody>
 </table>
+<p id="room-count" class="room-count" data-total="${p.total}">${roomCount(p.rooms.length, p.total)}</p>
 <p id="no-rooms" class="empty"${p.rooms.length > 0 ? html` hidden` : ''}>No rooms yet: create the first one.</p>
 </main>`,
   });

@@ -29,6 +29,7 @@ export async function startServer(
     mongoUrl: undefined,
     emptyRoomGraceMs: 60_000,
     allowedOrigins: [],
+    allowedHosts: [],
     cookieSecret: 'test-secret-test-secret-test-secret',
     limits: true,
     ...rest,

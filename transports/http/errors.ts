@@ -17,10 +17,14 @@ const debug = logger('http');
 export async function errorMapper(ctx: Context, next: Next): Promise<void> {
   try {
     await next();
-    if (ctx.status === 404 && ctx.body === undefined && !ctx.headerSent) {
-      respond(ctx, 404, 'There is nothing at this address.');
-    }
+    if (ctx.body === undefined && !ctx.headerSent) unanswered(ctx);
   } catch (error) {
+    if (clientGone(ctx)) {
+      // A client that went away mid-request (a cut-off upload) is no error: nobody is left to tell.
+      debug('%s %s: the client went away (%s)', ctx.method, ctx.path, (error as Error)?.message);
+      ctx.respond = false;
+      return;
+    }
     if (ctx.headerSent || !ctx.writable) {
       logError(`${ctx.method} ${ctx.path} after the response began`, error);
       return;
@@ -31,6 +35,25 @@ export async function errorMapper(ctx: Context, next: Next): Promise<void> {
     ctx.set(refusalHeaders(error));
     respond(ctx, status, sentence);
   }
+}
+
+/** The router's own answers, which carry no body: 404, and 405 or 501 for a method. */
+function unanswered(ctx: Context): void {
+  if (ctx.status === 404) respond(ctx, 404, 'There is nothing at this address.');
+  else if (ctx.status === 405) {
+    respond(
+      ctx,
+      405,
+      `This address does not take ${ctx.method}; it takes ${ctx.response.get('Allow')}.`,
+    );
+  } else if (ctx.status === 501) {
+    respond(ctx, 501, `This server does not implement the method ${ctx.method}.`);
+  }
+}
+
+/** The client closed the connection before its request was all in. */
+function clientGone(ctx: Context): boolean {
+  return !ctx.req.complete && (ctx.req.destroyed || ctx.req.socket.destroyed);
 }
 
 /** Status and sentence for any thrown value. */

@@ -1,12 +1,15 @@
 import { createReadStream } from 'node:fs';
-import { stat } from 'node:fs/promises';
+import { mkdtemp, rm, stat } from 'node:fs/promises';
+import { join } from 'node:path';
 import { cpuUsage, memoryUsage, uptime } from 'node:process';
 import Router from '@koa/router';
-import type { Context } from 'koa';
+import type { Context, Next } from 'koa';
 import { koaBody } from 'koa-body';
 import { ChatError } from '../../core/errors.ts';
+import { logError } from '../../core/log.ts';
 import { LIMITS, type TransportName } from '../../core/model.ts';
 import { chatPage, comparePage, lobbyPage, newRoomPage, passwordPage } from '../../views/pages.ts';
+import { LOBBY_ROOMS } from '../../views/room-count.ts';
 import type { TransportStats } from '../transport.ts';
 import type { HttpContext } from './context.ts';
 import { describe, refusalHeaders, wantsHtml } from './errors.ts';
@@ -25,22 +28,38 @@ export interface RouteOptions {
 export function sharedRoutes(http: HttpContext, options: RouteOptions): Router {
   const { chat } = http;
   const router = new Router();
-  const multipart = koaBody({
-    multipart: true,
-    json: false,
-    urlencoded: false,
-    text: false,
-    formidable: {
-      uploadDir: options.uploadDir,
-      maxFiles: 1,
-      maxFileSize: LIMITS.gifBytes,
-      maxTotalFileSize: LIMITS.gifBytes,
-      maxFields: 5,
-      maxFieldsSize: 4096,
-      allowEmptyFiles: false,
-      keepExtensions: false,
-    },
-  });
+  const formidable = {
+    maxFiles: 1,
+    maxFileSize: LIMITS.gifBytes,
+    maxTotalFileSize: LIMITS.gifBytes,
+    maxFields: 5,
+    maxFieldsSize: 4096,
+    allowEmptyFiles: false,
+    keepExtensions: false,
+  };
+  /**
+   * Each upload lands in a folder of its own, removed with whatever is in it once the request is
+   * over, however it ended: formidable leaves files behind on some failures (a file past
+   * `maxFiles` is opened after the error; an aborted upload), and a file it opens after the
+   * folder is gone cannot be created at all.
+   */
+  const multipart = async (ctx: Context, next: Next) => {
+    const uploadDir = await mkdtemp(join(options.uploadDir, 'upload-'));
+    try {
+      const parse = koaBody({
+        multipart: true,
+        json: false,
+        urlencoded: false,
+        text: false,
+        formidable: { ...formidable, uploadDir },
+      });
+      await parse(ctx, next);
+    } finally {
+      await rm(uploadDir, { recursive: true, force: true, maxRetries: 3 }).catch((error) =>
+        logError('removing an upload folder', error),
+      );
+    }
+  };
 
   // ---- pages ------------------------------------------------------------------------------
 
@@ -57,7 +76,8 @@ export function sharedRoutes(http: HttpContext, options: RouteOptions): Router {
       ctx.set(refusalHeaders(refusal));
     }
     const choice = { ...pickTransport(ctx, http), query: keptTransport(ctx, http) };
-    page(ctx, status, lobbyPage({ rooms: chat.listRooms(), error, ...choice }));
+    const { rooms, total } = chat.listRooms({ limit: LOBBY_ROOMS });
+    page(ctx, status, lobbyPage({ rooms, total, error, ...choice }));
   });
 
   // Browsers ask for it whatever the page says.
@@ -205,7 +225,7 @@ export function sharedRoutes(http: HttpContext, options: RouteOptions): Router {
   });
 
   router.get('/api/rooms', (ctx) => {
-    ctx.body = { rooms: chat.listRooms() };
+    ctx.body = chat.listRooms({ limit: ctx.query.limit, before: ctx.query.before });
   });
 
   router.get('/api/rooms/:id/messages', async (ctx) => {
@@ -222,7 +242,7 @@ export function sharedRoutes(http: HttpContext, options: RouteOptions): Router {
       rssBytes: memoryUsage.rss(),
       cpuUserUs: cpu.user,
       cpuSystemUs: cpu.system,
-      rooms: chat.listRooms().length,
+      rooms: chat.listRooms({ limit: 1 }).total,
       members: chat.memberCount(),
       transports: options.transportStats(),
       http: { requests: meter.requests, bytesIn: meter.bytesIn, bytesOut: meter.bytesOut },

@@ -226,8 +226,10 @@ export class PollingClient implements ChatClient {
       // it brought means events were missed (fell off the server's log, or a restart).
       if (sent === undefined || sent + result.events.length !== result.cursor) {
         await this.#lobbyMirror.resync(
-          () =>
-            this.#fetch(`${this.#base()}/api/rooms`, { headers: { accept: 'application/json' } }),
+          (query) =>
+            this.#fetch(`${this.#base()}/api/rooms${query}`, {
+              headers: { accept: 'application/json' },
+            }),
           { quiet: sent === undefined, current: () => !loop.stopped },
         );
         if (loop.stopped) return;

@@ -241,8 +241,8 @@ export class SocketIoClient implements ChatClient {
     this.#lobby = socket;
     socket.on('connect', () => {
       void this.#lobbyMirror.resync(
-        () =>
-          fetch(`${this.#options.baseUrl ?? ''}/api/rooms`, {
+        (query) =>
+          fetch(`${this.#options.baseUrl ?? ''}/api/rooms${query}`, {
             headers: { accept: 'application/json' },
           }),
         { quiet: !this.#lobbyOpened, current: () => socket === this.#lobby },

@@ -9,7 +9,13 @@ import type { HttpContext } from '../http/context.ts';
 import { refusalHeaders, refuseUpgrade } from '../http/errors.ts';
 import type { WireMeter } from '../http/meter.ts';
 import { NO_SESSION } from '../http/session.ts';
-import { encodeOnce, meterStats, type Transport, type TransportStats } from '../transport.ts';
+import {
+  encodeOnce,
+  meterStats,
+  SendBound,
+  type Transport,
+  type TransportStats,
+} from '../transport.ts';
 
 const debug = logger('socketio');
 
@@ -17,8 +23,8 @@ export interface SocketIoOptions {
   /** Socket.IO's own heartbeat: when given (tests), pingInterval = pingTimeout = heartbeatMs. */
   heartbeatMs?: number;
   /**
-   * A connection whose live events wait unsent past this many bytes (a client that stops reading,
-   * or a poller that stops polling) is closed; it reconnects and resumes by seq.
+   * A connection whose packets wait unsent past this many bytes (a client that stops reading, or a
+   * poller that stops polling) is closed; it reconnects and resumes by seq.
    */
   maxQueueBytes?: number;
 }
@@ -36,7 +42,18 @@ type Ack = (answer: object) => void;
 interface Encoded {
   packets: unknown[];
   options: { preEncoded: true };
-  bytes: number;
+}
+
+/**
+ * What waits unsent on one engine.io connection: the packets engine.io buffers (counted as it
+ * creates them, every packet: events, acknowledgements, pings) until it flushes them to the
+ * transport, plus what the websocket transport has handed to its socket and the peer has not read.
+ */
+interface Outbox {
+  buffered: number;
+  bound: SendBound;
+  /** A replay the client asked for is being written: it is checked once it is all out. */
+  burst: boolean;
 }
 
 /** A room this socket joined: held events until the join is acknowledged, then live. */
@@ -57,8 +74,7 @@ export class SocketIoTransport implements Transport {
   readonly name = 'socketio' as const;
   readonly #heartbeatMs: number | undefined;
   readonly #maxQueueBytes: number;
-  /** Bytes of live events written to each engine connection since it last flushed. */
-  readonly #queued = new WeakMap<EngineSocket, { bytes: number }>();
+  readonly #outboxes = new WeakMap<EngineSocket, Outbox>();
   /** Handshakes counted as open connections, until their engine connection closes. */
   readonly #handshakes = new WeakMap<IncomingMessage, () => void>();
   #io: Server | undefined;
@@ -104,16 +120,7 @@ export class SocketIoTransport implements Transport {
       if (handshake) this.#countOpen(http, req, res, next);
       else next(http.originAllowed(req) ? undefined : new Error('foreign origin'));
     });
-    io.engine.on('connection', (conn: EngineSocket) => {
-      const release = this.#handshakes.get(conn.request);
-      this.#handshakes.delete(conn.request);
-      if (release) conn.once('close', release);
-      const queue = { bytes: 0 };
-      this.#queued.set(conn, queue);
-      conn.on('flush', () => {
-        queue.bytes = 0;
-      });
-    });
+    io.engine.on('connection', (conn: EngineSocket) => this.#engineOnConnection(conn));
 
     // Engine.io answers its requests and upgrades before koa sees them: meter them here, first.
     const meter = http.meter('socketio');
@@ -215,7 +222,9 @@ export class SocketIoTransport implements Transport {
             // Events that came while the join was opening go out right after its acknowledgement.
             const early = entry.early ?? [];
             entry.early = null;
-            for (const event of early) this.#write(socket, this.#encodeRoom!(event), false);
+            this.#burst(socket.conn, () => {
+              for (const event of early) this.#write(socket, this.#encodeRoom!(event));
+            });
           },
           (error: unknown) => ack?.(describe(error)),
         )
@@ -252,7 +261,7 @@ export class SocketIoTransport implements Transport {
     try {
       entry.subscription = await http.chat.subscribe(visitor, room, { after }, (event) => {
         if (entry.early) entry.early.push(event);
-        else this.#write(socket, this.#encodeRoom!(event), true);
+        else this.#write(socket, this.#encodeRoom!(event));
         // The core has closed the subscription after these.
         if (event.type === 'kicked' || event.type === 'removeRoom') forget(joined, room, entry);
       });
@@ -275,27 +284,77 @@ export class SocketIoTransport implements Transport {
       takeAck(args)[1]?.({ error: 'The /room namespace only streams the room list.', status: 400 });
     });
     const subscription = http.chat.subscribeLobby((event) => {
-      this.#write(socket, this.#encodeLobby!(event), true);
+      this.#write(socket, this.#encodeLobby!(event));
     });
     socket.on('disconnect', () => subscription.close());
   }
 
-  /** Writes a pre-encoded event; a connection whose live events pile up is cut off. */
-  #write(socket: Socket, encoded: Encoded, live: boolean): void {
-    const conn = socket.conn;
-    if (conn.readyState !== 'open' || !socket.connected) return;
-    const queue = live ? this.#queued.get(conn) : undefined;
-    // Counted before the write: a write that flushes at once resets the count to 0.
-    if (queue) queue.bytes += encoded.bytes;
-    (socket.client as unknown as PacketWriter)._packet(encoded.packets, encoded.options);
-    this.#eventsOut += 1;
-    if (queue && queue.bytes > this.#maxQueueBytes) {
-      debug('closing a connection with %d bytes unsent', queue.bytes);
+  /** Every packet engine.io creates for a connection counts against its bound. */
+  #engineOnConnection(conn: EngineSocket): void {
+    const release = this.#handshakes.get(conn.request);
+    this.#handshakes.delete(conn.request);
+    if (release) conn.once('close', release);
+    const outbox: Outbox = { buffered: 0, bound: new SendBound(this.#maxQueueBytes), burst: false };
+    this.#outboxes.set(conn, outbox);
+    conn.on('packetCreate', (packet: { data?: unknown }) => {
+      outbox.buffered += packetBytes(packet.data);
+      if (!outbox.burst) this.#check(conn, outbox);
+    });
+    // The buffer went to the transport: the websocket's socket holds it now (see `unsent`).
+    conn.on('flush', () => {
+      outbox.buffered = 0;
+    });
+  }
+
+  /** Writes a replay the client asked for, then allows it on top of the bound. */
+  #burst(conn: EngineSocket, write: () => void): void {
+    const outbox = this.#outboxes.get(conn);
+    if (!outbox) {
+      write();
+      return;
+    }
+    outbox.burst = true;
+    try {
+      write();
+    } finally {
+      outbox.burst = false;
+    }
+    outbox.bound.allowBurst(unsent(conn, outbox));
+  }
+
+  /** A connection whose unsent packets pass the bound is cut off; it resumes by seq. */
+  #check(conn: EngineSocket, outbox: Outbox): void {
+    const queued = unsent(conn, outbox);
+    if (!outbox.bound.exceeded(queued) || conn.readyState !== 'open') return;
+    debug('closing a connection with %d bytes unsent', queued);
+    // Not now: engine.io is in the middle of creating a packet for this connection.
+    process.nextTick(() => {
       const transport = conn.transport as { socket?: { terminate?(): void } };
       conn.close(true);
       transport.socket?.terminate?.();
-    }
+    });
   }
+
+  /** Writes a pre-encoded event (a bound check follows through `packetCreate`). */
+  #write(socket: Socket, encoded: Encoded): void {
+    if (socket.conn.readyState !== 'open' || !socket.connected) return;
+    (socket.client as unknown as PacketWriter)._packet(encoded.packets, encoded.options);
+    this.#eventsOut += 1;
+  }
+}
+
+/** Bytes waiting for `conn`: engine.io's buffer, and the websocket's unsent frames. */
+function unsent(conn: EngineSocket, outbox: Outbox): number {
+  const transport = conn.transport as { name: string; socket?: { bufferedAmount?: number } };
+  const socket = transport.name === 'websocket' ? (transport.socket?.bufferedAmount ?? 0) : 0;
+  return outbox.buffered + socket;
+}
+
+/** A packet's size: socket.io-parser's string, or a binary attachment. */
+function packetBytes(data: unknown): number {
+  if (typeof data === 'string') return Buffer.byteLength(data);
+  if (data instanceof ArrayBuffer || ArrayBuffer.isView(data)) return data.byteLength;
+  return 0;
 }
 
 /** What Socket.IO's Client offers to write packets encoded once (its broadcast path). */
@@ -312,11 +371,7 @@ function encode(nsp: Namespace, type: string, data: unknown): Encoded {
   const options = { preEncoded: true as const };
   const adapter = nsp.adapter as unknown as PacketEncoder;
   const packets = adapter._encode({ type: EVENT, nsp: nsp.name, data: [type, data] }, options);
-  let bytes = 0;
-  for (const packet of packets) {
-    bytes += typeof packet === 'string' ? Buffer.byteLength(packet) : (packet as Buffer).length;
-  }
-  return { packets, options, bytes };
+  return { packets, options };
 }
 
 /** Runs a client event; its answer, or its refusal, goes to the acknowledgement if any. */

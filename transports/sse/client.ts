@@ -187,7 +187,7 @@ export class SseClient implements ChatClient {
 
     stream.addEventListener('open', () => {
       if (stream !== this.#lobbyStream) return;
-      void this.#lobbyMirror.resync(() => this.#fetchRooms(), {
+      void this.#lobbyMirror.resync((query) => this.#fetchRooms(query), {
         quiet: !opened && pending !== undefined,
         current: () => stream === this.#lobbyStream,
       });
@@ -221,8 +221,10 @@ export class SseClient implements ChatClient {
     });
   }
 
-  #fetchRooms(): Promise<Response> {
-    return this.#fetch(`${this.#base()}/api/rooms`, { headers: { accept: 'application/json' } });
+  #fetchRooms(query: string): Promise<Response> {
+    return this.#fetch(`${this.#base()}/api/rooms${query}`, {
+      headers: { accept: 'application/json' },
+    });
   }
 
   /**

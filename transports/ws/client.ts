@@ -374,7 +374,10 @@ export class WsClient implements ChatClient {
     this.#lobbyLive = true;
     const socket = this.#socket;
     void this.#lobbyMirror.resync(
-      () => this.#fetch(`${this.#base()}/api/rooms`, { headers: { accept: 'application/json' } }),
+      (query) =>
+        this.#fetch(`${this.#base()}/api/rooms${query}`, {
+          headers: { accept: 'application/json' },
+        }),
       { quiet: !this.#lobbyKnown, current: () => socket === this.#socket && this.#lobbyLive },
     );
     this.#lobbyKnown = true;

@@ -349,20 +349,22 @@ export class WsTransport implements Transport {
   }
 
   #sendEvent(connection: Connection, frame: Buffer, bounded = true): void {
-    if (!this.#sendFrame(connection, frame)) return;
-    this.#eventsOut += 1;
-    if (!bounded) return;
+    if (this.#sendFrame(connection, frame, bounded)) this.#eventsOut += 1;
+  }
+
+  /**
+   * Every frame counts against the bound, events and answers alike: a client that floods bad
+   * frames and never reads would otherwise grow a queue of `error` frames without end.
+   */
+  #sendFrame(connection: Connection, frame: Buffer, bounded = true): boolean {
+    if (connection.socket.readyState !== WebSocket.OPEN) return false;
+    connection.socket.send(frame, { binary: false });
     const queued = connection.socket.bufferedAmount;
-    if (connection.bound.exceeded(queued)) {
+    if (bounded && connection.bound.exceeded(queued)) {
       // A client that stops reading is cut off, not buffered without end; it resumes by seq.
       debug('dropping a socket with %d bytes unsent', queued);
       connection.socket.terminate();
     }
-  }
-
-  #sendFrame(connection: Connection, frame: Buffer): boolean {
-    if (connection.socket.readyState !== WebSocket.OPEN) return false;
-    connection.socket.send(frame, { binary: false });
     return true;
   }
 

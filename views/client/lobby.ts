@@ -3,6 +3,7 @@ import { TRANSPORT_NAMES } from '../../core/model.ts';
 import type { ClientState } from '../../transports/client.ts';
 import { createClient } from '../../transports/clients.ts';
 import { paintSwatch, userTag } from '../dom.ts';
+import { LOBBY_ROOMS, roomCount } from '../room-count.ts';
 
 /**
  * The lobby (GIF 채팅방): keeps the server-rendered room table live with the lobby stream of the
@@ -12,6 +13,9 @@ import { paintSwatch, userTag } from '../dom.ts';
 const page = document.getElementById('lobby') as HTMLElement;
 const roomList = document.getElementById('room-list') as HTMLTableSectionElement;
 const noRooms = document.getElementById('no-rooms') as HTMLElement;
+const countView = document.getElementById('room-count') as HTMLElement;
+/** Rooms in all; the table shows the newest LOBBY_ROOMS of them, newest first. */
+let total = Number(countView.dataset.total ?? roomList.rows.length);
 const stateView = document.getElementById('state');
 const transport = page.dataset.transport as TransportName;
 
@@ -29,6 +33,7 @@ const touched = new Set<string>();
 const client = createClient(transport, { baseUrl: location.origin });
 client.on('newRoom', (room) => {
   touched.add(room.id);
+  if (!findRow(room.id)) total += 1;
   upsertRoom(room);
 });
 client.on('roomUpdate', (room) => {
@@ -37,6 +42,7 @@ client.on('roomUpdate', (room) => {
 });
 client.on('removeRoom', ({ id }) => {
   touched.add(id);
+  total = Math.max(0, total - 1);
   removeRoom(id);
 });
 client.on('error', (error) => {
@@ -54,28 +60,42 @@ client.connectLobby().then(
 
 /** The table was rendered before the stream was live: catch up with what happened in between. */
 async function refreshRooms(): Promise<void> {
-  const response = await fetch('/api/rooms', { headers: { accept: 'application/json' } });
+  const response = await fetch(`/api/rooms?limit=${LOBBY_ROOMS}`, {
+    headers: { accept: 'application/json' },
+  });
   if (!response.ok) return;
-  const { rooms } = (await response.json()) as { rooms: Room[] };
-  const listed = new Set(rooms.map((room) => room.id));
+  const listing = (await response.json()) as { rooms: Room[]; total: number };
+  total = listing.total;
+  const listed = new Set(listing.rooms.map((room) => room.id));
   for (const row of [...roomList.rows]) {
     const id = row.dataset.id ?? '';
     if (!listed.has(id) && !touched.has(id)) removeRoom(id);
   }
-  for (const room of rooms) if (!touched.has(room.id)) upsertRoom(room);
+  // Oldest first, each new one on top: the table ends newest first, as the list is.
+  for (const room of listing.rooms.toReversed()) if (!touched.has(room.id)) upsertRoom(room);
+  showCount();
 }
 
+/** A room changed in place, or a new one on top; the table keeps the newest LOBBY_ROOMS. */
 function upsertRoom(room: Room): void {
   const row = rowOf(room);
   const existing = findRow(room.id);
   if (existing) existing.replaceWith(row);
-  else roomList.append(row);
+  else roomList.prepend(row);
+  while (roomList.rows.length > LOBBY_ROOMS) roomList.rows[roomList.rows.length - 1]!.remove();
   noRooms.hidden = true;
+  showCount();
 }
 
 function removeRoom(id: string): void {
   findRow(id)?.remove();
   noRooms.hidden = roomList.rows.length > 0;
+  showCount();
+}
+
+function showCount(): void {
+  countView.dataset.total = String(total);
+  countView.textContent = roomCount(roomList.rows.length, total);
 }
 
 function findRow(id: string): HTMLTableRowElement | undefined {

@@ -1,0 +1,93 @@
+import type { IncomingMessage, Server, ServerResponse } from 'node:http';
+import { isIP } from 'node:net';
+import type { Duplex } from 'node:stream';
+
+/**
+ * PROTOCOL.md, Host: a request, upgrade or handshake whose `Host` names this server by a name it
+ * was not told it has is refused with 421. A DNS-rebinding page resolves a name of its own to
+ * 127.0.0.1 (or a LAN address) and then reads the lab as same-origin; its requests carry that name
+ * in `Host`, while a lab reached by address, as `localhost` or by an `--allowed-host` is answered.
+ */
+export function hostChecker(
+  allowedHosts: readonly string[],
+): (host: string | undefined) => boolean {
+  const allowed = new Set(['localhost', ...allowedHosts.map(normaliseName)]);
+  return (host) => {
+    const name = hostName(host);
+    return name !== null && (isIP(name) !== 0 || allowed.has(normaliseName(name)));
+  };
+}
+
+/** A `Host` header without its port, IPv6 without its brackets; null when there is none. */
+export function hostName(host: string | undefined): string | null {
+  if (!host) return null;
+  if (host.startsWith('[')) {
+    const end = host.indexOf(']');
+    return end > 1 ? host.slice(1, end) : null;
+  }
+  const colon = host.indexOf(':');
+  return colon === -1 ? host : host.slice(0, colon);
+}
+
+/** Names compare without case and without the root's trailing dot (`Classroom.local.`). */
+function normaliseName(name: string): string {
+  return name.toLowerCase().replace(/\.$/, '');
+}
+
+const HOST_NAME =
+  /^(?=.{1,253}\.?$)[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?(?:\.[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?)*\.?$/i;
+
+/** Whether `--allowed-host` got a bare host name (no scheme, no port, no path). */
+export function isHostName(value: string): boolean {
+  return HOST_NAME.test(value);
+}
+
+/** The sentence of a 421: it names the flag that would make the name work. */
+export function foreignHostSentence(host: string | undefined): string {
+  const name = hostName(host);
+  if (name === null) return 'Name this server in the Host header.';
+  const flag = normaliseName(name);
+  const shown = isHostName(name) ? flag : JSON.stringify(flag);
+  return `This server does not answer to the name "${name}": start it with --allowed-host ${shown}.`;
+}
+
+/**
+ * Puts the Host rule in front of every `request` and `upgrade` listener of `server`, whoever added
+ * them. It sits in `emit`, not among the listeners, because engine.io replaces the request
+ * listeners with its own and the ws transport counts the upgrade listeners: in front of both, one
+ * check covers koa, long polling's `serve`, SSE, ws and all of engine.io's requests.
+ */
+export function refuseForeignHosts(server: Server, allowedHosts: readonly string[]): void {
+  const allowed = hostChecker(allowedHosts);
+  const emit = server.emit.bind(server) as (event: string | symbol, ...args: unknown[]) => boolean;
+  server.emit = ((event: string | symbol, ...args: unknown[]) => {
+    if (event === 'request' || event === 'upgrade') {
+      const req = args[0] as IncomingMessage;
+      if (!allowed(req.headers.host)) {
+        const body = JSON.stringify({ error: foreignHostSentence(req.headers.host) });
+        if (event === 'request') refuseRequest(args[1] as ServerResponse, body);
+        else refuseUpgrade(args[1] as Duplex, body);
+        return true;
+      }
+    }
+    return emit(event, ...args);
+  }) as Server['emit'];
+}
+
+function refuseRequest(res: ServerResponse, body: string): void {
+  res.writeHead(421, {
+    'Content-Type': 'application/json; charset=utf-8',
+    'Content-Length': Buffer.byteLength(body),
+    Connection: 'close',
+  });
+  res.end(body);
+}
+
+function refuseUpgrade(socket: Duplex, body: string): void {
+  socket.on('error', () => undefined);
+  socket.once('finish', () => socket.destroy());
+  socket.end(
+    'HTTP/1.1 421 Misdirected Request\r\nContent-Type: application/json; charset=utf-8\r\n' +
+      `Content-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`,
+  );
+}
