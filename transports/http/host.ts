@@ -1,6 +1,7 @@
 import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import { isIP } from 'node:net';
 import type { Duplex } from 'node:stream';
+import { refuseUpgrade } from './errors.ts';
 
 /**
  * PROTOCOL.md, Host: a request, upgrade or handshake whose `Host` names this server by a name it
@@ -64,9 +65,9 @@ export function refuseForeignHosts(server: Server, allowedHosts: readonly string
     if (event === 'request' || event === 'upgrade') {
       const req = args[0] as IncomingMessage;
       if (!allowed(req.headers.host)) {
-        const body = JSON.stringify({ error: foreignHostSentence(req.headers.host) });
-        if (event === 'request') refuseRequest(args[1] as ServerResponse, body);
-        else refuseUpgrade(args[1] as Duplex, body);
+        const sentence = foreignHostSentence(req.headers.host);
+        if (event === 'request') refuseRequest(args[1] as ServerResponse, sentence);
+        else refuseUpgrade(args[1] as Duplex, 421, sentence);
         return true;
       }
     }
@@ -74,20 +75,12 @@ export function refuseForeignHosts(server: Server, allowedHosts: readonly string
   }) as Server['emit'];
 }
 
-function refuseRequest(res: ServerResponse, body: string): void {
+function refuseRequest(res: ServerResponse, sentence: string): void {
+  const body = JSON.stringify({ error: sentence });
   res.writeHead(421, {
     'Content-Type': 'application/json; charset=utf-8',
     'Content-Length': Buffer.byteLength(body),
     Connection: 'close',
   });
   res.end(body);
-}
-
-function refuseUpgrade(socket: Duplex, body: string): void {
-  socket.on('error', () => undefined);
-  socket.once('finish', () => socket.destroy());
-  socket.end(
-    'HTTP/1.1 421 Misdirected Request\r\nContent-Type: application/json; charset=utf-8\r\n' +
-      `Content-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`,
-  );
 }
