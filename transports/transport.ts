@@ -1,8 +1,8 @@
 import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import type Router from '@koa/router';
 import type { TransportName } from '../core/model.ts';
-import type { HttpContext } from './http/context.ts';
-import type { WireMeter } from './http/meter.ts';
+import type { HttpContext } from './context.ts';
+import type { WireMeter } from './meter.ts';
 
 /**
  * What every transport implements. A transport turns each live client into subscriptions on the

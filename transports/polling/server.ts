@@ -5,12 +5,11 @@ import { ChatError, isChatError } from '../../core/errors.ts';
 import { logError, logger } from '../../core/log.ts';
 import type { RoomEvent } from '../../core/model.ts';
 import * as validate from '../../core/validate.ts';
-import type { HttpContext } from '../http/context.ts';
-import { describe, refusalHeaders } from '../http/errors.ts';
-import type { WireMeter } from '../http/meter.ts';
-import { NO_SESSION } from '../http/session.ts';
+import type { HttpContext } from '../context.ts';
+import { describe, NO_SESSION, refusalHeaders } from '../errors.ts';
+import type { WireMeter } from '../meter.ts';
 import { meterStats, type Transport, type TransportStats } from '../transport.ts';
-import { LobbyPolls } from './lobby.ts';
+import { LobbyPolls } from './lobby-polls.ts';
 import {
   answer,
   encodeAnswer,

@@ -5,10 +5,9 @@ import { ChatError, GENERIC_ERROR, isChatError } from '../../core/errors.ts';
 import { logError, logger } from '../../core/log.ts';
 import type { LobbyEvent, RoomEvent } from '../../core/model.ts';
 import * as validate from '../../core/validate.ts';
-import type { HttpContext } from '../http/context.ts';
-import { refusalHeaders, refuseUpgrade } from '../http/errors.ts';
-import type { WireMeter } from '../http/meter.ts';
-import { NO_SESSION } from '../http/session.ts';
+import type { HttpContext } from '../context.ts';
+import { NO_SESSION, refusalHeaders, refuseUpgrade } from '../errors.ts';
+import type { WireMeter } from '../meter.ts';
 import {
   encodeOnce,
   meterStats,

@@ -6,8 +6,8 @@ import { logger } from '../../core/log.ts';
 import type { LobbyEvent, RoomEvent } from '../../core/model.ts';
 import * as validate from '../../core/validate.ts';
 import { SpreadHeartbeat } from '../heartbeat.ts';
-import type { HttpContext } from '../http/context.ts';
-import type { WireMeter } from '../http/meter.ts';
+import type { HttpContext } from '../context.ts';
+import type { WireMeter } from '../meter.ts';
 import {
   encodeOnce,
   meterStats,

@@ -9,10 +9,9 @@ import { logError, logger } from '../../core/log.ts';
 import type { LobbyEvent, RoomEvent } from '../../core/model.ts';
 import * as validate from '../../core/validate.ts';
 import { SpreadHeartbeat } from '../heartbeat.ts';
-import type { HttpContext } from '../http/context.ts';
-import { refusalHeaders, refuseUpgrade } from '../http/errors.ts';
-import type { WireMeter } from '../http/meter.ts';
-import { NO_SESSION } from '../http/session.ts';
+import type { HttpContext } from '../context.ts';
+import { NO_SESSION, refusalHeaders, refuseUpgrade } from '../errors.ts';
+import type { WireMeter } from '../meter.ts';
 import {
   encodeOnce,
   meterStats,
