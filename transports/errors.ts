@@ -1,15 +1,15 @@
 import { STATUS_CODES } from 'node:http';
 import type { Duplex } from 'node:stream';
 import { GENERIC_ERROR, isChatError } from '../core/errors.ts';
-import { logger } from '../core/log.ts';
+import { logError, logger } from '../core/log.ts';
 
 const debug = logger('http');
 
 /**
  * The edges' one error mapping, shared by the web app and every transport: a ChatError keeps its
  * status and sentence; a client error raised by koa or a body parser (bad JSON, too large) gets a
- * sentence of ours for its status; anything else is a 500 with a generic sentence (the caller logs
- * its stack, on the server only).
+ * sentence of ours for its status; anything else is a 500 with a generic sentence (`refusalOf`
+ * logs its stack, on the server only).
  */
 export function describe(error: unknown): [number, string] {
   if (isChatError(error)) return [error.status, error.message];
@@ -17,6 +17,16 @@ export function describe(error: unknown): [number, string] {
   if (status !== null)
     return [status, CLIENT_SENTENCES[status] ?? 'The request was not understood.'];
   return [500, GENERIC_ERROR];
+}
+
+/**
+ * `describe`, for an answer that leaves the server: anything but a foreseen error (a ChatError, a
+ * client's mistake) is logged here with its stack, on the server only; `what` says where.
+ */
+export function refusalOf(what: string, error: unknown): { error: string; status: number } {
+  const [status, sentence] = describe(error);
+  if (status >= 500 && !isChatError(error)) logError(what, error);
+  return { error: sentence, status };
 }
 
 /** `Retry-After` for a refusal past a limit (429), in whole seconds; none for other errors. */

@@ -1,7 +1,6 @@
 import type { Context, Next } from 'koa';
-import { isChatError } from '../core/errors.ts';
 import { logError, logger } from '../core/log.ts';
-import { describe, refusalHeaders } from '../transports/errors.ts';
+import { refusalHeaders, refusalOf } from '../transports/errors.ts';
 
 const debug = logger('http');
 
@@ -28,9 +27,8 @@ export async function errorMapper(ctx: Context, next: Next): Promise<void> {
       logError(`${ctx.method} ${ctx.path} after the response began`, error);
       return;
     }
-    const [status, sentence] = describe(error);
     // A ChatError (503 during a database outage, say) was foreseen: no stack for it.
-    if (status >= 500 && !isChatError(error)) logError(`${ctx.method} ${ctx.path}`, error);
+    const { status, error: sentence } = refusalOf(`${ctx.method} ${ctx.path}`, error);
     ctx.set(refusalHeaders(error));
     respond(ctx, status, sentence);
   }
