@@ -19,13 +19,13 @@ import { FileStore } from './core/store/file.ts';
 import { MemoryStore } from './core/store/memory.ts';
 import { isUnreachable, MongoStore, maskMongoUrl } from './core/store/mongo.ts';
 import type { Store, StoreName } from './core/store/store.ts';
-import { createApp } from './transports/http/app.ts';
-import { isHostName, refuseForeignHosts } from './transports/http/host.ts';
 import { PollingTransport } from './transports/polling/server.ts';
 import { SocketIoTransport } from './transports/socketio/server.ts';
 import { SseTransport } from './transports/sse/server.ts';
 import type { Transport } from './transports/transport.ts';
 import { WsTransport } from './transports/ws/server.ts';
+import { createApp } from './web/app.ts';
+import { isHostName, refuseForeignHosts } from './web/host.ts';
 
 export interface ServerOptions {
   transport: 'all' | TransportName;

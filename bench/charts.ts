@@ -2,7 +2,7 @@
  * The charts, as standalone SVG (no script, no external font or file): grouped bars, one group
  * per transport, lab in blue and the bare baseline in grey.
  */
-import type { ScenarioName } from './scenarios.ts';
+import type { ScenarioName } from './options.ts';
 import type { BenchResults } from './summary.ts';
 import type { Measurement } from './window.ts';
 

@@ -2,8 +2,9 @@
  * latest.html: the whole report in one self-contained page (inline CSS, inline SVG charts, no
  * script), readable offline and attachable to an issue.
  */
-import { describeScenario, fairnessRows, tableRows } from './report.ts';
+
 import type { BenchResults } from './summary.ts';
+import { describeScenario, fairnessRows, tableRows } from './tables.ts';
 
 export function html(results: BenchResults, svgs: Record<string, string>): string {
   const m = results.machine;

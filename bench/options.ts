@@ -4,7 +4,9 @@
  */
 import { parseArgs } from 'node:util';
 import { TRANSPORT_NAMES, type TransportName } from '../core/model.ts';
-import { SCENARIO_NAMES, type ScenarioName } from './scenarios.ts';
+
+export const SCENARIO_NAMES = ['idle', 'latency', 'fanout', 'rooms', 'send', 'capacity'] as const;
+export type ScenarioName = (typeof SCENARIO_NAMES)[number];
 
 export const USAGE = `usage: npm run bench -- [--quick] [--transports polling,sse,ws,socketio]
          [--scenarios idle,latency,fanout,rooms,send,capacity] [--users N] [--rate R]

@@ -6,11 +6,8 @@
 import { capacity } from './capacity.ts';
 import { runIdle } from './idle.ts';
 import type { Job } from './load.ts';
-import type { Sizes } from './options.ts';
+import type { ScenarioName, Sizes } from './options.ts';
 import { measured, measurement, open, type Pair } from './window.ts';
-
-export const SCENARIO_NAMES = ['idle', 'latency', 'fanout', 'rooms', 'send', 'capacity'] as const;
-export type ScenarioName = (typeof SCENARIO_NAMES)[number];
 
 export async function runScenario(name: ScenarioName, pair: Pair, sizes: Sizes) {
   switch (name) {

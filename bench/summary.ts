@@ -5,8 +5,7 @@
  */
 import type { TransportName } from '../core/model.ts';
 import { medianOf, ratio } from './metrics.ts';
-import type { Sizes } from './options.ts';
-import type { ScenarioName } from './scenarios.ts';
+import type { ScenarioName, Sizes } from './options.ts';
 import type { CapacityStep, Measurement } from './window.ts';
 
 export type Variant = 'lab' | 'bare';

@@ -74,6 +74,54 @@ function collect() {
 const seqs = (events: RoomEvent[]) => events.flatMap((e) => ('id' in e ? [e.id] : []));
 
 describe('ChatService.subscribe: the one resume path', () => {
+  it('opens in two steps: refusals and the member before anything is sent, events from start()', async () => {
+    const room = await chat.createRoom(alice, { title: 'r', max: 2 });
+    await chat.post(alice, room.id, { chat: 'before' });
+    const { events, listener } = collect();
+    const subscription = await chat.openSubscription(
+      bob,
+      room.id,
+      { after: 0 },
+      { onEvent: listener },
+    );
+    expect(subscription.state).toBe('held');
+    await chat.post(alice, room.id, { chat: 'while held' });
+    expect(events).toEqual([]);
+    // Bob is a member already: the room of two has room for one more (carol), then it is full.
+    await chat.openSubscription(carol, room.id, {}, { onEvent: () => undefined });
+    await expect(
+      chat.openSubscription(twin, room.id, {}, { onEvent: () => undefined }),
+    ).rejects.toMatchObject({ status: 409 });
+    subscription.start();
+    await eventually(() => events.some((e) => e.type === 'chat' && e.data.chat === 'while held'));
+    const chats = events.filter((e) => e.type === 'chat').map((e) => (e.data as Message).chat);
+    expect(chats).toEqual(['before', 'while held']);
+    expect(seqs(events)).toEqual([...seqs(events)].sort((a, b) => a - b));
+    subscription.close();
+  });
+
+  it('ends a subscription after kicked in the core, calling onEnd once', async () => {
+    const room = await chat.createRoom(alice, { title: 'r' });
+    let ended = 0;
+    const { events, listener } = collect();
+    const subscription = await chat.openSubscription(
+      bob,
+      room.id,
+      {},
+      {
+        onEvent: listener,
+        onEnd: () => (ended += 1),
+      },
+    );
+    subscription.start();
+    await chat.kick(alice, room.id, { userId: bob.userId });
+    await eventually(() => ended === 1);
+    expect(events.at(-1)?.type).toBe('kicked');
+    expect(subscription.state).toBe('closed');
+    await chat.post(alice, room.id, { chat: 'after' });
+    expect(events.filter((e) => e.type === 'chat')).toEqual([]);
+  });
+
   it('replay racing live posts: every seq once, in order', async () => {
     const room = await chat.createRoom(alice, { title: 'r' });
     for (let i = 0; i < 20; i++) await chat.post(alice, room.id, { chat: `h${i}` });

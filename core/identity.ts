@@ -20,3 +20,18 @@ export function newUserId(): string {
 export function userOf(userId: UserId): User {
   return colorHash.hex(userId);
 }
+
+/**
+ * Who is asking: the session's public `userId`, its colour and the password rooms this session
+ * entered. Built by the edges from the session; the core never sees a cookie.
+ */
+export interface Visitor {
+  /**
+   * Who the visitor is (PROTOCOL.md, Identity): random, public, at least 96 bits. About 3,240
+   * colours exist, so two visitors often share one; everything per user is keyed by this.
+   */
+  userId: UserId;
+  /** How the visitor is shown: `new ColorHash().hex(userId)`. */
+  user: User;
+  granted: readonly string[];
+}

@@ -11,7 +11,7 @@ import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import WebSocket from 'ws';
 import type { Visitor } from '../core/chat.ts';
 import type { Room } from '../core/model.ts';
-import { LobbyMirror } from '../transports/lobby.ts';
+import { LobbyMirror } from '../transports/lobby-mirror.ts';
 import { flood, maskedFrame, type RawWebSocket, rawWebSocket } from './support/flood.ts';
 import { eventually, newSession, type Session } from './support/http.ts';
 import { startServer, type TestServer } from './support/server.ts';

@@ -2,7 +2,7 @@ import { existsSync } from 'node:fs';
 import { type Browser, chromium, type Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { TRANSPORT_NAMES, type TransportName } from '../core/model.ts';
-import { endpointOf, Ledger, median, scaleFor } from '../views/compare-figures.ts';
+import { endpointOf, Ledger, median, scaleFor } from '../web/views/compare-figures.ts';
 import { startServer, type TestServer } from './support/server.ts';
 
 /**

@@ -1,12 +1,15 @@
 import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import type Router from '@koa/router';
+import { ChatError } from '../core/errors.ts';
 import type { TransportName } from '../core/model.ts';
-import type { HttpContext } from './http/context.ts';
-import type { WireMeter } from './http/meter.ts';
+import type { HttpContext } from './context.ts';
+import { refusalOf, SHUTTING_DOWN } from './errors.ts';
+import type { WireMeter } from './meter.ts';
 
 /**
  * What every transport implements. A transport turns each live client into subscriptions on the
- * ChatService (`chat.subscribe(visitor, room, { after }, onEvent)`, one resume path for all) and
+ * ChatService (`chat.openSubscription(visitor, room, { after }, subscriber)`, then `start()` once its stream
+ * is ready: one resume path for all) and
  * client sends into `chat.post(...)`. It never touches the store, the hub or membership: the core
  * decides joins, exits, capacity and order; the transport only carries events and counts bytes.
  *
@@ -49,19 +52,89 @@ export interface TransportStats {
   bytesIn: number;
 }
 
-/** A transport's counters: its meter's requests and bytes, plus what only it knows. */
-export function meterStats(
-  meter: WireMeter | undefined,
-  connections: number,
-  eventsOut: number,
-): TransportStats {
-  return {
-    connections,
-    requests: meter?.requests ?? 0,
-    eventsOut,
-    bytesOut: meter?.bytesOut ?? 0,
-    bytesIn: meter?.bytesIn ?? 0,
-  };
+export type ReadyState = 'open' | 'closing' | 'closed';
+
+/**
+ * The base of every transport's server (engine.io's `Transport`): it owns the lifecycle
+ * (`readyState`: `open`, then `closing` from the first `close()`, then `closed`; a second
+ * `close()` gets the first one's promise), the counters behind `stats()`, and the edge's one error
+ * mapping for what a transport answers outside HTTP (a ws `error` frame, a Socket.IO
+ * acknowledgement). A transport adds its wire: its routes or upgrade, its frames, `shutdown()`
+ * and `connectionCount()`.
+ */
+export abstract class TransportServer implements Transport {
+  abstract readonly name: TransportName;
+  #readyState: ReadyState = 'open';
+  #closed: Promise<void> | undefined;
+  #meter: WireMeter | undefined;
+  #eventsOut = 0;
+
+  get readyState(): ReadyState {
+    return this.#readyState;
+  }
+
+  stats(): TransportStats {
+    return {
+      connections: this.connectionCount(),
+      requests: this.#meter?.requests ?? 0,
+      eventsOut: this.#eventsOut,
+      bytesOut: this.#meter?.bytesOut ?? 0,
+      bytesIn: this.#meter?.bytesIn ?? 0,
+    };
+  }
+
+  close(): Promise<void> {
+    if (!this.#closed) {
+      this.#readyState = 'closing';
+      this.#closed = this.shutdown().finally(() => {
+        this.#readyState = 'closed';
+      });
+    }
+    return this.#closed;
+  }
+
+  /** Stops accepting and ends every connection (clients resume by `seq`); `close()` calls it once. */
+  protected abstract shutdown(): Promise<void>;
+
+  /** Open streams or sockets now, for `stats()`. */
+  protected abstract connectionCount(): number;
+
+  /** The byte and request meter of this transport's endpoints, for `stats()`. */
+  protected useMeter(http: HttpContext): WireMeter {
+    this.#meter = http.meter(this.name);
+    return this.#meter;
+  }
+
+  /** Counts events delivered to clients. */
+  protected countEvents(count = 1): void {
+    this.#eventsOut += count;
+  }
+
+  /** 503 from the first `close()` on: a connection opened now would be ended at once. */
+  protected refuseWhileClosing(): void {
+    if (this.#readyState !== 'open') throw new ChatError(503, SHUTTING_DOWN);
+  }
+
+  /**
+   * Counts a request or socket as an open connection of its address until `until` closes (429
+   * past the per-address limit, thrown before anything is held).
+   */
+  protected holdConnection(
+    http: HttpContext,
+    req: IncomingMessage,
+    until: { once(event: 'close', listener: () => void): unknown },
+  ): void {
+    until.once('close', http.limits.openConnection(req.socket.remoteAddress));
+  }
+
+  /**
+   * `{error, status}` for a refusal outside HTTP: a ChatError keeps its status and sentence;
+   * anything else is logged with its stack here, on the server only, and answered as a 500 with a
+   * generic sentence.
+   */
+  protected refusal(what: string, error: unknown): { error: string; status: number } {
+    return refusalOf(what, error);
+  }
 }
 
 /**

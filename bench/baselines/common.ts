@@ -11,7 +11,7 @@ import type { AddressInfo } from 'node:net';
 import { argv, cpuUsage, memoryUsage, uptime } from 'node:process';
 import { parseArgs } from 'node:util';
 import type { Message, TransportName } from '../../core/model.ts';
-import { WireMeter } from '../../transports/http/meter.ts';
+import { WireMeter } from '../../transports/meter.ts';
 import type { TransportStats } from '../../transports/transport.ts';
 
 /** Every message of a bare server is from this user: there are no sessions to tell users apart. */

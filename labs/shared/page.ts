@@ -14,7 +14,7 @@ export interface LabPage {
 /**
  * A lab's page from `labs/shared/<name>/`: index.html and page.css as they are, and page.ts
  * bundled with the app's clients by esbuild at start, as the app bundles its own pages' scripts
- * (transports/http/assets.ts). No CDN, no build step.
+ * (web/assets.ts). No CDN, no build step.
  */
 export async function bundlePage(name: string): Promise<LabPage> {
   const dir = join(SHARED, name);

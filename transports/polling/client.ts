@@ -13,7 +13,7 @@ import {
   ROOM_EVENT_TYPES,
   readJson,
 } from '../client.ts';
-import { LobbyMirror } from '../lobby.ts';
+import { LobbyMirror } from '../lobby-mirror.ts';
 
 /**
  * In a page, `fetch` defaults to the browser's. In Node, `cookie` adds the session to every

@@ -11,7 +11,7 @@ import {
   LOBBY_EVENT_TYPES,
   ROOM_EVENT_TYPES,
 } from '../client.ts';
-import { LobbyMirror } from '../lobby.ts';
+import { LobbyMirror } from '../lobby-mirror.ts';
 
 /**
  * In a page every option may be left out (the browser sends the session cookie itself). In Node,

@@ -1,21 +1,23 @@
 import { type Server as HttpServer, type IncomingMessage, ServerResponse } from 'node:http';
-import { type Namespace, Server, type Socket } from 'socket.io';
+import { Server, type Socket } from 'socket.io';
 import type { Subscription, Visitor } from '../../core/chat.ts';
-import { ChatError, GENERIC_ERROR, isChatError } from '../../core/errors.ts';
+import { ChatError, GENERIC_ERROR } from '../../core/errors.ts';
 import { logError, logger } from '../../core/log.ts';
 import type { LobbyEvent, RoomEvent } from '../../core/model.ts';
 import * as validate from '../../core/validate.ts';
-import type { HttpContext } from '../http/context.ts';
-import { refusalHeaders, refuseUpgrade } from '../http/errors.ts';
-import type { WireMeter } from '../http/meter.ts';
-import { NO_SESSION } from '../http/session.ts';
+import type { HttpContext } from '../context.ts';
+import { NO_SESSION, refusalHeaders, refuseUpgrade, SHUTTING_DOWN } from '../errors.ts';
+import { encodeOnce, TransportServer } from '../transport.ts';
+import { type EngineSocket, Outboxes } from './outbox.ts';
 import {
-  encodeOnce,
-  meterStats,
-  SendBound,
-  type Transport,
-  type TransportStats,
-} from '../transport.ts';
+  chatInput,
+  connectRefusal,
+  type Encoded,
+  encode,
+  joinInput,
+  takeAck,
+  writeEncoded,
+} from './packets.ts';
 
 const debug = logger('socketio');
 
@@ -30,37 +32,11 @@ export interface SocketIoOptions {
 }
 
 const PREFIX = '/socket.io/';
-/** socket.io-parser's PacketType.EVENT. */
-const EVENT = 2;
 const CHAT_EVENTS: ReadonlySet<unknown> = new Set(['join', 'leave', 'chat']);
-const SHUTTING_DOWN = 'The server is shutting down; try again in a moment.';
 
-type EngineSocket = Socket['conn'];
-type Ack = (answer: object) => void;
-
-/** A pre-encoded packet, written as it is to every socket (Socket.IO's broadcast does the same). */
-interface Encoded {
-  packets: unknown[];
-  options: { preEncoded: true };
-}
-
-/**
- * What waits unsent on one engine.io connection: the packets engine.io buffers (counted as it
- * creates them, every packet: events, acknowledgements, pings) until it flushes them to the
- * transport, plus what the websocket transport has handed to its socket and the peer has not read.
- */
-interface Outbox {
-  buffered: number;
-  bound: SendBound;
-  /** A replay the client asked for is being written: it is checked once it is all out. */
-  burst: boolean;
-}
-
-/** A room this socket joined: held events until the join is acknowledged, then live. */
+/** A room this socket joined: the map's entry for the room until a later join or leave replaces it. */
 interface Joined {
   subscription: Subscription | null;
-  early: RoomEvent[] | null;
-  cancelled: boolean;
 }
 
 /**
@@ -70,23 +46,20 @@ interface Joined {
  * through `chat.subscribe`, the one resume path: Socket.IO's rooms are not used, since whispers,
  * resume and membership are the core's.
  */
-export class SocketIoTransport implements Transport {
+export class SocketIoTransport extends TransportServer {
   readonly name = 'socketio' as const;
   readonly #heartbeatMs: number | undefined;
-  readonly #maxQueueBytes: number;
-  readonly #outboxes = new WeakMap<EngineSocket, Outbox>();
+  readonly #outboxes: Outboxes;
   /** Handshakes counted as open connections, until their engine connection closes. */
   readonly #handshakes = new WeakMap<IncomingMessage, () => void>();
   #io: Server | undefined;
-  #meter: WireMeter | undefined;
   #encodeRoom: ((event: RoomEvent) => Encoded) | undefined;
   #encodeLobby: ((event: LobbyEvent) => Encoded) | undefined;
-  #eventsOut = 0;
-  #closing = false;
 
   constructor(options: SocketIoOptions = {}) {
+    super();
     this.#heartbeatMs = options.heartbeatMs;
-    this.#maxQueueBytes = options.maxQueueBytes ?? 1024 * 1024;
+    this.#outboxes = new Outboxes(options.maxQueueBytes ?? 1024 * 1024);
   }
 
   attach(server: HttpServer, http: HttpContext): void {
@@ -104,7 +77,7 @@ export class SocketIoTransport implements Transport {
       ...heartbeat,
       // Called for handshakes only, polling and websocket alike.
       allowRequest: (req, callback) => {
-        if (this.#closing) return callback(SHUTTING_DOWN, false);
+        if (this.readyState !== 'open') return callback(SHUTTING_DOWN, false);
         const allowed = http.originAllowed(req);
         callback(
           allowed ? null : 'Requests from another site are refused (Origin check).',
@@ -123,8 +96,7 @@ export class SocketIoTransport implements Transport {
     io.engine.on('connection', (conn: EngineSocket) => this.#engineOnConnection(conn));
 
     // Engine.io answers its requests and upgrades before koa sees them: meter them here, first.
-    const meter = http.meter('socketio');
-    this.#meter = meter;
+    const meter = this.useMeter(http);
     server.prependListener('request', (req, res) => {
       if (req.url?.startsWith(PREFIX)) meter.track(req, res);
     });
@@ -144,10 +116,10 @@ export class SocketIoTransport implements Transport {
           socket.data.visitor = visitor;
           return next();
         }
-        next(refusal('unauthorized', 401, NO_SESSION));
+        next(connectRefusal('unauthorized', 401, NO_SESSION));
       } catch (error) {
         logError('reading the session of a Socket.IO handshake', error);
-        next(refusal('server error', 500, GENERIC_ERROR));
+        next(connectRefusal('server error', 500, GENERIC_ERROR));
       }
     });
     rooms.on('connection', (socket) => this.#chatOnConnection(http, socket));
@@ -187,12 +159,11 @@ export class SocketIoTransport implements Transport {
     next();
   }
 
-  stats(): TransportStats {
-    return meterStats(this.#meter, this.#io?.engine.clientsCount ?? 0, this.#eventsOut);
+  protected connectionCount(): number {
+    return this.#io?.engine.clientsCount ?? 0;
   }
 
-  async close(): Promise<void> {
-    this.#closing = true;
+  protected async shutdown(): Promise<void> {
     // Closing the engine connections (not disconnecting the sockets) lets clients reconnect.
     this.#io?.engine.close();
   }
@@ -217,20 +188,16 @@ export class SocketIoTransport implements Transport {
       const [payload, ack] = takeAck(args);
       this.#join(http, socket, joined, payload)
         .then(
-          (entry) => {
+          (subscription) => {
             ack?.({ ok: true });
-            // Events that came while the join was opening go out right after its acknowledgement.
-            const early = entry.early ?? [];
-            entry.early = null;
-            this.#burst(socket.conn, () => {
-              for (const event of early) this.#write(socket, this.#encodeRoom!(event));
-            });
+            // The replay and what came while the join was opening follow its acknowledgement.
+            this.#outboxes.burst(socket.conn, () => subscription.start());
           },
-          (error: unknown) => ack?.(describe(error)),
+          (error: unknown) => ack?.(this.refusal('a Socket.IO join', error)),
         )
         .catch((error: unknown) => logError('answering a Socket.IO join', error));
     });
-    handle(socket, 'leave', async (payload) => {
+    this.#handle(socket, 'leave', async (payload) => {
       const room = validate.roomId(typeof payload === 'string' ? payload : undefined);
       const entry = joined.get(room);
       if (entry) {
@@ -239,9 +206,22 @@ export class SocketIoTransport implements Transport {
       }
       return { ok: true };
     });
-    handle(socket, 'chat', async (payload) => {
+    this.#handle(socket, 'chat', async (payload) => {
       const { room, body } = chatInput(payload);
       return { message: await http.chat.post(visitor, room, body) };
+    });
+  }
+
+  /** Runs a client event; its answer, or its refusal, goes to the acknowledgement if any. */
+  #handle(socket: Socket, name: string, run: (payload: unknown) => Promise<object>): void {
+    socket.on(name, (...args: unknown[]) => {
+      const [payload, ack] = takeAck(args);
+      run(payload)
+        .then(
+          (answer) => ack?.(answer),
+          (error: unknown) => ack?.(this.refusal(`a Socket.IO ${name}`, error)),
+        )
+        .catch((error: unknown) => logError(`answering a Socket.IO ${name}`, error));
     });
   }
 
@@ -251,31 +231,36 @@ export class SocketIoTransport implements Transport {
     socket: Socket,
     joined: Map<string, Joined>,
     payload: unknown,
-  ): Promise<Joined> {
+  ): Promise<Subscription> {
     const { room, after } = joinInput(payload);
     const previous = joined.get(room);
     if (previous) cancel(previous);
-    const entry: Joined = { subscription: null, early: [], cancelled: false };
+    const entry: Joined = { subscription: null };
     joined.set(room, entry);
     const visitor = socket.data.visitor as Visitor;
+    let subscription: Subscription;
     try {
-      entry.subscription = await http.chat.subscribe(visitor, room, { after }, (event) => {
-        if (entry.early) entry.early.push(event);
-        else this.#write(socket, this.#encodeRoom!(event));
-        // The core has closed the subscription after these.
-        if (event.type === 'kicked' || event.type === 'removeRoom') forget(joined, room, entry);
-      });
+      subscription = await http.chat.openSubscription(
+        visitor,
+        room,
+        { after },
+        {
+          onEvent: (event) => this.#write(socket, this.#encodeRoom!(event)),
+          onEnd: () => forget(joined, room, entry),
+        },
+      );
     } catch (error) {
       forget(joined, room, entry);
       throw error;
     }
-    if (entry.cancelled || !socket.connected || this.#closing) {
-      entry.subscription.close();
+    entry.subscription = subscription;
+    if (joined.get(room) !== entry || !socket.connected || this.readyState !== 'open') {
+      subscription.close();
       forget(joined, room, entry);
-      if (this.#closing) throw new ChatError(503, SHUTTING_DOWN);
+      this.refuseWhileClosing();
       throw new ChatError(409, 'This join was replaced by a later join or leave of the room.');
     }
-    return entry;
+    return subscription;
   }
 
   #lobbyOnConnection(http: HttpContext, socket: Socket): void {
@@ -289,152 +274,26 @@ export class SocketIoTransport implements Transport {
     socket.on('disconnect', () => subscription.close());
   }
 
-  /** Every packet engine.io creates for a connection counts against its bound. */
+  /** A connection's handshake let go of its count when the connection closes; its output is bound. */
   #engineOnConnection(conn: EngineSocket): void {
     const release = this.#handshakes.get(conn.request);
     this.#handshakes.delete(conn.request);
     if (release) conn.once('close', release);
-    const outbox: Outbox = { buffered: 0, bound: new SendBound(this.#maxQueueBytes), burst: false };
-    this.#outboxes.set(conn, outbox);
-    conn.on('packetCreate', (packet: { data?: unknown }) => {
-      outbox.buffered += packetBytes(packet.data);
-      if (!outbox.burst) this.#check(conn, outbox);
-    });
-    // The buffer went to the transport: the websocket's socket holds it now (see `unsent`).
-    conn.on('flush', () => {
-      outbox.buffered = 0;
-    });
-  }
-
-  /** Writes a replay the client asked for, then allows it on top of the bound. */
-  #burst(conn: EngineSocket, write: () => void): void {
-    const outbox = this.#outboxes.get(conn);
-    if (!outbox) {
-      write();
-      return;
-    }
-    outbox.burst = true;
-    try {
-      write();
-    } finally {
-      outbox.burst = false;
-    }
-    outbox.bound.allowBurst(unsent(conn, outbox));
-  }
-
-  /** A connection whose unsent packets pass the bound is cut off; it resumes by seq. */
-  #check(conn: EngineSocket, outbox: Outbox): void {
-    const queued = unsent(conn, outbox);
-    if (!outbox.bound.exceeded(queued) || conn.readyState !== 'open') return;
-    debug('closing a connection with %d bytes unsent', queued);
-    // Not now: engine.io is in the middle of creating a packet for this connection.
-    process.nextTick(() => {
-      const transport = conn.transport as { socket?: { terminate?(): void } };
-      conn.close(true);
-      transport.socket?.terminate?.();
-    });
+    this.#outboxes.watch(conn);
   }
 
   /** Writes a pre-encoded event (a bound check follows through `packetCreate`). */
   #write(socket: Socket, encoded: Encoded): void {
     if (socket.conn.readyState !== 'open' || !socket.connected) return;
-    (socket.client as unknown as PacketWriter)._packet(encoded.packets, encoded.options);
-    this.#eventsOut += 1;
+    writeEncoded(socket, encoded);
+    this.countEvents();
   }
 }
 
-/** Bytes waiting for `conn`: engine.io's buffer, and the websocket's unsent frames. */
-function unsent(conn: EngineSocket, outbox: Outbox): number {
-  const transport = conn.transport as { name: string; socket?: { bufferedAmount?: number } };
-  const socket = transport.name === 'websocket' ? (transport.socket?.bufferedAmount ?? 0) : 0;
-  return outbox.buffered + socket;
-}
-
-/** A packet's size: socket.io-parser's string, or a binary attachment. */
-function packetBytes(data: unknown): number {
-  if (typeof data === 'string') return Buffer.byteLength(data);
-  if (data instanceof ArrayBuffer || ArrayBuffer.isView(data)) return data.byteLength;
-  return 0;
-}
-
-/** What Socket.IO's Client offers to write packets encoded once (its broadcast path). */
-interface PacketWriter {
-  _packet(packets: unknown[], options: object): void;
-}
-
-/** socket.io-adapter's `_encode`: the packet, plus a ready WebSocket frame for every ws socket. */
-interface PacketEncoder {
-  _encode(packet: object, options: object): unknown[];
-}
-
-function encode(nsp: Namespace, type: string, data: unknown): Encoded {
-  const options = { preEncoded: true as const };
-  const adapter = nsp.adapter as unknown as PacketEncoder;
-  const packets = adapter._encode({ type: EVENT, nsp: nsp.name, data: [type, data] }, options);
-  return { packets, options };
-}
-
-/** Runs a client event; its answer, or its refusal, goes to the acknowledgement if any. */
-function handle(socket: Socket, name: string, run: (payload: unknown) => Promise<object>): void {
-  socket.on(name, (...args: unknown[]) => {
-    const [payload, ack] = takeAck(args);
-    run(payload)
-      .then(
-        (answer) => ack?.(answer),
-        (error: unknown) => ack?.(describe(error)),
-      )
-      .catch((error: unknown) => logError(`answering a Socket.IO ${name}`, error));
-  });
-}
-
-/** An event's payload and, when its last argument is one, its acknowledgement. */
-function takeAck(args: unknown[]): [unknown, Ack | undefined] {
-  const last = args.at(-1);
-  if (typeof last !== 'function') return [args[0], undefined];
-  return [args.length > 1 ? args[0] : undefined, last as Ack];
-}
-
-function describe(error: unknown): { error: string; status: number } {
-  if (isChatError(error)) return { error: error.message, status: error.status };
-  logError('a Socket.IO event', error);
-  return { error: GENERIC_ERROR, status: 500 };
-}
-
-/** A namespace middleware refusal: the client's `connect_error` has `message` and `data`. */
-function refusal(message: string, status: number, sentence: string): Error {
-  return Object.assign(new Error(message), { data: { status, error: sentence } });
-}
-
 function cancel(entry: Joined): void {
-  entry.cancelled = true;
   entry.subscription?.close();
 }
 
 function forget(joined: Map<string, Joined>, room: string, entry: Joined): void {
   if (joined.get(room) === entry) joined.delete(room);
-}
-
-/**
- * `join` takes a room id (as in the book) or `{room, after?}`. A payload of the wrong shape is a
- * 400; a room that is not an id (an object included) names no room: 404, as everywhere.
- */
-function joinInput(payload: unknown): { room: string; after?: number } {
-  if (typeof payload === 'string') return { room: validate.roomId(payload) };
-  const fields = record(payload, 'join takes a room id, or {room, after}.');
-  return { room: validate.roomId(fields.room), after: validate.cursor(fields.after) };
-}
-
-function chatInput(payload: unknown): { room: string; body: Record<string, unknown> } {
-  const fields = record(payload, 'chat takes {room, chat, toId?}.');
-  return {
-    room: validate.roomId(fields.room),
-    body: { chat: fields.chat, toId: fields.toId, to: fields.to },
-  };
-}
-
-function record(payload: unknown, sentence: string): Record<string, unknown> {
-  if (typeof payload !== 'object' || payload === null || Array.isArray(payload)) {
-    throw new ChatError(400, sentence);
-  }
-  return payload as Record<string, unknown>;
 }

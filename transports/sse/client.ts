@@ -13,7 +13,7 @@ import {
   ROOM_EVENT_TYPES,
   readJson,
 } from '../client.ts';
-import { LobbyMirror } from '../lobby.ts';
+import { LobbyMirror } from '../lobby-mirror.ts';
 
 /**
  * In a page, `EventSource` and `fetch` default to the browser's. In Node, pass the `eventsource`

@@ -1,20 +1,12 @@
 import type { ServerResponse } from 'node:http';
 import type Router from '@koa/router';
 import type { Context } from 'koa';
-import { ChatError } from '../../core/errors.ts';
 import { logger } from '../../core/log.ts';
 import type { LobbyEvent, RoomEvent } from '../../core/model.ts';
 import * as validate from '../../core/validate.ts';
+import type { HttpContext } from '../context.ts';
 import { SpreadHeartbeat } from '../heartbeat.ts';
-import type { HttpContext } from '../http/context.ts';
-import type { WireMeter } from '../http/meter.ts';
-import {
-  encodeOnce,
-  meterStats,
-  SendBound,
-  type Transport,
-  type TransportStats,
-} from '../transport.ts';
+import { encodeOnce, SendBound, TransportServer } from '../transport.ts';
 
 const debug = logger('sse');
 
@@ -30,6 +22,8 @@ interface Stream {
   res: ServerResponse;
   subscription: { close(): void } | null;
   bound: SendBound;
+  /** A replay the client asked for is being written: one burst, allowed on top of the bound. */
+  replaying: boolean;
 }
 
 /**
@@ -38,73 +32,67 @@ interface Stream {
  * `retry: 2000`, carries `id: <seq>` on stored events, and resumes from `Last-Event-ID` (what a
  * browser's EventSource sends by itself) or `?after=N`, the header winning.
  */
-export class SseTransport implements Transport {
+export class SseTransport extends TransportServer {
   readonly name = 'sse' as const;
   readonly #streams = new Set<Stream>();
   readonly #heartbeatMs: number;
   readonly #maxQueueBytes: number;
   #heartbeat: SpreadHeartbeat<Stream> | undefined;
-  #meter: WireMeter | undefined;
-  #eventsOut = 0;
-  #closing = false;
 
   constructor(options: SseOptions = {}) {
+    super();
     this.#heartbeatMs = options.heartbeatMs ?? 15_000;
     this.#maxQueueBytes = options.maxQueueBytes ?? 1024 * 1024;
   }
 
   mount(router: Router, http: HttpContext): void {
     const { chat } = http;
-    this.#meter = http.meter('sse');
+    this.useMeter(http);
     this.#heartbeat = new SpreadHeartbeat(this.#heartbeatMs, (stream) => {
       if (!stream.res.writableEnded) stream.res.write(': ping\n\n');
     });
 
     router.get('/sse/lobby', (ctx) => {
-      countOpen(http, ctx);
+      this.holdConnection(http, ctx.req, ctx.res);
       const stream = this.#open(ctx);
       stream.subscription = chat.subscribeLobby((event) => this.#send(stream, encodeLobby(event)));
     });
 
     router.get('/sse/room/:id', async (ctx) => {
       const visitor = http.visitor(ctx);
-      countOpen(http, ctx);
+      this.holdConnection(http, ctx.req, ctx.res);
       const lastEventId = ctx.get('last-event-id');
       const after = validate.cursor(lastEventId !== '' ? lastEventId : ctx.query.after);
-      // Events that come while the subscription opens wait here until the headers are out.
-      const early: string[] = [];
-      let stream: Stream | null = null;
-      let finished = false;
-      const subscription = await chat.subscribe(visitor, ctx.params.id!, { after }, (event) => {
-        const frame = encodeRoom(event);
-        // After `kicked` or `removeRoom` the core has closed the subscription: end the stream.
-        finished ||= event.type === 'kicked' || event.type === 'removeRoom';
-        if (!stream) {
-          early.push(frame);
-          return;
-        }
-        this.#send(stream, frame);
-        if (finished) stream.res.end();
-      });
-      if (this.#closing) {
+      let stream: Stream | undefined;
+      const subscription = await chat.openSubscription(
+        visitor,
+        ctx.params.id!,
+        { after },
+        {
+          onEvent: (event) => this.#send(stream!, encodeRoom(event)),
+          // `kicked` or `removeRoom` went out: the stream ends with the subscription.
+          onEnd: () => stream!.res.end(),
+        },
+      );
+      if (this.readyState !== 'open' || ctx.res.destroyed) {
         subscription.close();
-        throw new ChatError(503, 'The server is shutting down; try again in a moment.');
+        this.refuseWhileClosing();
+        return;
       }
       stream = this.#open(ctx);
       stream.subscription = subscription;
-      // The replay (`after`) arrives here as one burst the client asked for.
-      for (const frame of early) this.#write(stream, frame);
+      stream.replaying = true;
+      subscription.start();
+      stream.replaying = false;
       stream.bound.allowBurst(stream.res.writableLength);
-      if (finished) stream.res.end();
     });
   }
 
-  stats(): TransportStats {
-    return meterStats(this.#meter, this.#streams.size, this.#eventsOut);
+  protected connectionCount(): number {
+    return this.#streams.size;
   }
 
-  async close(): Promise<void> {
-    this.#closing = true;
+  protected async shutdown(): Promise<void> {
     this.#heartbeat?.stop();
     for (const stream of [...this.#streams]) stream.res.end();
   }
@@ -124,7 +112,12 @@ export class SseTransport implements Transport {
       'X-Accel-Buffering': 'no',
     });
     res.write('retry: 2000\n\n');
-    const stream: Stream = { res, subscription: null, bound: new SendBound(this.#maxQueueBytes) };
+    const stream: Stream = {
+      res,
+      subscription: null,
+      bound: new SendBound(this.#maxQueueBytes),
+      replaying: false,
+    };
     this.#streams.add(stream);
     this.#heartbeat?.add(stream);
     res.once('close', () => {
@@ -136,27 +129,16 @@ export class SseTransport implements Transport {
   }
 
   #send(stream: Stream, frame: string): void {
-    if (!this.#write(stream, frame)) return;
     const { res } = stream;
-    if (stream.bound.exceeded(res.writableLength)) {
+    if (res.writableEnded || res.destroyed) return;
+    res.write(frame);
+    this.countEvents();
+    if (!stream.replaying && stream.bound.exceeded(res.writableLength)) {
       // A client that stops reading is cut off, not buffered without end; it resumes by seq.
       debug('dropping a stream with %d bytes unsent', res.writableLength);
       res.destroy();
     }
   }
-
-  #write(stream: Stream, frame: string): boolean {
-    const { res } = stream;
-    if (res.writableEnded || res.destroyed) return false;
-    res.write(frame);
-    this.#eventsOut += 1;
-    return true;
-  }
-}
-
-/** A stream is an open connection of its address until it closes (429 past the limit). */
-function countOpen(http: HttpContext, ctx: Context): void {
-  ctx.res.once('close', http.limits.openConnection(ctx.req.socket.remoteAddress));
 }
 
 /** `event: <type>`, `id: <seq>` for stored events, `data: <json>`, blank line. Once per event. */

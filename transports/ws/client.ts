@@ -10,7 +10,7 @@ import {
   Listeners,
   readJson,
 } from '../client.ts';
-import { LobbyMirror } from '../lobby.ts';
+import { LobbyMirror } from '../lobby-mirror.ts';
 
 /** What this client uses of a WebSocket: the browser's, or the `ws` package's in Node. */
 export interface SocketLike {

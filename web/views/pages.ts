@@ -1,5 +1,5 @@
-import type { Room, TransportName } from '../core/model.ts';
-import { LIMITS } from '../core/model.ts';
+import type { Room, TransportName } from '../../core/model.ts';
+import { LIMITS } from '../../core/model.ts';
 import { html, type SafeHtml } from './html.ts';
 import { roomCount } from './room-count.ts';
 

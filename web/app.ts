@@ -5,20 +5,20 @@ import Router from '@koa/router';
 import Koa from 'koa';
 import { koaBody } from 'koa-body';
 import serve from 'koa-static';
-import type { ChatService } from '../../core/chat.ts';
-import { ChatError } from '../../core/errors.ts';
-import type { Limits } from '../../core/limits.ts';
-import type { TransportName } from '../../core/model.ts';
-import type { Transport, TransportStats } from '../transport.ts';
+import type { ChatService } from '../core/chat.ts';
+import { ChatError } from '../core/errors.ts';
+import type { Limits } from '../core/limits.ts';
+import type { TransportName } from '../core/model.ts';
+import type { HttpContext } from '../transports/context.ts';
+import { WireMeter } from '../transports/meter.ts';
+import type { Transport, TransportStats } from '../transports/transport.ts';
 import { bundleAssets } from './assets.ts';
-import type { HttpContext } from './context.ts';
 import { errorMapper } from './errors.ts';
-import { WireMeter } from './meter.ts';
 import { originChecker } from './origin.ts';
 import { sharedRoutes } from './routes.ts';
 import { requireVisitor, sessionMiddleware, visitorOfRequest } from './session.ts';
 
-const STATIC_DIR = fileURLToPath(new URL('../../views/static/', import.meta.url));
+const STATIC_DIR = fileURLToPath(new URL('./views/static/', import.meta.url));
 
 export interface AppOptions {
   chat: ChatService;

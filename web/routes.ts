@@ -5,16 +5,17 @@ import { cpuUsage, memoryUsage, uptime } from 'node:process';
 import Router from '@koa/router';
 import type { Context, Next } from 'koa';
 import { koaBody } from 'koa-body';
-import { ChatError } from '../../core/errors.ts';
-import { logError } from '../../core/log.ts';
-import { LIMITS, type TransportName } from '../../core/model.ts';
-import { chatPage, comparePage, lobbyPage, newRoomPage, passwordPage } from '../../views/pages.ts';
-import { LOBBY_ROOMS } from '../../views/room-count.ts';
-import type { TransportStats } from '../transport.ts';
-import type { HttpContext } from './context.ts';
-import { describe, refusalHeaders, wantsHtml } from './errors.ts';
-import type { WireMeter } from './meter.ts';
+import { ChatError } from '../core/errors.ts';
+import { logError } from '../core/log.ts';
+import { LIMITS, type TransportName } from '../core/model.ts';
+import type { HttpContext } from '../transports/context.ts';
+import { describe, refusalHeaders } from '../transports/errors.ts';
+import type { WireMeter } from '../transports/meter.ts';
+import type { TransportStats } from '../transports/transport.ts';
+import { wantsHtml } from './errors.ts';
 import { ensureVisitor, grant, requireVisitor } from './session.ts';
+import { chatPage, comparePage, lobbyPage, newRoomPage, passwordPage } from './views/pages.ts';
+import { LOBBY_ROOMS } from './views/room-count.ts';
 
 export interface RouteOptions {
   /** Where multipart uploads land before they are checked (same disk as the GIF folder). */

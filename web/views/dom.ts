@@ -1,4 +1,4 @@
-import { USER_PATTERN } from '../core/model.ts';
+import { USER_PATTERN } from '../../core/model.ts';
 
 /** Browser-side helpers shared by the page scripts. User text only ever goes in as text. */
 

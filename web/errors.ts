@@ -1,8 +1,6 @@
-import { STATUS_CODES } from 'node:http';
-import type { Duplex } from 'node:stream';
 import type { Context, Next } from 'koa';
-import { GENERIC_ERROR, isChatError } from '../../core/errors.ts';
-import { logError, logger } from '../../core/log.ts';
+import { logError, logger } from '../core/log.ts';
+import { refusalHeaders, refusalOf } from '../transports/errors.ts';
 
 const debug = logger('http');
 
@@ -29,9 +27,8 @@ export async function errorMapper(ctx: Context, next: Next): Promise<void> {
       logError(`${ctx.method} ${ctx.path} after the response began`, error);
       return;
     }
-    const [status, sentence] = describe(error);
     // A ChatError (503 during a database outage, say) was foreseen: no stack for it.
-    if (status >= 500 && !isChatError(error)) logError(`${ctx.method} ${ctx.path}`, error);
+    const { status, error: sentence } = refusalOf(`${ctx.method} ${ctx.path}`, error);
     ctx.set(refusalHeaders(error));
     respond(ctx, status, sentence);
   }
@@ -56,37 +53,6 @@ function clientGone(ctx: Context): boolean {
   return !ctx.req.complete && (ctx.req.destroyed || ctx.req.socket.destroyed);
 }
 
-/** Status and sentence for any thrown value. */
-export function describe(error: unknown): [number, string] {
-  if (isChatError(error)) return [error.status, error.message];
-  const status = clientStatus(error);
-  if (status !== null)
-    return [status, CLIENT_SENTENCES[status] ?? 'The request was not understood.'];
-  return [500, GENERIC_ERROR];
-}
-
-/** `Retry-After` for a refusal past a limit (429), in whole seconds; none for other errors. */
-export function refusalHeaders(error: unknown): Record<string, string> {
-  if (!isChatError(error) || error.retryAfterS === undefined) return {};
-  return { 'Retry-After': String(error.retryAfterS) };
-}
-
-const CLIENT_SENTENCES: Record<number, string> = {
-  400: 'The request body could not be read: send JSON, a form, or multipart as documented.',
-  405: 'This address does not take that method.',
-  413: 'The request is too large (a GIF may be at most 5 MiB).',
-  415: 'This content type is not supported here.',
-};
-
-function clientStatus(error: unknown): number | null {
-  if (typeof error !== 'object' || error === null) return null;
-  const { status, statusCode, httpCode } = error as Record<string, unknown>;
-  const code = [status, statusCode, httpCode].find((c) => typeof c === 'number') as
-    | number
-    | undefined;
-  return code !== undefined && code >= 400 && code < 500 ? code : null;
-}
-
 /** Whether the client asked for a page. */
 export function wantsHtml(ctx: Context): boolean {
   if (ctx.method === 'DELETE') return false;
@@ -103,21 +69,4 @@ function respond(ctx: Context, status: number, sentence: string): void {
   ctx.status = status;
   ctx.type = 'application/json';
   ctx.body = { error: sentence };
-}
-
-/** An HTTP answer on the raw socket of an upgrade (ws, Socket.IO) that never becomes a WebSocket. */
-export function refuseUpgrade(
-  socket: Duplex,
-  status: number,
-  sentence: string,
-  headers: Record<string, string> = {},
-): void {
-  const body = JSON.stringify({ error: sentence });
-  const extra = Object.entries(headers).map(([name, value]) => `${name}: ${value}\r\n`);
-  socket.on('error', (error) => debug('a refused upgrade: %s', error.message));
-  socket.once('finish', () => socket.destroy());
-  socket.end(
-    `HTTP/1.1 ${status} ${STATUS_CODES[status]}\r\nContent-Type: application/json\r\n` +
-      `${extra.join('')}Content-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`,
-  );
 }

@@ -1,7 +1,7 @@
 import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import { isIP } from 'node:net';
 import type { Duplex } from 'node:stream';
-import { refuseUpgrade } from './errors.ts';
+import { refuseUpgrade } from '../transports/errors.ts';
 
 /**
  * PROTOCOL.md, Host: a request, upgrade or handshake whose `Host` names this server by a name it

@@ -3,10 +3,11 @@ import { ServerResponse } from 'node:http';
 import type Koa from 'koa';
 import type { Context } from 'koa';
 import session from 'koa-session';
-import type { Visitor } from '../../core/chat.ts';
-import { ChatError } from '../../core/errors.ts';
-import { newUserId, userOf } from '../../core/identity.ts';
-import type { Limits } from '../../core/limits.ts';
+import type { Visitor } from '../core/chat.ts';
+import { ChatError } from '../core/errors.ts';
+import { newUserId, userOf } from '../core/identity.ts';
+import type { Limits } from '../core/limits.ts';
+import { NO_SESSION } from '../transports/errors.ts';
 
 /** What the signed session cookie holds: the userId (the colour comes from it) and grants. */
 interface LabSession {
@@ -16,7 +17,6 @@ interface LabSession {
 }
 
 export const SESSION_COOKIE = 'lab.sid';
-export const NO_SESSION = 'No session: call GET /api/me first and send its cookie back.';
 /** Grants kept per session: the newest password rooms entered. */
 const MAX_GRANTS = 100;
 const MAX_AGE = 30 * 24 * 60 * 60 * 1000;

@@ -1,7 +1,12 @@
-import type { Message, TransportName } from '../../core/model.ts';
-import { GIF_NAME_PATTERN, SYSTEM_USER, TRANSPORT_NAMES, USER_PATTERN } from '../../core/model.ts';
-import type { ChatClient, ClientState } from '../../transports/client.ts';
-import { createClient } from '../../transports/clients.ts';
+import type { Message, TransportName } from '../../../core/model.ts';
+import {
+  GIF_NAME_PATTERN,
+  SYSTEM_USER,
+  TRANSPORT_NAMES,
+  USER_PATTERN,
+} from '../../../core/model.ts';
+import type { ChatClient, ClientState } from '../../../transports/client.ts';
+import { createClient } from '../../../transports/clients.ts';
 import {
   drawChart,
   endpointOf,

@@ -1,4 +1,4 @@
-import type { TransportName } from '../core/model.ts';
+import type { TransportName } from '../../core/model.ts';
 
 /**
  * What the compare page counts and draws, apart from the DOM so that its rules can be tested in

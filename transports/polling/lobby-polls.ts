@@ -26,11 +26,16 @@ export class LobbyPolls {
   readonly #logSize: number;
   readonly #maxEvents: number;
   #flushing = false;
-  eventsOut = 0;
+  readonly #countEvents: (count: number) => void;
 
-  constructor(options: { logSize: number; maxEvents: number }) {
+  constructor(options: {
+    logSize: number;
+    maxEvents: number;
+    countEvents: (count: number) => void;
+  }) {
     this.#logSize = options.logSize;
     this.#maxEvents = options.maxEvents;
+    this.#countEvents = options.countEvents;
   }
 
   /** Pending lobby polls now. */
@@ -89,7 +94,7 @@ export class LobbyPolls {
     const ready = this.#after(cursor);
     if (ready === null) return encodeAnswer([], this.#cursor);
     const sent = ready.slice(0, this.#maxEvents);
-    this.eventsOut += sent.length;
+    this.#countEvents(sent.length);
     return encodeFragments(
       sent.map((entry) => entry.fragment),
       cursor + sent.length,

@@ -1,7 +1,7 @@
-import type { Member, MembersPayload, Message, TransportName } from '../../core/model.ts';
-import { GIF_NAME_PATTERN, SYSTEM_USER, USER_PATTERN } from '../../core/model.ts';
-import { ClientError, type ClientState, errorFrom, readJson } from '../../transports/client.ts';
-import { createClient } from '../../transports/clients.ts';
+import type { Member, MembersPayload, Message, TransportName } from '../../../core/model.ts';
+import { GIF_NAME_PATTERN, SYSTEM_USER, USER_PATTERN } from '../../../core/model.ts';
+import { ClientError, type ClientState, errorFrom, readJson } from '../../../transports/client.ts';
+import { createClient } from '../../../transports/clients.ts';
 import { paintSwatch, userTag } from '../dom.ts';
 
 /**

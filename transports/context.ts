@@ -1,8 +1,8 @@
 import type { IncomingMessage } from 'node:http';
 import type { Context } from 'koa';
-import type { ChatService, Visitor } from '../../core/chat.ts';
-import type { Limits } from '../../core/limits.ts';
-import type { TransportName } from '../../core/model.ts';
+import type { ChatService, Visitor } from '../core/chat.ts';
+import type { Limits } from '../core/limits.ts';
+import type { TransportName } from '../core/model.ts';
 import type { WireMeter } from './meter.ts';
 
 /** What the HTTP side hands every transport: the chat, sessions, Origin checks, limits and meters. */

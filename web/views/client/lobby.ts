@@ -1,7 +1,7 @@
-import type { Room, TransportName } from '../../core/model.ts';
-import { TRANSPORT_NAMES } from '../../core/model.ts';
-import type { ClientState } from '../../transports/client.ts';
-import { createClient } from '../../transports/clients.ts';
+import type { Room, TransportName } from '../../../core/model.ts';
+import { TRANSPORT_NAMES } from '../../../core/model.ts';
+import type { ClientState } from '../../../transports/client.ts';
+import { createClient } from '../../../transports/clients.ts';
 import { paintSwatch, userTag } from '../dom.ts';
 import { LOBBY_ROOMS, roomCount } from '../room-count.ts';
 

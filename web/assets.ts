@@ -3,7 +3,7 @@ import { basename, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { build } from 'esbuild';
 
-const CLIENT_DIR = fileURLToPath(new URL('../../views/client/', import.meta.url));
+const CLIENT_DIR = fileURLToPath(new URL('./views/client/', import.meta.url));
 
 /**
  * The pages' scripts: every `views/client/<name>.ts` bundled once at start (TypeScript and the

@@ -1,0 +1,104 @@
+import { describe, expect, it } from 'vitest';
+import { LocalHub } from './hub.ts';
+import type { Message, MessageDraft, RoomEvent } from './model.ts';
+import { RoomLog } from './room-log.ts';
+import { MemoryStore } from './store/memory.ts';
+
+/** A memory store that counts history reads and can make appends slow. */
+class CountingStore extends MemoryStore {
+  reads = 0;
+  slowMs = 0;
+  override async messagesAfter(room: string, after: number, limit: number): Promise<Message[]> {
+    this.reads += 1;
+    return super.messagesAfter(room, after, limit);
+  }
+  override async appendMessage(draft: MessageDraft): Promise<Message> {
+    const delay = this.slowMs;
+    this.slowMs = 0;
+    if (delay > 0) await new Promise((done) => setTimeout(done, delay));
+    return super.appendMessage(draft);
+  }
+}
+
+async function logWithRoom() {
+  const store = new CountingStore();
+  const hub = new LocalHub((error) => {
+    throw error;
+  });
+  const log = new RoomLog(store, hub);
+  await store.createRoom({
+    id: 'r',
+    title: 't',
+    max: 10,
+    owner: '#aaaaaa',
+    ownerId: 'owner-userid-0001',
+    passwordHash: null,
+    kicked: [],
+    createdAt: new Date().toISOString(),
+  });
+  log.track('r', 0);
+  return { store, log };
+}
+
+const draft = (chat: string): MessageDraft => ({ room: 'r', user: '#aaaaaa', kind: 'chat', chat });
+const ids = (events: readonly RoomEvent[]) => events.map((event) => ('id' in event ? event.id : 0));
+
+describe('RoomLog', () => {
+  it('publishes in append order even when an earlier store write is slower', async () => {
+    const { store, log } = await logWithRoom();
+    const seen: number[] = [];
+    log.listen('r', (event) => {
+      if ('id' in event) seen.push(event.id);
+    });
+    store.slowMs = 50;
+    const appended = await Promise.all([
+      log.append('chat', draft('a')),
+      log.append('chat', draft('b')),
+    ]);
+    expect(appended.map((message) => message.chat)).toEqual(['a', 'b']);
+    expect(seen).toEqual([1, 2]);
+    expect(log.lastSeq('r')).toBe(2);
+  });
+
+  it('a seq-less event waits behind the messages queued before it', async () => {
+    const { store, log } = await logWithRoom();
+    const seen: string[] = [];
+    log.listen('r', (event) => seen.push(event.type));
+    store.slowMs = 30;
+    const message = log.append('chat', draft('a'));
+    await log.publish('r', { type: 'kicked', data: { id: 'r' } });
+    await message;
+    expect(seen).toEqual(['chat', 'kicked']);
+  });
+
+  it('replays from its recent events without a store read, and from the store further back', async () => {
+    const { store, log } = await logWithRoom();
+    for (let i = 0; i < 300; i += 1) await log.append('chat', draft(`m${i}`));
+    store.reads = 0;
+    expect(ids(await log.replay('r', 290))).toEqual([
+      291, 292, 293, 294, 295, 296, 297, 298, 299, 300,
+    ]);
+    expect(store.reads).toBe(0);
+    const all = await log.replay('r', 0);
+    expect(ids(all)).toEqual(Array.from({ length: 300 }, (_, i) => i + 1));
+    expect(store.reads).toBeGreaterThan(0);
+    expect(await log.replay('r', 300)).toEqual([]);
+  });
+
+  it('after a restart (a new log on the same store) replays from the store, system events typed', async () => {
+    const { store, log } = await logWithRoom();
+    await log.append('chat', draft('hello'));
+    await log.append('join', { room: 'r', user: 'system', kind: 'system', chat: '#aaaaaa joined' });
+    const fresh = new RoomLog(store, new LocalHub(() => undefined));
+    fresh.track('r', await store.lastSeq('r'));
+    expect((await fresh.replay('r', 0)).map((event) => event.type)).toEqual(['chat', 'join']);
+  });
+
+  it('refuses appends to a room it forgot (404) and keeps no recent events for it', async () => {
+    const { log } = await logWithRoom();
+    await log.append('chat', draft('a'));
+    log.forget('r');
+    await expect(log.append('chat', draft('b'))).rejects.toMatchObject({ status: 404 });
+    expect(log.lastSeq('r')).toBe(0);
+  });
+});

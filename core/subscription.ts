@@ -1,0 +1,122 @@
+import { canSee, type RoomEvent, type UserId } from './model.ts';
+
+/** What a transport hands the core for one room subscription. */
+export interface RoomSubscriber {
+  /**
+   * Each event for this visitor, in `seq` order, from `start()` on: the replay first, then the
+   * live ones, none twice, whispers between two other users left out.
+   */
+  onEvent(event: RoomEvent): void;
+  /**
+   * The core ended the subscription: `kicked` or `removeRoom` has just gone through `onEvent`,
+   * and nothing follows it. Not called for the transport's own `close()`.
+   */
+  onEnd?(): void;
+}
+
+/**
+ * `held`: open (access and capacity checked, the visitor a member, live events held, the replay
+ * read) but nothing sent yet; `live`: started, events flow; `closed`: for good.
+ */
+export type SubscriptionState = 'held' | 'live' | 'closed';
+
+/** A room subscription, as `ChatService.open` gives it. */
+export interface Subscription {
+  readonly state: SubscriptionState;
+  /**
+   * The highest `seq` this subscription has examined: sent, or skipped as a whisper between two
+   * other users. A client that resumes from it misses nothing it may see (long polling's cursor).
+   */
+  readonly cursor: number;
+  /**
+   * Sends the replay and the events held since `open`, then every live event as it comes. A
+   * transport calls it once its stream is ready (SSE headers out, the ws `subscribed` frame, the
+   * Socket.IO acknowledgement, a pending poll); before that it need hold nothing of its own.
+   */
+  start(): void;
+  /** Idempotent; the member's last subscription closing starts their grace. */
+  close(): void;
+}
+
+/**
+ * The one subscription object behind every transport: it holds events until started, drops any
+ * `seq` already sent and whispers the visitor may not see, and ends itself after a final event
+ * (`kicked`, `removeRoom`): the one place that rule is written on the server.
+ */
+export class RoomSubscription implements Subscription {
+  #state: SubscriptionState = 'held';
+  #cursor: number;
+  #held: RoomEvent[] = [];
+  readonly #userId: UserId;
+  readonly #subscriber: RoomSubscriber;
+  readonly #release: () => void;
+
+  /** `release` lets go of what the subscription holds in the core (its listener, its membership). */
+  constructor(userId: UserId, cursor: number, subscriber: RoomSubscriber, release: () => void) {
+    this.#userId = userId;
+    this.#cursor = cursor;
+    this.#subscriber = subscriber;
+    this.#release = release;
+  }
+
+  get state(): SubscriptionState {
+    return this.#state;
+  }
+
+  get cursor(): number {
+    return this.#cursor;
+  }
+
+  /** The hub's listener: `only` narrows an event to one user (a kick). */
+  readonly receive = (event: RoomEvent, only: UserId | undefined): void => {
+    if (this.#state === 'closed' || (only !== undefined && only !== this.#userId)) return;
+    if (this.#state === 'held') this.#held.push(event);
+    else this.#deliver(event);
+  };
+
+  /** The replay goes before every live event held so far (overlaps are dropped by `seq`). */
+  replayFirst(events: readonly RoomEvent[]): void {
+    if (this.#state === 'held') this.#held = [...events, ...this.#held];
+  }
+
+  start(): void {
+    if (this.#state !== 'held') return;
+    this.#state = 'live';
+    const held = this.#held;
+    this.#held = [];
+    for (const event of held) {
+      // A subscriber may close it on the way (a client cut off by its bound).
+      if (this.#isClosed()) return;
+      this.#deliver(event);
+    }
+  }
+
+  close(): void {
+    if (this.#state === 'closed') return;
+    this.#state = 'closed';
+    this.#held = [];
+    this.#release();
+  }
+
+  #isClosed(): boolean {
+    return this.#state === 'closed';
+  }
+
+  #deliver(event: RoomEvent): void {
+    if ('id' in event) {
+      if (event.id <= this.#cursor) return;
+      this.#cursor = event.id;
+      if (!canSee(this.#userId, event.data)) return;
+    }
+    this.#subscriber.onEvent(event);
+    if (isFinal(event) && !this.#isClosed()) {
+      this.close();
+      this.#subscriber.onEnd?.();
+    }
+  }
+}
+
+/** `kicked` and `removeRoom` end a subscription: nothing follows them. */
+export function isFinal(event: { type: string }): boolean {
+  return event.type === 'kicked' || event.type === 'removeRoom';
+}

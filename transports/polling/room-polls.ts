@@ -1,0 +1,351 @@
+import type { ServerResponse } from 'node:http';
+import type { ChatService, Subscription, Visitor } from '../../core/chat.ts';
+import { ChatError } from '../../core/errors.ts';
+import { logger } from '../../core/log.ts';
+import type { RoomEvent } from '../../core/model.ts';
+import { isFinal } from '../../core/subscription.ts';
+import { SHUTTING_DOWN } from '../errors.ts';
+import { encodeAnswer, onAbort, responseClosed } from './wire.ts';
+
+const debug = logger('polling');
+
+/** One pending (or just answered) room poll. */
+interface RoomPoll {
+  /** Polls of a seat are numbered: the newest one's subscription is the one that lingers. */
+  readonly order: number;
+  readonly after: number;
+  /** Stored events from this poll's own subscription, and seq-less ones from any of the seat. */
+  events: RoomEvent[];
+  /** Seq-less events kept from before this poll: they go after `events`, unless superseded. */
+  kept: RoomEvent[];
+  stored: number;
+  lastSeq: number | undefined;
+  /** More stored events came than one answer takes: they are left for the next poll. */
+  capped: boolean;
+  subscription: Subscription | undefined;
+  /**
+   * `opening`: its subscription opens, the replay goes in; `pending`: the next event answers it;
+   * `answered`: done (answered, or its client went away).
+   */
+  state: 'opening' | 'pending' | 'answered';
+  /** It was pending when answered: its subscription's cursor covers what it examined. */
+  wasPending: boolean;
+  timer: NodeJS.Timeout | undefined;
+  respond(body: string): void;
+  readonly res: ServerResponse;
+}
+
+/**
+ * A session's hold on one room across its polls: the core subscription outlives each poll by the
+ * linger, so the user stays a member between polls, and it keeps the seq-less events (`members`,
+ * `kicked`, `removeRoom`) that come between two polls. Stored events are not kept: the next poll
+ * replays them from the store by `after`.
+ */
+interface Seat {
+  readonly key: string;
+  poll: RoomPoll | undefined;
+  polls: number;
+  subscription: Subscription | undefined;
+  subscriptionOrder: number;
+  /** Subscriptions being opened for this seat's polls. */
+  opening: number;
+  kept: RoomEvent[];
+  /** Seq-less events already taken: the old and the new subscription both see them. */
+  readonly seen: WeakSet<RoomEvent>;
+  /** Armed while the seat may be idle; when it fires, it lets go unless a poll came meanwhile. */
+  linger: NodeJS.Timeout | undefined;
+  /** When the seat's last poll ended: the linger runs from here. */
+  idleSince: number;
+  /** `gone` once it let go of its subscription: it takes nothing more. */
+  state: 'held' | 'gone';
+}
+
+/**
+ * The room polls of every session: `GET /poll/room/:id?after=N&wait=S` answers
+ * `{"events":[...],"cursor":C}` as soon as there is an event for the client, or after `wait`
+ * seconds with none.
+ *
+ * Each room poll opens its subscription through the core's one resume path (`after` = the last
+ * answer's cursor) before the previous poll's subscription closes, and the last one lingers for
+ * `lingerMs`: a poll that is pending or ended less than that ago counts as a subscription.
+ * One pending poll per session and room (engine.io's rule): a second one answers the first at
+ * once. Seats are per session, not per colour: two sessions of one colour would answer each
+ * other's polls at once, over and over.
+ */
+export class RoomPolls {
+  readonly #chat: ChatService;
+  readonly #lingerMs: number;
+  readonly #maxEvents: number;
+  readonly #countEvents: (count: number) => void;
+  readonly #seats = new Map<string, Seat>();
+  /** Polls that events came for this turn: answered together once the turn's events are in. */
+  readonly #due = new Map<RoomPoll, Seat>();
+  #pending = 0;
+  #closing = false;
+
+  constructor(options: {
+    chat: ChatService;
+    lingerMs: number;
+    maxEvents: number;
+    countEvents: (count: number) => void;
+  }) {
+    this.#chat = options.chat;
+    this.#lingerMs = options.lingerMs;
+    this.#maxEvents = options.maxEvents;
+    this.#countEvents = options.countEvents;
+  }
+
+  /** Pending room polls now. */
+  get pending(): number {
+    return this.#pending;
+  }
+
+  /** Answers every pending poll and lets go of every seat; resolves to when each answer has left. */
+  close(): Promise<void>[] {
+    this.#closing = true;
+    const ended: Promise<void>[] = [];
+    for (const seat of [...this.#seats.values()]) {
+      if (seat.poll) {
+        ended.push(responseClosed(seat.poll.res));
+        this.#finish(seat, seat.poll, true);
+      }
+      this.#dropSeat(seat);
+    }
+    return ended;
+  }
+
+  /** Resolves to the answer's body ('' when the client went away first). */
+  async poll(
+    res: ServerResponse,
+    visitor: Visitor,
+    room: string,
+    after: number | undefined,
+    wait: number,
+  ): Promise<string> {
+    const chat = this.#chat;
+    const key = `${visitor.userId} ${room}`;
+    const finished = this.#seats.get(key);
+    if (finished && !finished.poll && finished.kept.some(isFinal)) {
+      // `kicked` or `removeRoom` came after the last poll: it goes first; later polls get 403/404.
+      this.#dropSeat(finished);
+      this.#countEvents(finished.kept.length);
+      return encodeAnswer(finished.kept, after ?? 0);
+    }
+    // Without `after`, only what happens from now: start at the newest seq the visitor can see.
+    const from = after ?? chat.latestSeq(visitor, room);
+    this.#refuseWhileClosing();
+    if (res.closed) return '';
+
+    const displaced = this.#seats.get(key)?.poll;
+    if (displaced) this.#finish(this.#seats.get(key)!, displaced, true);
+    const seat = this.#seats.get(key) ?? newSeat(key);
+    this.#seats.set(key, seat);
+    seat.polls += 1;
+    let respond!: (body: string) => void;
+    const answered = new Promise<string>((done) => {
+      respond = done;
+    });
+    const poll: RoomPoll = {
+      order: seat.polls,
+      after: from,
+      events: [],
+      kept: seat.kept,
+      stored: 0,
+      lastSeq: undefined,
+      capped: false,
+      subscription: undefined,
+      state: 'opening',
+      wasPending: false,
+      timer: undefined,
+      respond,
+      res,
+    };
+    onAbort(res, () => this.#finish(seat, poll, false));
+    seat.kept = [];
+    seat.poll = poll;
+    this.#pending += 1;
+    if (poll.kept.some(isFinal)) {
+      this.#finish(seat, poll, true);
+      return answered;
+    }
+
+    let subscription: Subscription;
+    seat.opening += 1;
+    try {
+      subscription = await chat.openSubscription(
+        visitor,
+        room,
+        { after: from },
+        {
+          onEvent: (event) => this.#onRoomEvent(seat, poll, event),
+        },
+      );
+    } catch (error) {
+      seat.opening -= 1;
+      if (poll.state === 'answered') {
+        this.#settle(seat);
+        return answered;
+      }
+      this.#finish(seat, poll, false);
+      throw error;
+    }
+    seat.opening -= 1;
+    poll.subscription = subscription;
+    this.#adopt(seat, poll, subscription);
+    // The replay, and what came while it was read, go into this poll's answer (or, for a poll
+    // already answered, seq-less events wait in the seat): nothing is held anywhere else.
+    subscription.start();
+    if (poll.state === 'answered') {
+      this.#settle(seat);
+    } else {
+      poll.state = 'pending';
+      if (poll.events.length + poll.kept.length > 0 || wait === 0) this.#finish(seat, poll, true);
+      else poll.timer = setTimeout(() => this.#finish(seat, poll, true), wait * 1000);
+    }
+    return answered;
+  }
+
+  /** The subscription of the newest poll holds the membership; older ones close after it opened. */
+  #adopt(seat: Seat, poll: RoomPoll, subscription: Subscription): void {
+    if (seat.state === 'gone' || this.#closing || poll.order < seat.subscriptionOrder) {
+      subscription.close();
+      return;
+    }
+    const previous = seat.subscription;
+    seat.subscription = subscription;
+    seat.subscriptionOrder = poll.order;
+    // Closed only now that the new one is open: the membership never drops to zero.
+    if (previous !== subscription) previous?.close();
+  }
+
+  #onRoomEvent(seat: Seat, poll: RoomPoll, event: RoomEvent): void {
+    if (seat.state === 'gone') return;
+    if ('id' in event) {
+      // Between polls, stored events wait in the store: the next poll replays them by `after`.
+      if (poll.state === 'answered' || seat.poll !== poll) return;
+      if (poll.stored >= this.#maxEvents) {
+        poll.capped = true;
+        return;
+      }
+      poll.events.push(event);
+      poll.stored += 1;
+      poll.lastSeq = event.id;
+    } else {
+      if (seat.seen.has(event)) return;
+      seat.seen.add(event);
+      keep(seat.poll ? seat.poll.events : seat.kept, event);
+    }
+    const current = seat.poll;
+    if (current?.state === 'pending' && !this.#due.has(current)) {
+      // Events published in the same turn (a join, then members) go out in one answer, and the
+      // polls a message answers (every member's) are answered in one pass.
+      if (this.#due.size === 0) setImmediate(() => this.#answerDue());
+      this.#due.set(current, seat);
+    }
+  }
+
+  #answerDue(): void {
+    const due = [...this.#due];
+    this.#due.clear();
+    for (const [poll, seat] of due) this.#finish(seat, poll, true);
+  }
+
+  /** Ends a poll: with an answer, or (the client went away) keeping its seq-less events. */
+  #finish(seat: Seat, poll: RoomPoll, send: boolean): void {
+    if (poll.state === 'answered') return;
+    poll.wasPending = poll.state === 'pending';
+    poll.state = 'answered';
+    clearTimeout(poll.timer);
+    this.#pending -= 1;
+    if (seat.poll === poll) seat.poll = undefined;
+    if (!send) {
+      // The client went away: its seq-less events wait for its next poll (the newest `members`).
+      for (const event of [...poll.kept, ...poll.events]) {
+        if (!('id' in event)) keep(seat.kept, event);
+      }
+      poll.respond('');
+      this.#settle(seat);
+      return;
+    }
+    // A `members` that came during this poll supersedes the kept one; nothing follows `kicked`
+    // or `removeRoom`.
+    const fresh = poll.events.some((e) => e.type === 'members');
+    const kept = poll.kept.filter((e) => !(fresh && e.type === 'members'));
+    const all = [...poll.events, ...kept];
+    const events = [...all.filter((e) => !isFinal(e)), ...all.filter(isFinal)];
+    const cursor =
+      poll.wasPending && !poll.capped && poll.subscription
+        ? poll.subscription.cursor
+        : (poll.lastSeq ?? poll.after);
+    this.#countEvents(events.length);
+    poll.respond(encodeAnswer(events, cursor));
+    if (events.some(isFinal)) this.#dropSeat(seat);
+    else this.#settle(seat);
+  }
+
+  /**
+   * Without a pending poll, the seat lingers, then lets go of its subscription. The linger timer
+   * is armed once and checks when it fires, rather than re-armed at every poll (one a delivery).
+   */
+  #settle(seat: Seat): void {
+    if (seat.state === 'gone' || seat.poll) return;
+    if (!seat.subscription && seat.opening === 0 && seat.kept.length === 0) {
+      this.#dropSeat(seat);
+      return;
+    }
+    seat.idleSince = Date.now();
+    if (!seat.linger) this.#linger(seat, this.#lingerMs);
+  }
+
+  #linger(seat: Seat, ms: number): void {
+    seat.linger = setTimeout(() => {
+      seat.linger = undefined;
+      // A pending poll holds the seat; when it ends, it lingers again from then.
+      if (seat.state === 'gone' || seat.poll) return;
+      const left = seat.idleSince + this.#lingerMs - Date.now();
+      if (left > 0) this.#linger(seat, left);
+      else this.#dropSeat(seat);
+    }, ms);
+    seat.linger.unref();
+  }
+
+  #dropSeat(seat: Seat): void {
+    seat.state = 'gone';
+    clearTimeout(seat.linger);
+    if (this.#seats.get(seat.key) === seat) this.#seats.delete(seat.key);
+    seat.subscription?.close();
+    seat.subscription = undefined;
+    debug('seat %s let go', seat.key);
+  }
+
+  #refuseWhileClosing(): void {
+    if (this.#closing) {
+      throw new ChatError(503, SHUTTING_DOWN);
+    }
+  }
+}
+
+function newSeat(key: string): Seat {
+  return {
+    key,
+    poll: undefined,
+    polls: 0,
+    subscription: undefined,
+    subscriptionOrder: 0,
+    opening: 0,
+    kept: [],
+    seen: new WeakSet(),
+    linger: undefined,
+    idleSince: 0,
+    state: 'held',
+  };
+}
+
+/** Adds a seq-less event to a list; `members` is coalesced to the newest. */
+function keep(events: RoomEvent[], event: RoomEvent): void {
+  if (event.type === 'members') {
+    const older = events.findIndex((e) => e.type === 'members');
+    if (older !== -1) events.splice(older, 1);
+  }
+  events.push(event);
+}

@@ -1,0 +1,90 @@
+import type { Socket } from 'socket.io';
+import { logger } from '../../core/log.ts';
+import { SendBound } from '../transport.ts';
+
+const debug = logger('socketio');
+
+export type EngineSocket = Socket['conn'];
+
+/**
+ * What waits unsent on one engine.io connection: the packets engine.io buffers (counted as it
+ * creates them, every packet: events, acknowledgements, pings) until it flushes them to the
+ * transport, plus what the websocket transport has handed to its socket and the peer has not read.
+ */
+interface Outbox {
+  buffered: number;
+  bound: SendBound;
+  /** A replay the client asked for is being written: it is checked once it is all out. */
+  burst: boolean;
+}
+
+/**
+ * The bound on every engine.io connection's unsent output (DESIGN.md, Bounded queues): a client
+ * that stops reading, or a poller that stops polling, is cut off past `maxQueueBytes` and resumes
+ * by seq when it reconnects.
+ */
+export class Outboxes {
+  readonly #maxQueueBytes: number;
+  readonly #outboxes = new WeakMap<EngineSocket, Outbox>();
+
+  constructor(maxQueueBytes: number) {
+    this.#maxQueueBytes = maxQueueBytes;
+  }
+
+  /** Every packet engine.io creates for `conn` from now on counts against its bound. */
+  watch(conn: EngineSocket): void {
+    const outbox: Outbox = { buffered: 0, bound: new SendBound(this.#maxQueueBytes), burst: false };
+    this.#outboxes.set(conn, outbox);
+    conn.on('packetCreate', (packet: { data?: unknown }) => {
+      outbox.buffered += packetBytes(packet.data);
+      if (!outbox.burst) check(conn, outbox);
+    });
+    // The buffer went to the transport: the websocket's socket holds it now (see `unsent`).
+    conn.on('flush', () => {
+      outbox.buffered = 0;
+    });
+  }
+
+  /** Writes a replay the client asked for, then allows it on top of the bound. */
+  burst(conn: EngineSocket, write: () => void): void {
+    const outbox = this.#outboxes.get(conn);
+    if (!outbox) {
+      write();
+      return;
+    }
+    outbox.burst = true;
+    try {
+      write();
+    } finally {
+      outbox.burst = false;
+    }
+    outbox.bound.allowBurst(unsent(conn, outbox));
+  }
+}
+
+/** A connection whose unsent packets pass the bound is cut off; it resumes by seq. */
+function check(conn: EngineSocket, outbox: Outbox): void {
+  const queued = unsent(conn, outbox);
+  if (!outbox.bound.exceeded(queued) || conn.readyState !== 'open') return;
+  debug('closing a connection with %d bytes unsent', queued);
+  // Not now: engine.io is in the middle of creating a packet for this connection.
+  process.nextTick(() => {
+    const transport = conn.transport as { socket?: { terminate?(): void } };
+    conn.close(true);
+    transport.socket?.terminate?.();
+  });
+}
+
+/** Bytes waiting for `conn`: engine.io's buffer, and the websocket's unsent frames. */
+function unsent(conn: EngineSocket, outbox: Outbox): number {
+  const transport = conn.transport as { name: string; socket?: { bufferedAmount?: number } };
+  const socket = transport.name === 'websocket' ? (transport.socket?.bufferedAmount ?? 0) : 0;
+  return outbox.buffered + socket;
+}
+
+/** A packet's size: socket.io-parser's string, or a binary attachment. */
+function packetBytes(data: unknown): number {
+  if (typeof data === 'string') return Buffer.byteLength(data);
+  if (data instanceof ArrayBuffer || ArrayBuffer.isView(data)) return data.byteLength;
+  return 0;
+}

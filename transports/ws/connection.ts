@@ -1,0 +1,116 @@
+import { WebSocket } from 'ws';
+import type { Subscription, Visitor } from '../../core/chat.ts';
+import { logger } from '../../core/log.ts';
+import { SendBound } from '../transport.ts';
+import { encodeFrame, type Frame } from './frames.ts';
+
+const debug = logger('ws');
+
+/** One room subscription of a socket: it forwards events while it is the socket's one for the room. */
+export interface RoomFollow {
+  readonly room: string;
+  subscription: Subscription | null;
+}
+
+/** What a connection needs of its transport: its counters and its error mapping. */
+export interface ConnectionHooks {
+  countEvent(): void;
+  refusal(what: string, error: unknown): { error: string; status: number };
+}
+
+/**
+ * One upgraded socket: its visitor (read once from the upgrade's session), its room subscriptions
+ * and the lobby at most, the bound on its unsent output and its heartbeat.
+ */
+export class WsConnection {
+  readonly socket: WebSocket;
+  readonly visitor: Visitor;
+  readonly rooms = new Map<string, RoomFollow>();
+  lobby: { close(): void } | null = null;
+  /** Answered the last ping (the ws README's heartbeat). */
+  #alive = true;
+  /** A replay the client asked for is being written: one burst, allowed on top of the bound. */
+  #replaying = false;
+  readonly #bound: SendBound;
+  readonly #hooks: ConnectionHooks;
+
+  constructor(socket: WebSocket, visitor: Visitor, maxQueueBytes: number, hooks: ConnectionHooks) {
+    this.socket = socket;
+    this.visitor = visitor;
+    this.#bound = new SendBound(maxQueueBytes);
+    this.#hooks = hooks;
+    socket.on('pong', () => {
+      this.#alive = true;
+    });
+    // Oversized frames (1009) and broken peers end here; the socket closes by itself after.
+    socket.on('error', (error) => debug('socket error: %s', error.message));
+  }
+
+  /** Whether `follow` is the socket's subscription to its room (not replaced, not ended). */
+  follows(follow: RoomFollow): boolean {
+    return this.rooms.get(follow.room) === follow;
+  }
+
+  forget(follow: RoomFollow): void {
+    follow.subscription?.close();
+    if (this.follows(follow)) this.rooms.delete(follow.room);
+  }
+
+  /** Every subscription of the socket ends (it closed). */
+  forgetAll(): void {
+    for (const follow of this.rooms.values()) this.forget(follow);
+    this.lobby?.close();
+    this.lobby = null;
+  }
+
+  sendEvent(frame: Buffer): void {
+    if (this.send(frame)) this.#hooks.countEvent();
+  }
+
+  /**
+   * Every frame counts against the bound, events and answers alike: a client that floods bad
+   * frames and never reads would otherwise grow a queue of `error` frames without end.
+   */
+  send(frame: Buffer): boolean {
+    if (this.socket.readyState !== WebSocket.OPEN) return false;
+    this.socket.send(frame, { binary: false });
+    const queued = this.socket.bufferedAmount;
+    if (!this.#replaying && this.#bound.exceeded(queued)) {
+      // A client that stops reading is cut off, not buffered without end; it resumes by seq.
+      debug('dropping a socket with %d bytes unsent', queued);
+      this.socket.terminate();
+    }
+    return true;
+  }
+
+  /** An `error` frame (the transport's one error mapping), with what it is about. */
+  sendError(error: unknown, about: Frame = {}): void {
+    const data = { ...this.#hooks.refusal('a ws frame', error), ...about };
+    this.send(encodeFrame({ type: 'error', data }));
+  }
+
+  /** Writes a replay the client asked for, then allows it on top of the bound. */
+  burst(write: () => void): void {
+    this.#replaying = true;
+    try {
+      write();
+    } finally {
+      this.#replaying = false;
+    }
+    this.#bound.allowBurst(this.socket.bufferedAmount);
+  }
+
+  /**
+   * The ws README's heartbeat, one connection at a time (spread over the period): end it if it
+   * did not answer the previous ping, else ping it.
+   */
+  ping(): void {
+    if (!this.#alive) {
+      debug('ending a socket that did not answer a ping');
+      this.socket.terminate();
+      return;
+    }
+    this.#alive = false;
+    this.socket.ping();
+  }
+}
