@@ -3,6 +3,7 @@ import type { MembersPayload, Message, Room, RoomEventType, TransportName } from
 /**
  * The client side of every transport: `transports/<name>/client.ts` each export a class that
  * implements ChatClient, usable in the browser (bundled for the pages) and in Node (tests, bench).
+ * They extend ClientBase (`client-base.ts`), which holds all they share; each adds its wire.
  * The chat page, the compare page, the tests and the bench swap transports by name.
  *
  * A client follows one room and/or the lobby. It keeps `lastSeq`, the highest `seq` it has seen
