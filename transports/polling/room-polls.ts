@@ -27,22 +27,25 @@ export class RoomPolls {
   readonly #lingerMs: number;
   readonly #maxEvents: number;
   readonly #countEvents: (count: number) => void;
+  readonly #isOpen: () => boolean;
   readonly #seats = new Map<string, Seat>();
   /** Polls that events came for this turn: answered together once the turn's events are in. */
   readonly #due = new Map<RoomPoll, Seat>();
   #pending = 0;
-  #closing = false;
 
   constructor(options: {
     chat: ChatService;
     lingerMs: number;
     maxEvents: number;
     countEvents: (count: number) => void;
+    /** Whether the transport still takes polls (its `readyState` is `open`). */
+    isOpen: () => boolean;
   }) {
     this.#chat = options.chat;
     this.#lingerMs = options.lingerMs;
     this.#maxEvents = options.maxEvents;
     this.#countEvents = options.countEvents;
+    this.#isOpen = options.isOpen;
   }
 
   /** Pending room polls now. */
@@ -52,7 +55,6 @@ export class RoomPolls {
 
   /** Answers every pending poll and lets go of every seat; resolves to when each answer has left. */
   close(): Promise<void>[] {
-    this.#closing = true;
     const ended: Promise<void>[] = [];
     for (const seat of [...this.#seats.values()]) {
       if (seat.poll) {
@@ -157,7 +159,7 @@ export class RoomPolls {
 
   /** The subscription of the newest poll holds the membership; older ones close after it opened. */
   #adopt(seat: Seat, poll: RoomPoll, subscription: Subscription): void {
-    if (seat.state === 'gone' || this.#closing || poll.order < seat.subscriptionOrder) {
+    if (seat.state === 'gone' || !this.#isOpen() || poll.order < seat.subscriptionOrder) {
       subscription.close();
       return;
     }
@@ -269,8 +271,6 @@ export class RoomPolls {
   }
 
   #refuseWhileClosing(): void {
-    if (this.#closing) {
-      throw new ChatError(503, SHUTTING_DOWN);
-    }
+    if (!this.#isOpen()) throw new ChatError(503, SHUTTING_DOWN);
   }
 }

@@ -59,6 +59,7 @@ export class PollingTransport extends TransportServer {
       lingerMs: this.#options.pollLingerMs ?? 10_000,
       maxEvents: this.#options.maxEventsPerAnswer ?? 500,
       countEvents: (count) => this.countEvents(count),
+      isOpen: () => this.readyState === 'open',
     });
     this.#lobbySubscription = http.chat.subscribeLobby((event) => this.#lobby.onEvent(event));
 
