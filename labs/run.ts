@@ -8,7 +8,7 @@ import { readdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { argv, exit } from 'node:process';
 import { fileURLToPath, pathToFileURL } from 'node:url';
-import { UsageError } from '../server.ts';
+import { UsageError } from '../flags.ts';
 
 const LABS = fileURLToPath(new URL('./', import.meta.url));
 
