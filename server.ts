@@ -9,7 +9,6 @@ import type { AddressInfo } from 'node:net';
 import { join, resolve } from 'node:path';
 import { argv, env, exit } from 'node:process';
 import { fileURLToPath } from 'node:url';
-import { parseArgs } from 'node:util';
 import { ChatService } from './core/chat.ts';
 import { GifFiles } from './core/gifs.ts';
 import { type LimitSettings, Limits } from './core/limits.ts';
@@ -19,6 +18,7 @@ import { FileStore } from './core/store/file.ts';
 import { MemoryStore } from './core/store/memory.ts';
 import { isUnreachable, MongoStore, maskMongoUrl } from './core/store/mongo.ts';
 import type { Store, StoreName } from './core/store/store.ts';
+import { oneOf, parseFlags, UsageError, wholeNumber } from './flags.ts';
 import { PollingTransport } from './transports/polling/server.ts';
 import { SocketIoTransport } from './transports/socketio/server.ts';
 import { SseTransport } from './transports/sse/server.ts';
@@ -80,9 +80,6 @@ export interface RunningServer {
   close(): Promise<void>;
 }
 
-/** A flag or value the server cannot take: exit status 2 with `message`. */
-export class UsageError extends Error {}
-
 /** Something the server needs (the database) cannot be reached: exit status 1 with `message`. */
 export class StartError extends Error {}
 
@@ -101,13 +98,19 @@ const TRANSPORTS: Record<TransportName, (options: ServerOptions) => Transport> =
 
 /** Flags beat their environment variables; both are checked the same way. */
 export function parseOptions(args: string[], vars: NodeJS.ProcessEnv = {}): ServerOptions {
-  let parsed: ReturnType<typeof parseFlags>;
-  try {
-    parsed = parseFlags(args);
-  } catch (error) {
-    throw new UsageError((error as Error).message.split('\n')[0]);
-  }
-  const flags = parsed.values;
+  const flags = parseFlags(args, {
+    transport: { type: 'string' },
+    port: { type: 'string' },
+    host: { type: 'string' },
+    store: { type: 'string' },
+    'data-dir': { type: 'string' },
+    'mongo-url': { type: 'string' },
+    'empty-room-grace': { type: 'string' },
+    'allowed-origin': { type: 'string', multiple: true },
+    limits: { type: 'string' },
+    'allowed-host': { type: 'string', multiple: true },
+    help: { type: 'boolean', short: 'h' },
+  });
   const pick = (flag: string | undefined, name: string) => flag ?? vars[name];
   const transport = oneOf('--transport', pick(flags.transport, 'TRANSPORT') ?? 'all', [
     'all',
@@ -134,12 +137,12 @@ export function parseOptions(args: string[], vars: NodeJS.ProcessEnv = {}): Serv
   }
   return {
     transport,
-    port: integer('--port', pick(flags.port, 'PORT') ?? '8005', 0, 65535),
+    port: wholeNumber('--port', pick(flags.port, 'PORT') ?? '8005', 0, 65535),
     host: pick(flags.host, 'HOST') ?? '127.0.0.1',
     store,
     dataDir: resolve(pick(flags['data-dir'], 'DATA_DIR') ?? './data'),
     mongoUrl: pick(flags['mongo-url'], 'MONGO_URL'),
-    emptyRoomGraceMs: integer(
+    emptyRoomGraceMs: wholeNumber(
       '--empty-room-grace',
       pick(flags['empty-room-grace'], 'EMPTY_ROOM_GRACE_MS') ?? '10000',
       0,
@@ -150,42 +153,6 @@ export function parseOptions(args: string[], vars: NodeJS.ProcessEnv = {}): Serv
     cookieSecret: checkedSecret(vars.COOKIE_SECRET || undefined),
     limits: oneOf('--limits', pick(flags.limits, 'LIMITS') ?? 'on', ['on', 'off']) === 'on',
   };
-}
-
-function parseFlags(args: string[]) {
-  return parseArgs({
-    args,
-    strict: true,
-    allowPositionals: false,
-    options: {
-      transport: { type: 'string' },
-      port: { type: 'string' },
-      host: { type: 'string' },
-      store: { type: 'string' },
-      'data-dir': { type: 'string' },
-      'mongo-url': { type: 'string' },
-      'empty-room-grace': { type: 'string' },
-      'allowed-origin': { type: 'string', multiple: true },
-      limits: { type: 'string' },
-      'allowed-host': { type: 'string', multiple: true },
-      help: { type: 'boolean', short: 'h' },
-    },
-  });
-}
-
-function oneOf<T extends string>(flag: string, value: string, allowed: readonly T[]): T {
-  if (!(allowed as readonly string[]).includes(value)) {
-    throw new UsageError(`${flag} must be one of ${allowed.join(', ')}, not "${value}"`);
-  }
-  return value as T;
-}
-
-function integer(flag: string, value: string, min: number, max: number): number {
-  const n = /^\d+$/.test(value) ? Number(value) : Number.NaN;
-  if (!(n >= min && n <= max)) {
-    throw new UsageError(`${flag} must be a whole number from ${min} to ${max}, not "${value}"`);
-  }
-  return n;
 }
 
 async function openStore(options: ServerOptions): Promise<Store> {

@@ -262,87 +262,64 @@ describe('the arithmetic', () => {
 });
 
 describe('the capacity check', () => {
-  const climb = (loadBound: boolean, deliveredPerS: number, steps: [number, boolean, number][]) =>
+  /** Each step as `'<rate> pass|fail <server CPU ms per 1000 deliveries>[ lost <n>]'`. */
+  const climb = (loadBound: boolean, deliveredPerS: number, steps: string[]) =>
     ({
       capacity: {
         ratePerS: 0,
         deliveredPerS,
         loadBound,
         ceilingPerS: 0,
-        steps: steps.map(([ratePerS, pass, serverCpuMsPer1000]) => ({
-          ratePerS,
-          pass,
-          serverCpuMsPer1000,
-          p99Ms: 1,
-          lost: 0,
-          sendErrors: 0,
-          loadCpuPercent: 50,
-          serverCpuPercent: 50,
-          tries: 1,
-        })),
+        steps: steps.map((step) => {
+          const [rate, verdict, cpuMs, , lost] = step.split(' ');
+          return {
+            ratePerS: Number(rate),
+            pass: verdict === 'pass',
+            serverCpuMsPer1000: Number(cpuMs),
+            p99Ms: 1,
+            lost: Number(lost ?? 0),
+            sendErrors: 0,
+            loadCpuPercent: 50,
+            serverCpuPercent: 50,
+            tries: 1,
+          };
+        }),
       },
     }) as unknown as Measurement;
 
-  it('compares measured capacities when the load generator stopped neither climb', () => {
-    const lab = climb(false, 3000, [[40, true, 10]]);
-    const bare = climb(false, 4000, [[40, true, 5]]);
-    expect(capacityCheck(lab, bare)).toEqual({ capacityRatio: 0.75, capacityBasis: 'measured' });
-  });
-
-  it('compares the CPU per delivery at the highest rate both passed when the load stopped one', () => {
-    const lab = climb(true, 5000, [
-      [40, true, 12],
-      [80, true, 10],
-      [160, false, 9],
-    ]);
-    const bare = climb(true, 9000, [
-      [40, true, 6],
-      [80, true, 5],
-      [160, true, 4],
-    ]);
-    expect(capacityCheck(lab, bare)).toEqual({
+  const CASES = [
+    {
+      case: 'compares measured capacities when the load generator stopped neither climb',
+      lab: climb(false, 3000, ['40 pass 10']),
+      bare: climb(false, 4000, ['40 pass 5']),
+      capacityRatio: 0.75,
+      capacityBasis: 'measured',
+    },
+    {
+      case: 'compares the CPU per delivery at the highest rate both passed when the load stopped one',
+      lab: climb(true, 5000, ['40 pass 12', '80 pass 10', '160 fail 9']),
+      bare: climb(true, 9000, ['40 pass 6', '80 pass 5', '160 pass 4']),
       capacityRatio: 0.5,
       capacityBasis: 'CPU per delivery at 80 msg/s',
-    });
-  });
-
-  it('without a rate both passed, compares the CPU per delivery at the highest rate both ran', () => {
-    const lab = climb(true, 4000, [
-      [40, true, 15],
-      [80, false, 14],
-      [57, false, 14],
-      [48, true, 12],
-    ]);
-    const bare = climb(true, 3000, [
-      [40, false, 6],
-      [20, true, 7],
-      [34, true, 6],
-    ]);
-    expect(capacityCheck(lab, bare)).toEqual({
+    },
+    {
+      case: 'without a rate both passed, compares the CPU per delivery at the highest rate both ran',
+      lab: climb(true, 4000, ['40 pass 15', '80 fail 14', '57 fail 14', '48 pass 12']),
+      bare: climb(true, 3000, ['40 fail 6', '20 pass 7', '34 pass 6']),
       capacityRatio: 0.4,
       capacityBasis: 'CPU per delivery at 40 msg/s, the highest rate both ran with nothing lost',
-    });
-  });
-
-  it('with losses at every common rate, compares the CPU per delivery at the highest each passed', () => {
-    const lossy = (m: Measurement, rate: number) => {
-      m.capacity!.steps.find((s) => s.ratePerS === rate)!.lost = 3;
-      return m;
-    };
-    const lab = lossy(
-      climb(true, 4000, [
-        [40, false, 15],
-        [20, true, 12],
-      ]),
-      40,
-    );
-    const bare = climb(true, 3000, [
-      [40, true, 8],
-      [80, true, 6],
-    ]);
-    expect(capacityCheck(lab, bare)).toEqual({
+    },
+    {
+      case: 'with losses at every common rate, compares the CPU per delivery at the highest each passed',
+      lab: climb(true, 4000, ['40 fail 15 lost 3', '20 pass 12']),
+      bare: climb(true, 3000, ['40 pass 8', '80 pass 6']),
       capacityRatio: 0.5,
       capacityBasis: 'CPU per delivery at 20 (lab) and 80 (bare) msg/s',
+    },
+  ];
+  for (const { case: name, lab, bare, capacityRatio, capacityBasis } of CASES) {
+    it(name, () => {
+      expect(capacityCheck(lab, bare)).toEqual({ capacityRatio, capacityBasis });
     });
-  });
+  }
 });

@@ -30,73 +30,58 @@ const LAB = ['#9ecae1', '#4292c6', '#08519c'];
 const BARE = ['#d9d9d9', '#969696', '#525252'];
 
 export function charts(results: BenchResults): Record<string, string> {
-  const pick = (
-    scenario: ScenarioName,
+  type Read = (m: Measurement) => number | null | undefined;
+  /** One bar of every group: the lab's or the bare server's figure `read` of `scenario`. */
+  const series = (
     variant: 'lab' | 'bare',
-    read: (m: Measurement) => number | null | undefined,
-  ) =>
-    results.transports.map((t) => {
+    name: string,
+    shade: number,
+    scenario: ScenarioName,
+    read: Read,
+  ) => ({
+    label: name ? `${variant} ${name}` : variant,
+    color: (variant === 'lab' ? LAB : BARE)[shade]!,
+    values: results.transports.map((t) => {
       const m = results.results[scenario]?.[t]?.[variant];
       return m ? read(m) : null;
-    });
-  const groups = (
-    series: { label: string; color: string; values: (number | null | undefined)[] }[],
-  ) =>
+    }),
+  });
+  const groups = (all: ReturnType<typeof series>[]) =>
     results.transports.map((transport, i) => ({
       label: transport,
-      bars: series.map((s) => ({ label: s.label, color: s.color, value: s.values[i] })),
+      bars: all.map((s) => ({ label: s.label, color: s.color, value: s.values[i] })),
     }));
   const out: Record<string, string> = {};
   const latencyChart = (scenario: ScenarioName, file: string) => {
     if (!results.scenarios.includes(scenario)) return;
+    const p50: Read = (m) => m.latency?.p50;
+    const p99: Read = (m) => m.latency?.p99;
     out[file] = barChart({
       title: `${scenario}: delivery latency (scheduled send to arrival)`,
       unit: 'ms',
       log: true,
       groups: groups([
-        { label: 'lab p50', color: LAB[0]!, values: pick(scenario, 'lab', (m) => m.latency?.p50) },
-        { label: 'lab p99', color: LAB[1]!, values: pick(scenario, 'lab', (m) => m.latency?.p99) },
-        {
-          label: 'bare p50',
-          color: BARE[0]!,
-          values: pick(scenario, 'bare', (m) => m.latency?.p50),
-        },
-        {
-          label: 'bare p99',
-          color: BARE[1]!,
-          values: pick(scenario, 'bare', (m) => m.latency?.p99),
-        },
+        series('lab', 'p50', 0, scenario, p50),
+        series('lab', 'p99', 1, scenario, p99),
+        series('bare', 'p50', 0, scenario, p50),
+        series('bare', 'p99', 1, scenario, p99),
       ]),
     });
   };
   latencyChart('fanout', 'fanout-latency.svg');
   latencyChart('latency', 'latency.svg');
   if (results.scenarios.includes('capacity')) {
+    const delivered: Read = (m) => m.capacity?.deliveredPerS;
+    const ceiling: Read = (m) => m.capacity?.ceilingPerS;
     out['capacity.svg'] = barChart({
       title: 'capacity: delivered msg/s at p99 ≤ 100 ms, no loss; and the server ceiling',
       unit: 'msg/s',
       log: true,
       groups: groups([
-        {
-          label: 'lab',
-          color: LAB[1]!,
-          values: pick('capacity', 'lab', (m) => m.capacity?.deliveredPerS),
-        },
-        {
-          label: 'lab ceiling',
-          color: LAB[0]!,
-          values: pick('capacity', 'lab', (m) => m.capacity?.ceilingPerS),
-        },
-        {
-          label: 'bare',
-          color: BARE[1]!,
-          values: pick('capacity', 'bare', (m) => m.capacity?.deliveredPerS),
-        },
-        {
-          label: 'bare ceiling',
-          color: BARE[0]!,
-          values: pick('capacity', 'bare', (m) => m.capacity?.ceilingPerS),
-        },
+        series('lab', '', 1, 'capacity', delivered),
+        series('lab', 'ceiling', 0, 'capacity', ceiling),
+        series('bare', '', 1, 'capacity', delivered),
+        series('bare', 'ceiling', 0, 'capacity', ceiling),
       ]),
     });
   }
@@ -107,49 +92,25 @@ export function charts(results: BenchResults): Record<string, string> {
   // of a thousand sockets) do not weigh in as they do in a short fanout window.
   const upFrom = results.scenarios.includes('send') ? 'send' : bytesFrom;
   if (bytesFrom && upFrom) {
+    const down: Read = (m) => m.bytesDownPerDelivered;
+    const up: Read = (m) => m.bytesUpPerSent;
     out['bytes.svg'] = barChart({
       title: `bytes on the wire per delivered message (down, ${bytesFrom}) and per sent message (up, ${upFrom})`,
       unit: 'bytes',
       groups: groups([
-        {
-          label: 'lab down',
-          color: LAB[1]!,
-          values: pick(bytesFrom, 'lab', (m) => m.bytesDownPerDelivered),
-        },
-        {
-          label: 'bare down',
-          color: BARE[1]!,
-          values: pick(bytesFrom, 'bare', (m) => m.bytesDownPerDelivered),
-        },
-        {
-          label: 'lab up',
-          color: LAB[0]!,
-          values: pick(upFrom, 'lab', (m) => m.bytesUpPerSent),
-        },
-        {
-          label: 'bare up',
-          color: BARE[0]!,
-          values: pick(upFrom, 'bare', (m) => m.bytesUpPerSent),
-        },
+        series('lab', 'down', 1, bytesFrom, down),
+        series('bare', 'down', 1, bytesFrom, down),
+        series('lab', 'up', 0, upFrom, up),
+        series('bare', 'up', 0, upFrom, up),
       ]),
     });
   }
   if (results.scenarios.includes('idle')) {
+    const heap: Read = (m) => (m.idle ? m.idle.heapPerConnection / 1024 : null);
     out['memory.svg'] = barChart({
       title: 'idle: server memory per open connection (live heap after a full GC)',
       unit: 'KiB',
-      groups: groups([
-        {
-          label: 'lab',
-          color: LAB[1]!,
-          values: pick('idle', 'lab', (m) => (m.idle ? m.idle.heapPerConnection / 1024 : null)),
-        },
-        {
-          label: 'bare',
-          color: BARE[1]!,
-          values: pick('idle', 'bare', (m) => (m.idle ? m.idle.heapPerConnection / 1024 : null)),
-        },
-      ]),
+      groups: groups([series('lab', '', 1, 'idle', heap), series('bare', '', 1, 'idle', heap)]),
     });
   }
   return out;

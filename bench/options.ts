@@ -2,8 +2,8 @@
  * `npm run bench -- [options]`: the flags and the sizes they give each scenario. bench/README.md
  * documents every option; `--help` prints USAGE.
  */
-import { parseArgs } from 'node:util';
 import { TRANSPORT_NAMES, type TransportName } from '../core/model.ts';
+import { parseFlags, UsageError } from '../flags.ts';
 
 export const SCENARIO_NAMES = ['idle', 'latency', 'fanout', 'rooms', 'send', 'capacity'] as const;
 export type ScenarioName = (typeof SCENARIO_NAMES)[number];
@@ -53,32 +53,21 @@ export interface Sizes {
   };
 }
 
-export class OptionsError extends Error {}
-
 export function parseOptions(args: string[]): BenchOptions | 'help' {
-  let values: Record<string, string | boolean | undefined>;
-  try {
-    values = parseArgs({
-      args,
-      strict: true,
-      options: {
-        quick: { type: 'boolean' },
-        transports: { type: 'string' },
-        scenarios: { type: 'string' },
-        users: { type: 'string' },
-        rate: { type: 'string' },
-        duration: { type: 'string' },
-        idle: { type: 'string' },
-        runs: { type: 'string' },
-        'max-rate': { type: 'string' },
-        out: { type: 'string' },
-        'no-pin': { type: 'boolean' },
-        help: { type: 'boolean', short: 'h' },
-      },
-    }).values;
-  } catch (error) {
-    throw new OptionsError((error as Error).message.split('\n')[0]);
-  }
+  const values = parseFlags(args, {
+    quick: { type: 'boolean' },
+    transports: { type: 'string' },
+    scenarios: { type: 'string' },
+    users: { type: 'string' },
+    rate: { type: 'string' },
+    duration: { type: 'string' },
+    idle: { type: 'string' },
+    runs: { type: 'string' },
+    'max-rate': { type: 'string' },
+    out: { type: 'string' },
+    'no-pin': { type: 'boolean' },
+    help: { type: 'boolean', short: 'h' },
+  });
   if (values.help) return 'help';
   const quick = values.quick === true;
   const users = number(values.users, '--users', quick ? 50 : 1000, 2, 5000);
@@ -117,30 +106,36 @@ export function parseOptions(args: string[]): BenchOptions | 'help' {
     transports: list(values.transports, '--transports', TRANSPORT_NAMES),
     scenarios: list(values.scenarios, '--scenarios', SCENARIO_NAMES),
     runs: number(values.runs, '--runs', 1, 1, 20),
-    out: typeof values.out === 'string' ? values.out : 'bench/results',
+    out: values.out ?? 'bench/results',
     pin: values['no-pin'] !== true,
     sizes,
   };
 }
 
-function number(value: unknown, flag: string, fallback: number, min: number, max: number): number {
+function number(
+  value: string | undefined,
+  flag: string,
+  fallback: number,
+  min: number,
+  max: number,
+): number {
   if (value === undefined) return fallback;
   const n = Number(value);
-  if (!(typeof value === 'string' && value.trim() !== '' && n >= min && n <= max)) {
-    throw new OptionsError(`${flag} must be a number from ${min} to ${max}, not "${value}"`);
+  if (!(value.trim() !== '' && n >= min && n <= max)) {
+    throw new UsageError(`${flag} must be a number from ${min} to ${max}, not "${value}"`);
   }
   return flag === '--users' || flag === '--runs' ? Math.round(n) : n;
 }
 
-function list<T extends string>(value: unknown, flag: string, all: readonly T[]): T[] {
+function list<T extends string>(value: string | undefined, flag: string, all: readonly T[]): T[] {
   if (value === undefined) return [...all];
-  const names = String(value)
+  const names = value
     .split(',')
     .map((name) => name.trim())
     .filter(Boolean);
   for (const name of names) {
     if (!(all as readonly string[]).includes(name)) {
-      throw new OptionsError(`${flag} takes ${all.join(', ')}; "${name}" is none of them`);
+      throw new UsageError(`${flag} takes ${all.join(', ')}; "${name}" is none of them`);
     }
   }
   // In the canonical order, whatever the order given.

@@ -8,8 +8,9 @@ import { readFileSync } from 'node:fs';
 import os from 'node:os';
 import { argv, exit } from 'node:process';
 import type { TransportName } from '../core/model.ts';
+import { UsageError } from '../flags.ts';
 import { runIdle } from './idle.ts';
-import { type BenchOptions, OptionsError, parseOptions, USAGE } from './options.ts';
+import { type BenchOptions, parseOptions, USAGE } from './options.ts';
 import {
   type Pinning,
   pinning,
@@ -46,7 +47,7 @@ async function main(): Promise<number> {
   try {
     options = parseOptions(args);
   } catch (error) {
-    if (!(error instanceof OptionsError)) throw error;
+    if (!(error instanceof UsageError)) throw error;
     console.error(`${error.message}\n${USAGE}`);
     return 2;
   }

@@ -3,14 +3,9 @@
  * joins settle, and one measured window between two `/api/stats` snapshots.
  */
 import type { TransportName } from '../core/model.ts';
+import type { DeliveryReport } from './deliveries.ts';
 import type { Job, PhaseReport } from './load.ts';
-import {
-  delta,
-  type Percentiles,
-  type ServerDelta,
-  type ServerFigures,
-  serverFigures,
-} from './metrics.ts';
+import { delta, type ServerDelta, type ServerFigures, serverFigures } from './metrics.ts';
 import type { Sizes } from './options.ts';
 import type { Target, Worker } from './processes.ts';
 
@@ -28,18 +23,12 @@ export interface CapacityStep {
   tries: number;
 }
 
-/** Everything measured in one scenario on one server (lab or bare) in one run. */
-export interface Measurement extends ServerFigures {
+/**
+ * Everything measured in one scenario on one server (lab or bare) in one run: what the clients
+ * counted (the first failed send goes into `warnings`), and what the server did.
+ */
+export interface Measurement extends ServerFigures, Omit<DeliveryReport, 'firstSendError'> {
   users: number;
-  sent: number;
-  sendErrors: number;
-  expected: number;
-  delivered: number;
-  lost: number;
-  duplicates: number;
-  outOfOrder: number;
-  latency: Percentiles | null;
-  ack: Percentiles | null;
   deliveredPerS: number;
   sendsPerS: number;
   loadCpuPercent: number;

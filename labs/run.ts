@@ -8,7 +8,7 @@ import { readdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { argv, exit } from 'node:process';
 import { fileURLToPath, pathToFileURL } from 'node:url';
-import { UsageError } from '../server.ts';
+import { UsageError } from '../flags.ts';
 
 const LABS = fileURLToPath(new URL('./', import.meta.url));
 
@@ -45,15 +45,6 @@ function find(labs: Lab[], wanted: string): Lab | undefined {
   );
 }
 
-function isUsageError(error: unknown): boolean {
-  const code = (error as { code?: unknown }).code;
-  return (
-    error instanceof UsageError ||
-    error instanceof RangeError ||
-    (typeof code === 'string' && code.startsWith('ERR_PARSE_ARGS'))
-  );
-}
-
 async function main(): Promise<void> {
   const [wanted, ...flags] = argv.slice(2);
   const labs = await listLabs();
@@ -75,7 +66,7 @@ async function main(): Promise<void> {
   try {
     running = await entry.main(flags);
   } catch (error) {
-    if (isUsageError(error)) {
+    if (error instanceof UsageError) {
       console.error(`${lab.name}: ${(error as Error).message.split('\n')[0]}`);
       exit(2);
     }

@@ -1,4 +1,5 @@
-import { afterAll, beforeAll, expect, it } from 'vitest';
+import { expect, it } from 'vitest';
+import { startedLab } from '../shared/started.ts';
 import { main } from './server.ts';
 
 /**
@@ -9,25 +10,20 @@ import { main } from './server.ts';
 const INTERVAL_MS = 500;
 const SHORT_EVERY_MS = 30;
 
-let lab: Awaited<ReturnType<typeof main>>;
-const log: string[] = [];
-
-beforeAll(async () => {
-  lab = await main(['--port', '0', '--interval', String(INTERVAL_MS)], (line) => log.push(line));
-});
-afterAll(() => lab.close());
+const started = startedLab(main, ['--port', '0', '--interval', String(INTERVAL_MS)]);
+const { log } = started;
 
 async function askClock(after: number, wait: number) {
-  const response = await fetch(`${lab.url}clock?after=${after}&wait=${wait}`);
+  const response = await fetch(`${started.lab.url}clock?after=${after}&wait=${wait}`);
   return (await response.json()) as { tick: number; time: string };
 }
 
 it('serves the page and prints the URL to open', async () => {
   expect(log[0]).toMatch(/^open http:\/\/127\.0\.0\.1:\d+\//);
-  const page = await (await fetch(lab.url)).text();
+  const page = await (await fetch(started.lab.url)).text();
   expect(page).toContain('src="page.js"');
   expect(page).not.toMatch(/<script>/);
-  expect((await fetch(`${lab.url}page.js`)).status).toBe(200);
+  expect((await fetch(`${started.lab.url}page.js`)).status).toBe(200);
 });
 
 it('a long poll is held until the clock ticks; wait=0 answers at once', async () => {
@@ -46,23 +42,18 @@ it('short polling makes many more requests than long polling for the same ticks'
   const seen = { short: -1, long: -1 };
   let running = true;
 
-  const shortPolling = (async () => {
+  /** Asks as the page's `mode` column does (wait=0 then a pause, or wait=25) until stopped. */
+  const poll = async (mode: 'short' | 'long', wait: number, pauseMs: number) => {
     while (running) {
-      const answer = await askClock(seen.short, 0);
-      counts.short.requests += 1;
-      if (answer.tick <= seen.short) counts.short.empty += 1;
-      seen.short = Math.max(seen.short, answer.tick);
-      await new Promise((done) => setTimeout(done, SHORT_EVERY_MS));
+      const answer = await askClock(seen[mode], wait);
+      counts[mode].requests += 1;
+      if (answer.tick <= seen[mode]) counts[mode].empty += 1;
+      seen[mode] = Math.max(seen[mode], answer.tick);
+      if (pauseMs > 0) await new Promise((done) => setTimeout(done, pauseMs));
     }
-  })();
-  const longPolling = (async () => {
-    while (running) {
-      const answer = await askClock(seen.long, 25);
-      counts.long.requests += 1;
-      if (answer.tick <= seen.long) counts.long.empty += 1;
-      seen.long = Math.max(seen.long, answer.tick);
-    }
-  })();
+  };
+  const shortPolling = poll('short', 0, SHORT_EVERY_MS);
+  const longPolling = poll('long', 25, 0);
 
   await new Promise((done) => setTimeout(done, INTERVAL_MS * 5 + 50));
   running = false;

@@ -3,32 +3,15 @@
  * asks it by short polling (`wait=0`, every second: answer at once, news or not) and by long
  * polling (the server holds the request until the next tick), and counts what each costs.
  */
-import { createServer } from 'node:http';
 import { fileURLToPath } from 'node:url';
-import { parseArgs } from 'node:util';
-import Koa from 'koa';
-import serve from 'koa-static';
+import { bareFlags, listen, pageServer, stop } from '../shared/bare.ts';
 
 const PUBLIC = fileURLToPath(new URL('./public/', import.meta.url));
 /** How long a long poll may be held at most, as in the app's /poll (PROTOCOL.md). */
 const MAX_WAIT_S = 55;
 
 export async function main(args: string[], log: (line: string) => void = console.info) {
-  const { values } = parseArgs({
-    args,
-    options: {
-      port: { type: 'string', default: '8005' },
-      interval: { type: 'string', default: '5000' },
-    },
-  });
-  const port = Number(values.port);
-  const interval = Number(values.interval);
-  if (!Number.isInteger(port) || port < 0 || port > 65535) {
-    throw new RangeError(`--port must be a whole number from 0 to 65535, not "${values.port}"`);
-  }
-  if (!Number.isInteger(interval) || interval < 10) {
-    throw new RangeError(`--interval must be a whole number of ms, at least 10`);
-  }
+  const { port, interval } = bareFlags(args, 5000);
 
   let tick = 0;
   let time = new Date().toISOString();
@@ -49,10 +32,8 @@ export async function main(args: string[], log: (line: string) => void = console
     for (const answer of waiting) answer();
   }, interval);
 
-  const app = new Koa();
-  app.use(serve(PUBLIC));
   // GET /clock?after=N&wait=S: the clock, as soon as it is past tick N, or after S seconds anyway.
-  app.use(async (ctx, next) => {
+  const server = pageServer(PUBLIC, async (ctx, next) => {
     if (ctx.method !== 'GET' || ctx.path !== '/clock') return next();
     const after = Number(ctx.query.after ?? -1);
     const wait = Math.min(Math.max(Number(ctx.query.wait ?? 25) || 0, 0), MAX_WAIT_S);
@@ -76,12 +57,7 @@ export async function main(args: string[], log: (line: string) => void = console
     ctx.body = { tick, time };
   });
 
-  const server = createServer(app.callback());
-  await new Promise<void>((done, fail) =>
-    server.once('error', fail).listen(port, '127.0.0.1', done),
-  );
-  const address = server.address();
-  const url = `http://127.0.0.1:${typeof address === 'object' && address ? address.port : port}/`;
+  const url = await listen(server, port);
   log(`open ${url}  (the clock ticks every ${interval} ms)`);
 
   return {
@@ -89,8 +65,7 @@ export async function main(args: string[], log: (line: string) => void = console
     close: async () => {
       clearInterval(clock);
       for (const answer of waiting) answer();
-      server.closeAllConnections();
-      await new Promise((done) => server.close(done));
+      await stop(server);
     },
   };
 }

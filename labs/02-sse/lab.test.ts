@@ -1,26 +1,26 @@
 import { EventSource } from 'eventsource';
-import { afterAll, beforeAll, expect, it } from 'vitest';
+import { expect, it } from 'vitest';
 import { eventually } from '../../test/support/http.ts';
+import { startedLab } from '../shared/started.ts';
 import { main } from './server.ts';
 
 /** A tick every 100 ms (1 s by default); the browser waits 300 ms before it reconnects (2 s). */
 const INTERVAL_MS = 100;
 const RETRY_MS = 300;
 
-let lab: Awaited<ReturnType<typeof main>>;
-const log: string[] = [];
-
-beforeAll(async () => {
-  lab = await main(
-    ['--port', '0', '--interval', String(INTERVAL_MS), '--retry', String(RETRY_MS)],
-    (line) => log.push(line),
-  );
-});
-afterAll(() => lab.close());
+const started = startedLab(main, [
+  '--port',
+  '0',
+  '--interval',
+  String(INTERVAL_MS),
+  '--retry',
+  String(RETRY_MS),
+]);
+const { log } = started;
 
 /** An EventSource on /clock recording every event, with the Node `eventsource` package. */
 function openClock() {
-  const source = new EventSource(`${lab.url}clock`);
+  const source = new EventSource(`${started.lab.url}clock`);
   const received: { type: string; id: string; data: { replayed?: boolean; text?: string } }[] = [];
   for (const type of ['tick', 'note']) {
     source.addEventListener(type, (event) => {
@@ -32,7 +32,7 @@ function openClock() {
 }
 
 it('streams the clock as events with ids, and says how long to wait before reconnecting', async () => {
-  const response = await fetch(`${lab.url}clock`);
+  const response = await fetch(`${started.lab.url}clock`);
   expect(response.headers.get('content-type')).toMatch(/^text\/event-stream/);
   const reader = response.body!.getReader();
   let text = '';
@@ -48,7 +48,7 @@ it('a reconnect resumes from Last-Event-ID: every tick once, none lost', async (
   try {
     await eventually(() => clock.ticks().length >= 3, 3000, 'three ticks');
     const before = clock.ticks().length;
-    const breaking = await fetch(`${lab.url}break`, { method: 'POST' });
+    const breaking = await fetch(`${started.lab.url}break`, { method: 'POST' });
     expect(breaking.status).toBe(204);
 
     // The stream is gone for RETRY_MS, so ticks are missed, then replayed on the reconnect.
@@ -79,7 +79,10 @@ it('the browser cannot send on the stream: a POST goes up, and the server pushes
   try {
     await eventually(() => first.ticks().length > 0 && second.ticks().length > 0, 3000, 'ticks');
     expect('send' in first.source).toBe(false);
-    const posted = await fetch(`${lab.url}note`, { method: 'POST', body: 'hello from below' });
+    const posted = await fetch(`${started.lab.url}note`, {
+      method: 'POST',
+      body: 'hello from below',
+    });
     expect(posted.status).toBe(204);
     for (const clock of [first, second]) {
       await eventually(
@@ -88,7 +91,9 @@ it('the browser cannot send on the stream: a POST goes up, and the server pushes
         'the note on every stream',
       );
     }
-    expect((await fetch(`${lab.url}note`, { method: 'POST', body: '  ' })).status).toBe(400);
+    expect((await fetch(`${started.lab.url}note`, { method: 'POST', body: '  ' })).status).toBe(
+      400,
+    );
   } finally {
     first.source.close();
     second.source.close();

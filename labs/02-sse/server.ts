@@ -4,11 +4,10 @@
  * `Last-Event-ID`, and the server replays the ticks it missed. The stream only goes down: the page
  * sends notes up with a separate POST, which the server then pushes to every stream.
  */
-import { createServer, type ServerResponse } from 'node:http';
+import type { ServerResponse } from 'node:http';
 import { fileURLToPath } from 'node:url';
-import { parseArgs } from 'node:util';
-import Koa from 'koa';
-import serve from 'koa-static';
+import { wholeNumber } from '../../flags.ts';
+import { bareFlags, listen, pageServer, stop } from '../shared/bare.ts';
 
 const PUBLIC = fileURLToPath(new URL('./public/', import.meta.url));
 /** Ticks kept for streams that come back. */
@@ -20,23 +19,9 @@ interface Tick {
 }
 
 export async function main(args: string[], log: (line: string) => void = console.info) {
-  const { values } = parseArgs({
-    args,
-    options: {
-      port: { type: 'string', default: '8005' },
-      interval: { type: 'string', default: '1000' },
-      retry: { type: 'string', default: '2000' },
-    },
-  });
-  const port = Number(values.port);
-  const interval = Number(values.interval);
-  const retry = Number(values.retry);
-  if (!Number.isInteger(port) || port < 0 || port > 65535) {
-    throw new RangeError(`--port must be a whole number from 0 to 65535, not "${values.port}"`);
-  }
-  if (!Number.isInteger(interval) || interval < 10 || !Number.isInteger(retry) || retry < 10) {
-    throw new RangeError('--interval and --retry must be whole numbers of ms, at least 10');
-  }
+  const flags = bareFlags(args, 1000, { retry: { type: 'string', default: '2000' } });
+  const { port, interval } = flags;
+  const retry = wholeNumber('--retry', flags.retry, 10, 600_000, 'ms');
 
   const streams = new Set<ServerResponse>();
   const ticks: Tick[] = [];
@@ -54,9 +39,7 @@ export async function main(args: string[], log: (line: string) => void = console
     broadcast(frame(tick, false));
   }, interval);
 
-  const app = new Koa();
-  app.use(serve(PUBLIC));
-  app.use(async (ctx, next) => {
+  const server = pageServer(PUBLIC, async (ctx, next) => {
     // GET /clock: the event stream. koa steps aside (respond = false): we write to it for good.
     if (ctx.method === 'GET' && ctx.path === '/clock') {
       ctx.respond = false;
@@ -108,12 +91,7 @@ export async function main(args: string[], log: (line: string) => void = console
     await next();
   });
 
-  const server = createServer(app.callback());
-  await new Promise<void>((done, fail) =>
-    server.once('error', fail).listen(port, '127.0.0.1', done),
-  );
-  const address = server.address();
-  const url = `http://127.0.0.1:${typeof address === 'object' && address ? address.port : port}/`;
+  const url = await listen(server, port);
   log(`open ${url}  (a tick every ${interval} ms, retry ${retry} ms)`);
 
   return {
@@ -121,8 +99,7 @@ export async function main(args: string[], log: (line: string) => void = console
     close: async () => {
       clearInterval(clock);
       for (const stream of streams) stream.end();
-      server.closeAllConnections();
-      await new Promise((done) => server.close(done));
+      await stop(server);
     },
   };
 }

@@ -1,22 +1,18 @@
-import { afterAll, beforeAll, expect, it } from 'vitest';
+import { expect, it } from 'vitest';
 import WebSocket from 'ws';
 import { eventually } from '../../test/support/http.ts';
+import { startedLab } from '../shared/started.ts';
 import { main } from './server.ts';
 
 /** The server sends every 100 ms here (3 s in the book). */
 const INTERVAL_MS = 100;
 
-let lab: Awaited<ReturnType<typeof main>>;
-const log: string[] = [];
-
-beforeAll(async () => {
-  lab = await main(['--port', '0', '--interval', String(INTERVAL_MS)], (line) => log.push(line));
-});
-afterAll(() => lab.close());
+const started = startedLab(main, ['--port', '0', '--interval', String(INTERVAL_MS)]);
+const { log } = started;
 
 /** The book's client in Node: records what the server sends and answers each message. */
 async function connect(reply: string) {
-  const socket = new WebSocket(lab.url.replace('http', 'ws'));
+  const socket = new WebSocket(started.lab.url.replace('http', 'ws'));
   const received: { text: string; at: number }[] = [];
   socket.on('message', (data) => {
     received.push({ text: String(data), at: Date.now() });

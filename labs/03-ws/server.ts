@@ -3,36 +3,17 @@
  * every connected client a message every `--interval` ms, the client answers each one, and the
  * server logs who connected, what they said and when they left.
  */
-import { createServer } from 'node:http';
 import { fileURLToPath } from 'node:url';
-import { parseArgs } from 'node:util';
-import Koa from 'koa';
-import serve from 'koa-static';
 import { WebSocket, WebSocketServer } from 'ws';
+import { bareFlags, listen, pageServer, stop } from '../shared/bare.ts';
 
 const PUBLIC = fileURLToPath(new URL('./public/', import.meta.url));
 
 export async function main(args: string[], log: (line: string) => void = console.info) {
-  const { values } = parseArgs({
-    args,
-    options: {
-      port: { type: 'string', default: '8005' },
-      interval: { type: 'string', default: '3000' },
-    },
-  });
-  const port = Number(values.port);
-  const interval = Number(values.interval);
-  if (!Number.isInteger(port) || port < 0 || port > 65535) {
-    throw new RangeError(`--port must be a whole number from 0 to 65535, not "${values.port}"`);
-  }
-  if (!Number.isInteger(interval) || interval < 10) {
-    throw new RangeError('--interval must be a whole number of ms, at least 10');
-  }
+  const { port, interval } = bareFlags(args, 3000);
 
   // koa serves the page; the WebSocket shares its HTTP server and port.
-  const app = new Koa();
-  app.use(serve(PUBLIC));
-  const server = createServer(app.callback());
+  const server = pageServer(PUBLIC);
 
   // noServer: we hand each upgrade request to ws ourselves (the place to check a path or a
   // session before a socket exists; the app's transports/ws/server.ts does both).
@@ -63,11 +44,7 @@ export async function main(args: string[], log: (line: string) => void = console
     }, interval);
   });
 
-  await new Promise<void>((done, fail) =>
-    server.once('error', fail).listen(port, '127.0.0.1', done),
-  );
-  const address = server.address();
-  const url = `http://127.0.0.1:${typeof address === 'object' && address ? address.port : port}/`;
+  const url = await listen(server, port);
   log(`open ${url}  (the server sends every ${interval} ms)`);
 
   return {
@@ -75,8 +52,7 @@ export async function main(args: string[], log: (line: string) => void = console
     close: async () => {
       for (const ws of wss.clients) ws.terminate();
       wss.close();
-      server.closeAllConnections();
-      await new Promise((done) => server.close(done));
+      await stop(server);
     },
   };
 }

@@ -1,6 +1,7 @@
 import { io, type Socket } from 'socket.io-client';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { eventually } from '../../test/support/http.ts';
+import { startedLab } from '../shared/started.ts';
 import { main } from './server.ts';
 
 /** `news` every 100 ms here (3 s in the book). */
@@ -29,30 +30,26 @@ function connect(lab: Lab, options: { transports?: string[] } = {}) {
 }
 
 describe('by default (polling first, then the upgrade)', () => {
-  let lab: Lab;
-  const log: string[] = [];
-  beforeAll(async () => {
-    lab = await main(['--port', '0', '--interval', String(INTERVAL_MS)], (line) => log.push(line));
-  });
-  afterAll(() => lab.close());
+  const started = startedLab(main, ['--port', '0', '--interval', String(INTERVAL_MS)]);
+  const { log } = started;
 
   it('serves the page and the Socket.IO client for the browser from the lab itself', async () => {
-    const page = await (await fetch(lab.url)).text();
+    const page = await (await fetch(started.lab.url)).text();
     expect(page).toContain('src="client.js"');
-    const client = await fetch(`${lab.url}socket.io/socket.io.esm.min.js`);
+    const client = await fetch(`${started.lab.url}socket.io/socket.io.esm.min.js`);
     expect(client.status).toBe(200);
     expect(client.headers.get('content-type')).toMatch(/javascript/);
   });
 
   it('the handshake is a polling request that offers the upgrade to websocket', async () => {
-    const handshake = await fetch(`${lab.url}socket.io/?EIO=4&transport=polling`);
+    const handshake = await fetch(`${started.lab.url}socket.io/?EIO=4&transport=polling`);
     const body = await handshake.text();
     expect(body.startsWith('0{')).toBe(true);
     expect(JSON.parse(body.slice(1))).toMatchObject({ upgrades: ['websocket'] });
   });
 
   it('news arrives every interval, each reply is logged; polling first, then websocket', async () => {
-    const { socket, seen } = connect(lab);
+    const { socket, seen } = connect(started.lab);
     try {
       await eventually(() => seen.news.length >= 3, 3000, 'three news');
       expect(seen.news[0]).toBe('Hello Socket.IO');
@@ -82,25 +79,27 @@ describe('by default (polling first, then the upgrade)', () => {
 });
 
 describe("--transport websocket (the book's transports: ['websocket'])", () => {
-  let lab: Lab;
-  const log: string[] = [];
-  beforeAll(async () => {
-    lab = await main(
-      ['--port', '0', '--interval', String(INTERVAL_MS), '--transport', 'websocket'],
-      (line) => log.push(line),
-    );
-  });
-  afterAll(() => lab.close());
+  const started = startedLab(main, [
+    '--port',
+    '0',
+    '--interval',
+    String(INTERVAL_MS),
+    '--transport',
+    'websocket',
+  ]);
+  const { log } = started;
 
   it('prints the page URL with the choice, and refuses a polling handshake', async () => {
-    expect(lab.url).toMatch(/\?transport=websocket$/);
-    const handshake = await fetch(`${new URL(lab.url).origin}/socket.io/?EIO=4&transport=polling`);
+    expect(started.lab.url).toMatch(/\?transport=websocket$/);
+    const handshake = await fetch(
+      `${new URL(started.lab.url).origin}/socket.io/?EIO=4&transport=polling`,
+    );
     expect(handshake.status).toBe(400);
     await handshake.body?.cancel();
   });
 
   it('connects over websocket at once: no polling, no upgrade', async () => {
-    const { socket, seen } = connect(lab, { transports: ['websocket'] });
+    const { socket, seen } = connect(started.lab, { transports: ['websocket'] });
     try {
       await eventually(() => seen.news.length >= 2, 3000, 'news');
       expect(seen.transports).toEqual(['websocket']);

@@ -4,12 +4,10 @@
  * and then upgrades to a WebSocket; `--transport websocket` is the book's
  * `transports: ['websocket']`, which skips the polling part.
  */
-import { createServer } from 'node:http';
 import { fileURLToPath } from 'node:url';
-import { parseArgs } from 'node:util';
-import Koa from 'koa';
-import serve from 'koa-static';
 import { Server } from 'socket.io';
+import { oneOf } from '../../flags.ts';
+import { bareFlags, listen, pageServer } from '../shared/bare.ts';
 
 const PUBLIC = fileURLToPath(new URL('./public/', import.meta.url));
 const TRANSPORTS = {
@@ -17,38 +15,20 @@ const TRANSPORTS = {
   polling: ['polling'],
   websocket: ['websocket'],
 } as const;
+type Choice = keyof typeof TRANSPORTS;
 
 export async function main(args: string[], log: (line: string) => void = console.info) {
-  const { values } = parseArgs({
-    args,
-    options: {
-      port: { type: 'string', default: '8005' },
-      interval: { type: 'string', default: '3000' },
-      transport: { type: 'string', default: 'auto' },
-    },
-  });
-  const port = Number(values.port);
-  const interval = Number(values.interval);
-  const transport = values.transport;
-  if (!Number.isInteger(port) || port < 0 || port > 65535) {
-    throw new RangeError(`--port must be a whole number from 0 to 65535, not "${values.port}"`);
-  }
-  if (!Number.isInteger(interval) || interval < 10) {
-    throw new RangeError('--interval must be a whole number of ms, at least 10');
-  }
-  if (!(transport in TRANSPORTS)) {
-    throw new RangeError(`--transport must be one of auto, polling, websocket, not "${transport}"`);
-  }
+  const flags = bareFlags(args, 3000, { transport: { type: 'string', default: 'auto' } });
+  const { port, interval } = flags;
+  const transport = oneOf('--transport', flags.transport, Object.keys(TRANSPORTS) as Choice[]);
 
-  const app = new Koa();
-  app.use(serve(PUBLIC));
-  const server = createServer(app.callback());
+  const server = pageServer(PUBLIC);
 
   // Socket.IO takes over /socket.io/ on the same server, and serves its browser client there too
   // (/socket.io/socket.io.esm.min.js, from node_modules/socket.io-client/dist: no CDN).
   const io = new Server(server, {
     path: '/socket.io',
-    transports: [...TRANSPORTS[transport as keyof typeof TRANSPORTS]],
+    transports: [...TRANSPORTS[transport]],
   });
 
   io.on('connection', (socket) => {
@@ -74,15 +54,9 @@ export async function main(args: string[], log: (line: string) => void = console
     }, interval);
   });
 
-  await new Promise<void>((done, fail) =>
-    server.once('error', fail).listen(port, '127.0.0.1', done),
-  );
-  const address = server.address();
-  const base = `http://127.0.0.1:${typeof address === 'object' && address ? address.port : port}/`;
+  const base = await listen(server, port);
   const url = transport === 'auto' ? base : `${base}?transport=${transport}`;
-  log(
-    `open ${url}  (news every ${interval} ms; transports: ${TRANSPORTS[transport as keyof typeof TRANSPORTS].join(', ')})`,
-  );
+  log(`open ${url}  (news every ${interval} ms; transports: ${TRANSPORTS[transport].join(', ')})`);
 
   return {
     url,

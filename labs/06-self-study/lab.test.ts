@@ -7,19 +7,12 @@ import {
 } from '../../core/model.ts';
 import { clientFor, type TestClient } from '../../test/support/clients.ts';
 import { memberList, newSession, type Session } from '../../test/support/http.ts';
-import type { LabApp } from '../shared/app.ts';
+import { startedLab } from '../shared/started.ts';
 import { main } from './server.ts';
 
 /** The five 스스로 해보기 exercises, each through a real client of every transport. */
 
-let lab: LabApp;
-beforeAll(async () => {
-  lab = await main(
-    ['--port', '0', '--member-grace', '100', '--poll-linger', '150'],
-    () => undefined,
-  );
-});
-afterAll(() => lab.close());
+const started = startedLab(main, ['--port', '0', '--member-grace', '100', '--poll-linger', '150']);
 
 const texts = (client: TestClient, type: string) =>
   client.events.filter((e) => e.type === type).map((e) => (e.data as Message).chat);
@@ -32,14 +25,14 @@ describe.each(TRANSPORT_NAMES)('over %s', (transport: TransportName) => {
   let carol: Session;
   const clients: TestClient[] = [];
   const client = (session: Session) => {
-    const made = clientFor(transport, lab.origin, session);
+    const made = clientFor(transport, started.lab.origin, session);
     clients.push(made);
     return made;
   };
   beforeAll(async () => {
-    alice = await newSession(lab.origin);
-    bob = await newSession(lab.origin);
-    carol = await newSession(lab.origin);
+    alice = await newSession(started.lab.origin);
+    bob = await newSession(started.lab.origin);
+    carol = await newSession(started.lab.origin);
   });
   afterAll(() => {
     for (const each of clients) each.close();
@@ -120,7 +113,7 @@ describe.each(TRANSPORT_NAMES)('over %s', (transport: TransportName) => {
     const order = c.events.filter((e) => ['exit', 'owner'].includes(e.type)).map((e) => e.type);
     expect(order).toEqual(['exit', 'owner']);
     await c.waitFor(() => lastMembers(c)?.ownerId === bob.userId, 'the new owner in members');
-    const rooms = (await (await fetch(`${lab.origin}/api/rooms`)).json()) as {
+    const rooms = (await (await fetch(`${started.lab.origin}/api/rooms`)).json()) as {
       rooms: { id: string; owner: string }[];
     };
     expect(rooms.rooms.find((r) => r.id === room.id)?.owner).toBe(bob.user);

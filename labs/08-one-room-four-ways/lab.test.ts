@@ -1,10 +1,10 @@
 import { existsSync } from 'node:fs';
 import { chromium } from 'playwright-core';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { TRANSPORT_NAMES } from '../../core/model.ts';
 import { clientFor } from '../../test/support/clients.ts';
 import { newSession } from '../../test/support/http.ts';
-import type { LabApp } from '../shared/app.ts';
+import { startedLab } from '../shared/started.ts';
 import { main } from './server.ts';
 
 const CHROMIUM = '/usr/bin/chromium';
@@ -13,24 +13,22 @@ if (!hasChromium) {
   console.warn('lab 08 page test skipped: install Chromium with: apt-get install -y chromium');
 }
 
-let lab: LabApp;
-const log: string[] = [];
-beforeAll(async () => {
-  lab = await main(['--port', '0'], (line) => log.push(line));
-});
-afterAll(() => lab.close());
+const started = startedLab(main, ['--port', '0']);
+const { log } = started;
 
 it('prints the page URL; all four transports run', () => {
   expect(log[0]).toBe(
-    `open ${lab.origin}/lab/  (transports: polling, sse, ws, socketio; store: memory)`,
+    `open ${started.lab.origin}/lab/  (transports: polling, sse, ws, socketio; store: memory)`,
   );
 });
 
 it('one room, four clients, one per transport: every message reaches all four in one order', async () => {
-  const owner = await newSession(lab.origin);
+  const owner = await newSession(started.lab.origin);
   const room = await owner.createRoom();
   const clients = await Promise.all(
-    TRANSPORT_NAMES.map(async (name) => clientFor(name, lab.origin, await newSession(lab.origin))),
+    TRANSPORT_NAMES.map(async (name) =>
+      clientFor(name, started.lab.origin, await newSession(started.lab.origin)),
+    ),
   );
   for (const client of clients) await client.connectRoom(room.id);
   await Promise.all(clients.map((client) => client.send(`from ${client.transport}`)));
@@ -54,7 +52,7 @@ describe.skipIf(!hasChromium)('the page, in Chromium', () => {
       page.on('console', (message) => {
         if (message.type() === 'error') problems.push(message.text());
       });
-      await page.goto(lab.url);
+      await page.goto(started.lab.url);
       await page.waitForURL(/\/lab\/\?room=[\w-]+$/);
       const room = new URL(page.url()).searchParams.get('room');
       for (const name of TRANSPORT_NAMES) {

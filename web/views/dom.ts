@@ -1,4 +1,5 @@
-import { USER_PATTERN } from '../../core/model.ts';
+import type { Message } from '../../core/model.ts';
+import { GIF_NAME_PATTERN, SYSTEM_USER, USER_PATTERN } from '../../core/model.ts';
 
 /** Browser-side helpers shared by the page scripts. User text only ever goes in as text. */
 
@@ -19,4 +20,43 @@ export function userTag(user: string): HTMLElement {
 /** Colours a swatch through the CSSOM (allowed by the page's CSP, unlike style attributes). */
 export function paintSwatch(swatch: HTMLElement, color: string): void {
   if (USER_PATTERN.test(color)) swatch.style.backgroundColor = color;
+}
+
+/** Paints the swatches the server rendered (`.swatch[data-color]`): its pages carry no style. */
+export function paintSwatches(): void {
+  for (const swatch of document.querySelectorAll<HTMLElement>('.swatch[data-color]')) {
+    paintSwatch(swatch, swatch.dataset.color ?? '');
+  }
+}
+
+/** A message the chat itself wrote (a join, an exit, an owner hand-over): shown as plain text. */
+export function isSystemMessage(message: Message): boolean {
+  return message.kind === 'system' || message.user === SYSTEM_USER;
+}
+
+/** The image of a GIF message, if its file name is one the server gives; else undefined. */
+export function gifImage(message: Message): HTMLImageElement | undefined {
+  if (message.kind !== 'gif' || !message.gif || !GIF_NAME_PATTERN.test(message.gif)) return;
+  const image = document.createElement('img');
+  image.src = `/gif/${message.gif}`;
+  image.alt = `GIF from ${message.user}`;
+  return image;
+}
+
+/**
+ * Inserts `item` into `list` before the items whose `keyOf` is not below `key`. The walk starts
+ * at the end, where a new message nearly always goes.
+ */
+export function insertInOrder(
+  list: Element,
+  item: Element,
+  key: number,
+  keyOf: (node: HTMLElement) => number,
+): void {
+  let before: Element | null = null;
+  for (let node = list.lastElementChild; node; node = node.previousElementSibling) {
+    if (keyOf(node as HTMLElement) < key) break;
+    before = node;
+  }
+  list.insertBefore(item, before);
 }

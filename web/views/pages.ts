@@ -41,6 +41,14 @@ function errorMessage(error: string | undefined): SafeHtml | '' {
   return error ? html`<p class="error-message" role="alert">${error}</p>` : '';
 }
 
+/** A form's submit button, and the way back to the lobby. */
+function formActions(submit: string): SafeHtml {
+  return html`<div class="form-actions">
+    <button class="primary" type="submit">${submit}</button>
+    <a href="/">Back to the rooms</a>
+  </div>`;
+}
+
 /** A user's colour: a swatch the page script paints, and the colour as text. */
 function userTag(user: string): SafeHtml {
   return html`<span class="user-tag"><span class="swatch" data-color="${user}"></span><span class="user-name">${user}</span></span>`;
@@ -124,10 +132,7 @@ ${errorMessage(p.error)}
   <input id="max" name="max" type="number" min="${LIMITS.maxMin}" max="${LIMITS.maxMax}" value="${p.values?.max ?? LIMITS.maxDefault}">
   <label for="password">Password <span class="hint">(optional: a room with one is secret)</span></label>
   <input id="password" name="password" type="password" maxlength="${LIMITS.passwordMax}" autocomplete="new-password">
-  <div class="form-actions">
-    <button class="primary" type="submit">Create</button>
-    <a href="/">Back to the rooms</a>
-  </div>
+  ${formActions('Create')}
 </form>
 </main>`,
   });
@@ -143,10 +148,7 @@ ${errorMessage(p.error)}
 <form class="card" action="/room/${p.room.id}/enter${p.query ?? ''}" method="post">
   <label for="password">Password</label>
   <input id="password" name="password" type="password" maxlength="${LIMITS.passwordMax}" required autocomplete="current-password" autofocus>
-  <div class="form-actions">
-    <button class="primary" type="submit">Enter</button>
-    <a href="/">Back to the rooms</a>
-  </div>
+  ${formActions('Enter')}
 </form>
 </main>`,
   });

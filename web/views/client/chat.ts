@@ -1,8 +1,8 @@
 import type { Member, MembersPayload, Message, TransportName } from '../../../core/model.ts';
-import { GIF_NAME_PATTERN, SYSTEM_USER, USER_PATTERN } from '../../../core/model.ts';
+import { USER_PATTERN } from '../../../core/model.ts';
 import { ClientError, type ClientState, errorFrom, readJson } from '../../../transports/client.ts';
 import { createClient } from '../../../transports/clients.ts';
-import { paintSwatch, userTag } from '../dom.ts';
+import { gifImage, insertInOrder, isSystemMessage, paintSwatches, userTag } from '../dom.ts';
 
 /**
  * The chat page (the book's chat.html): history first, then live events, over the transport the
@@ -33,9 +33,7 @@ const shown = new Set<number>();
 let members: Member[] = [];
 let whisperTo: Member | undefined;
 
-for (const swatch of document.querySelectorAll<HTMLElement>('.swatch[data-color]')) {
-  paintSwatch(swatch, swatch.dataset.color ?? '');
-}
+paintSwatches();
 
 const client = createClient(transport, { baseUrl: location.origin });
 for (const type of ['chat', 'join', 'exit', 'owner'] as const) client.on(type, showMessage);
@@ -119,21 +117,14 @@ function showFailure(error: unknown): void {
 function showMessage(message: Message): void {
   if (shown.has(message.seq)) return;
   shown.add(message.seq);
-  const item = messageItem(message);
-  // Insert in seq order: usually at the end, so walk back from there.
-  let before: Element | null = null;
-  for (let node = chatList.lastElementChild; node; node = node.previousElementSibling) {
-    if (Number((node as HTMLElement).dataset.seq) < message.seq) break;
-    before = node;
-  }
-  chatList.insertBefore(item, before);
+  insertInOrder(chatList, messageItem(message), message.seq, (node) => Number(node.dataset.seq));
   scrollToNewest();
 }
 
 function messageItem(message: Message): HTMLLIElement {
   const item = document.createElement('li');
   item.dataset.seq = String(message.seq);
-  if (message.kind === 'system' || message.user === SYSTEM_USER) {
+  if (isSystemMessage(message)) {
     item.className = 'message system';
     item.textContent = message.chat ?? '';
     return item;
@@ -162,10 +153,8 @@ function messageItem(message: Message): HTMLLIElement {
   meta.append(time);
   item.append(meta);
 
-  if (message.kind === 'gif' && message.gif && GIF_NAME_PATTERN.test(message.gif)) {
-    const image = document.createElement('img');
-    image.src = `/gif/${message.gif}`;
-    image.alt = `GIF from ${message.user}`;
+  const image = gifImage(message);
+  if (image) {
     image.addEventListener('load', scrollToNewest);
     item.append(image);
   } else {

@@ -1,10 +1,5 @@
 import type { Message, TransportName } from '../../../core/model.ts';
-import {
-  GIF_NAME_PATTERN,
-  SYSTEM_USER,
-  TRANSPORT_NAMES,
-  USER_PATTERN,
-} from '../../../core/model.ts';
+import { TRANSPORT_NAMES, USER_PATTERN } from '../../../core/model.ts';
 import type { ChatClient, ClientState } from '../../../transports/client.ts';
 import { createClient } from '../../../transports/clients.ts';
 import {
@@ -19,7 +14,7 @@ import {
   type PaneRecord,
   scaleFor,
 } from '../compare-figures.ts';
-import { paintSwatch, userTag } from '../dom.ts';
+import { gifImage, insertInOrder, isSystemMessage, paintSwatches, userTag } from '../dom.ts';
 
 /**
  * The compare page (PROTOCOL.md, Pages): one pane per running transport, each its own ChatClient
@@ -80,9 +75,7 @@ const postFromPage = { requests: 0, bytes: 0 };
 let baseline: Stats | undefined;
 let latest: Stats | undefined;
 
-for (const swatch of document.querySelectorAll<HTMLElement>('.swatch[data-color]')) {
-  paintSwatch(swatch, swatch.dataset.color ?? '');
-}
+paintSwatches();
 
 const panes: Pane[] = [...document.querySelectorAll<HTMLElement>('.pane[data-transport]')]
   .filter((element) => TRANSPORT_NAMES.some((name) => name === element.dataset.transport))
@@ -234,13 +227,13 @@ function messageItem(message: Message, recovered: boolean): HTMLLIElement {
   seq.className = 'seq';
   seq.textContent = String(message.seq);
   item.append(seq);
-  if (message.kind === 'system' || message.user === SYSTEM_USER) {
+  if (isSystemMessage(message)) {
     item.classList.add('system');
     item.append(message.chat ?? '');
-  } else if (message.kind === 'gif' && message.gif && GIF_NAME_PATTERN.test(message.gif)) {
-    const image = document.createElement('img');
-    image.src = `/gif/${message.gif}`;
-    image.alt = `GIF from ${message.user}`;
+    return item;
+  }
+  const image = gifImage(message);
+  if (image) {
     item.append(userTag(message.user), image);
   } else {
     const text = document.createElement('span');
@@ -255,14 +248,9 @@ function messageItem(message: Message, recovered: boolean): HTMLLIElement {
 function place(pane: Pane, item: HTMLLIElement, key: number): void {
   const list = pane.list;
   const atBottom = isAtBottom(list);
-  let before: Element | null = null;
-  for (let node = list.lastElementChild; node; node = node.previousElementSibling) {
-    const data = (node as HTMLElement).dataset;
-    const nodeKey = data.seq !== undefined ? Number(data.seq) : Number(data.after) + 0.5;
-    if (nodeKey < key) break;
-    before = node;
-  }
-  list.insertBefore(item, before);
+  insertInOrder(list, item, key, ({ dataset }) =>
+    dataset.seq !== undefined ? Number(dataset.seq) : Number(dataset.after) + 0.5,
+  );
   if (atBottom) list.scrollTop = list.scrollHeight;
 }
 

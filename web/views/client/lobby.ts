@@ -2,7 +2,7 @@ import type { Room, TransportName } from '../../../core/model.ts';
 import { TRANSPORT_NAMES } from '../../../core/model.ts';
 import type { ClientState } from '../../../transports/client.ts';
 import { createClient } from '../../../transports/clients.ts';
-import { paintSwatch, userTag } from '../dom.ts';
+import { paintSwatches, userTag } from '../dom.ts';
 import { LOBBY_ROOMS, roomCount } from '../room-count.ts';
 
 /**
@@ -23,9 +23,7 @@ const transport = page.dataset.transport as TransportName;
 const chosen = new URLSearchParams(location.search).get('transport');
 const keptTransport = TRANSPORT_NAMES.find((name) => name === chosen);
 
-for (const swatch of document.querySelectorAll<HTMLElement>('.swatch[data-color]')) {
-  paintSwatch(swatch, swatch.dataset.color ?? '');
-}
+paintSwatches();
 for (const row of roomList.rows) keepTransport(row);
 
 /** Rooms a lobby event told about since the page connected: newer than any list fetched. */
