@@ -48,7 +48,7 @@ const chatsOf = (events: { type: string; data: unknown }[]) =>
   events.filter((e) => e.type === 'chat').map((e) => (e.data as { chat: string }).chat);
 
 /**
- * What the SSE suite (test/sse.test.ts, which runs whole with --store mongo too) does not look at:
+ * What the SSE suite (transports/sse/sse.test.ts, also run with --store mongo) does not look at:
  * the history route and the GIF files of a removed room, with the messages in MongoDB.
  */
 describe('the HTTP routes with --store mongo', () => {

@@ -108,3 +108,51 @@ export async function eventually(
 export function memberList(...sessions: { userId: string; user: string }[]) {
   return sessions.map(({ userId, user }) => ({ userId, user }));
 }
+
+/** PROTOCOL.md, Stats: one transport's counters. */
+export interface TransportCounters {
+  connections: number;
+  requests: number;
+  eventsOut: number;
+  bytesOut: number;
+  bytesIn: number;
+}
+
+/** `GET /api/stats`: one transport's counters. */
+export async function transportStats(
+  baseUrl: string,
+  transport: string,
+): Promise<TransportCounters> {
+  const response = await fetch(`${baseUrl}/api/stats`);
+  const body = (await response.json()) as { transports: Record<string, TransportCounters> };
+  return body.transports[transport]!;
+}
+
+/**
+ * Messages that keep coming: posts `n0`, `n1`, ... to `room` one after another until `stop()`,
+ * while a test drops and cuts connections.
+ */
+export function keepPosting(session: Session, room: string) {
+  let posted = 0;
+  let posting = true;
+  const poster = (async () => {
+    for (; posting; posted++) await session.say(room, `n${posted}`);
+  })();
+  return {
+    /** How many have been posted so far. */
+    get posted() {
+      return posted;
+    },
+    /** Waits until `count` more have been posted. */
+    more(count: number, ms = 10_000): Promise<void> {
+      const target = posted + count;
+      return eventually(() => posted >= target, ms, `${count} more posts`);
+    },
+    /** Stops after the post in flight; resolves with how many were posted, `n0` to `n<count-1>`. */
+    async stop(): Promise<number> {
+      posting = false;
+      await poster;
+      return posted;
+    },
+  };
+}

@@ -7,6 +7,7 @@ import { expect } from 'vitest';
 import WebSocket from 'ws';
 import type { TransportName } from '../../core/model.ts';
 import { eventually, type Session } from './http.ts';
+import { openWs } from './ws.ts';
 
 export interface RawContext {
   url: string;
@@ -87,24 +88,8 @@ function queryCases(prefix: '/poll/room' | '/sse/room'): Record<string, Case> {
   };
 }
 
-/** A raw `ws` socket with the session cookie, recording frames. */
-async function rawWs(
-  c: RawContext,
-  headers: Record<string, string> = { cookie: c.session.cookie },
-) {
-  const socket = new WebSocket(`ws://127.0.0.1:${c.port}/ws`, { headers });
-  const frames: { type: string; data: Record<string, unknown> }[] = [];
-  socket.on('message', (data) => frames.push(JSON.parse(String(data))));
-  socket.on('error', () => undefined);
-  await new Promise<void>((done, fail) => {
-    socket.once('open', () => done());
-    socket.once('unexpected-response', (_, response) =>
-      fail(new Error(`upgrade refused: ${response.statusCode}`)),
-    );
-    socket.once('error', fail);
-  });
-  return { socket, frames };
-}
+/** A raw `ws` socket with the session cookie, recording frames (test/support/ws.ts). */
+const rawWs = (c: RawContext) => openWs(c.url, c.session.cookie);
 
 function upgradeStatus(c: RawContext, headers: Record<string, string>): Promise<number> {
   return new Promise((done) => {

@@ -251,5 +251,4 @@ describe.each(['memory', 'mongo'] as const)('--store %s', (store) => {
       lobby.close();
     });
   });
-
 });
