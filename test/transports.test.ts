@@ -14,10 +14,9 @@ import {
   type TransportName,
 } from '../core/model.ts';
 import { ClientError } from '../transports/client.ts';
-import { clientFor, type TestClient } from './support/clients.ts';
+import { clientFor, keepPosting, type TestClient } from './support/clients.ts';
 import {
   eventually,
-  keepPosting,
   memberList,
   newSession,
   type Session,
@@ -33,11 +32,12 @@ const MEMBER_GRACE_MS = 300;
 describe.each(TRANSPORT_NAMES)('%s', (transport: TransportName) => {
   /** Where this transport's wire differs in a case below (test/support/wire.ts). */
   const wire = WIRES[transport];
+  /** Every client a case made, closed after the cases (a failed case leaves none open). */
+  const clients: TestClient[] = [];
   let server: TestServer;
   let alice: Session;
   let bob: Session;
   let carol: Session;
-  const clients: TestClient[] = [];
 
   beforeAll(async () => {
     server = await startServer({
@@ -72,6 +72,14 @@ describe.each(TRANSPORT_NAMES)('%s', (transport: TransportName) => {
 
   const counters = (url: string) => transportStats(url, transport);
 
+  /** Alice's and Bob's clients, both in `room`. */
+  async function aliceAndBob(room: string): Promise<[TestClient, TestClient]> {
+    const [a, b] = [client(alice), client(bob)];
+    await a.connectRoom(room);
+    await b.connectRoom(room);
+    return [a, b];
+  }
+
   const membersOf = (c: TestClient) =>
     c.events.filter((e) => e.type === 'members').at(-1)?.data as MembersPayload | undefined;
 
@@ -97,10 +105,7 @@ describe.each(TRANSPORT_NAMES)('%s', (transport: TransportName) => {
 
   it('chat arrives in seq order, and send() goes the transport’s way up with its answer', async () => {
     const room = await alice.createRoom();
-    const a = client(alice);
-    const b = client(bob);
-    await a.connectRoom(room.id);
-    await b.connectRoom(room.id);
+    const [a, b] = await aliceAndBob(room.id);
     const httpBefore = await httpRequests();
     const sent = await Promise.all(Array.from({ length: 20 }, (_, i) => a.send(`m${i}`)));
     const httpAfter = await httpRequests();
@@ -166,10 +171,7 @@ describe.each(TRANSPORT_NAMES)('%s', (transport: TransportName) => {
 
   it('refuses a full room (409), a password room without the grant (403), an unknown room (404), no session (401); never a member', async () => {
     const full = await alice.createRoom({ max: 2 });
-    const a = client(alice);
-    const b = client(bob);
-    await a.connectRoom(full.id);
-    await b.connectRoom(full.id);
+    const [a, b] = await aliceAndBob(full.id);
     const refusal = async (session: Session, room: string) => {
       const c = client(session);
       try {
@@ -200,15 +202,9 @@ describe.each(TRANSPORT_NAMES)('%s', (transport: TransportName) => {
 
   it('kick: the kicked client is told and stops; the others see the exit; no post, no way back (403)', async () => {
     const room = await alice.createRoom();
-    const a = client(alice);
-    const b = client(bob);
-    await a.connectRoom(room.id);
-    await b.connectRoom(room.id);
+    const [a, b] = await aliceAndBob(room.id);
     await a.waitFor(() => membersOf(a)?.members.length === 2, 'two members');
-    expect(
-      (await alice.fetch(`/room/${room.id}/kick`, { method: 'POST', json: { userId: bob.userId } }))
-        .status,
-    ).toBe(204);
+    expect(await alice.kick(room.id, bob.userId)).toBe(204);
     await b.waitFor(() => b.events.some((e) => e.type === 'kicked'), 'kicked');
     expect(b.events.find((e) => e.type === 'kicked')!.data).toEqual({ id: room.id });
     await a.waitFor(() => a.events.some((e) => e.type === 'exit'), 'exit');
@@ -494,31 +490,31 @@ describe.each(TRANSPORT_NAMES)('%s', (transport: TransportName) => {
 });
 
 describe('one room, four transports', () => {
-  let server: TestServer;
-  beforeAll(async () => {
-    server = await startServer({ transport: 'all' });
-  });
-  afterAll(() => server.close());
-
   it('each of four clients sends, and all four receive all four messages in one identical order', async () => {
-    const owner = await newSession(server.url);
-    const room = await owner.createRoom({ title: 'four ways' });
-    const sessions = await Promise.all(TRANSPORT_NAMES.map(() => newSession(server.url)));
-    const clients = TRANSPORT_NAMES.map((name, i) => clientFor(name, server.url, sessions[i]!));
-    for (const c of clients) await c.connectRoom(room.id);
-    await Promise.all(clients.map((c, i) => c.send(`from ${TRANSPORT_NAMES[i]}`)));
-    for (const c of clients) await c.waitFor(() => c.chats().length === 4, 'four chats');
-    const orders = clients.map((c) => c.chats().map((m) => `${m.seq}:${m.chat}`));
-    for (const order of orders) expect(order).toEqual(orders[0]);
-    expect(new Set(orders[0]!.map((entry) => entry.split(':')[1]))).toEqual(
-      new Set(TRANSPORT_NAMES.map((name) => `from ${name}`)),
-    );
-    // Every client also saw the same members list in the end.
-    const stats = (await (await fetch(`${server.url}/api/stats`)).json()) as {
-      transports: Record<string, { eventsOut: number }>;
-    };
-    for (const name of TRANSPORT_NAMES)
-      expect(stats.transports[name]!.eventsOut).toBeGreaterThan(0);
-    for (const c of clients) c.close();
+    const server = await startServer({ transport: 'all' });
+    const clients: TestClient[] = [];
+    try {
+      const owner = await newSession(server.url);
+      const room = await owner.createRoom({ title: 'four ways' });
+      const sessions = await Promise.all(TRANSPORT_NAMES.map(() => newSession(server.url)));
+      clients.push(...TRANSPORT_NAMES.map((name, i) => clientFor(name, server.url, sessions[i]!)));
+      for (const c of clients) await c.connectRoom(room.id);
+      await Promise.all(clients.map((c, i) => c.send(`from ${TRANSPORT_NAMES[i]}`)));
+      for (const c of clients) await c.waitFor(() => c.chats().length === 4, 'four chats');
+      const orders = clients.map((c) => c.chats().map((m) => `${m.seq}:${m.chat}`));
+      for (const order of orders) expect(order).toEqual(orders[0]);
+      expect(new Set(orders[0]!.map((entry) => entry.split(':')[1]))).toEqual(
+        new Set(TRANSPORT_NAMES.map((name) => `from ${name}`)),
+      );
+      // Every client also saw the same members list in the end.
+      const stats = (await (await fetch(`${server.url}/api/stats`)).json()) as {
+        transports: Record<string, { eventsOut: number }>;
+      };
+      for (const name of TRANSPORT_NAMES)
+        expect(stats.transports[name]!.eventsOut).toBeGreaterThan(0);
+    } finally {
+      for (const c of clients) c.close();
+      await server.close();
+    }
   });
 });

@@ -1,30 +1,30 @@
 import { describe, expect, it } from 'vitest';
 import { encodeOnce, SendBound } from './transport.ts';
 
+/** What `exceeded` says of each queue length in turn (it keeps state: the order matters). */
+const verdicts = (bound: SendBound, queued: number[]) => queued.map((q) => bound.exceeded(q));
+
 describe('SendBound', () => {
   it('lets a queue up to max through and cuts one past it', () => {
     const bound = new SendBound(1000);
-    expect(bound.exceeded(0)).toBe(false);
-    expect(bound.exceeded(999)).toBe(false);
-    expect(bound.exceeded(1000)).toBe(false);
-    expect(bound.exceeded(1001)).toBe(true);
-    expect(bound.exceeded(50_000)).toBe(true);
+    expect(verdicts(bound, [0, 999, 1000, 1001, 50_000])).toEqual([
+      false,
+      false,
+      false,
+      true,
+      true,
+    ]);
   });
 
   it('allowBurst lets a replay through until the queue has drained below max; then max again', () => {
     const bound = new SendBound(1000);
     // A replay of 5000 bytes written at once: the burst, and up to max more on top of it.
     bound.allowBurst(5000);
-    expect(bound.exceeded(5000)).toBe(false);
-    expect(bound.exceeded(6000)).toBe(false);
-    expect(bound.exceeded(6001)).toBe(true);
+    expect(verdicts(bound, [5000, 6000, 6001])).toEqual([false, false, true]);
     // Draining, still over max: the burst still holds.
-    expect(bound.exceeded(3000)).toBe(false);
-    expect(bound.exceeded(5500)).toBe(false);
+    expect(verdicts(bound, [3000, 5500])).toEqual([false, false]);
     // Drained below max: from now on the bound is max.
-    expect(bound.exceeded(900)).toBe(false);
-    expect(bound.exceeded(1001)).toBe(true);
-    expect(bound.exceeded(5000)).toBe(true);
+    expect(verdicts(bound, [900, 1001, 5000])).toEqual([false, true, true]);
   });
 
   it('a burst never lowers the bound, and bursts grow with what is queued', () => {
@@ -35,8 +35,7 @@ describe('SendBound', () => {
     bound.allowBurst(100);
     expect(bound.exceeded(5000)).toBe(false);
     bound.allowBurst(9000);
-    expect(bound.exceeded(10_000)).toBe(false);
-    expect(bound.exceeded(10_001)).toBe(true);
+    expect(verdicts(bound, [10_000, 10_001])).toEqual([false, true]);
   });
 });
 

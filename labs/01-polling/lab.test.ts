@@ -46,23 +46,18 @@ it('short polling makes many more requests than long polling for the same ticks'
   const seen = { short: -1, long: -1 };
   let running = true;
 
-  const shortPolling = (async () => {
+  /** One client: asks with `wait`, counts its requests and the empty answers, pauses `everyMs`. */
+  const poller = async (kind: 'short' | 'long', wait: number, everyMs: number) => {
     while (running) {
-      const answer = await askClock(seen.short, 0);
-      counts.short.requests += 1;
-      if (answer.tick <= seen.short) counts.short.empty += 1;
-      seen.short = Math.max(seen.short, answer.tick);
-      await new Promise((done) => setTimeout(done, SHORT_EVERY_MS));
+      const answer = await askClock(seen[kind], wait);
+      counts[kind].requests += 1;
+      if (answer.tick <= seen[kind]) counts[kind].empty += 1;
+      seen[kind] = Math.max(seen[kind], answer.tick);
+      if (everyMs > 0) await new Promise((done) => setTimeout(done, everyMs));
     }
-  })();
-  const longPolling = (async () => {
-    while (running) {
-      const answer = await askClock(seen.long, 25);
-      counts.long.requests += 1;
-      if (answer.tick <= seen.long) counts.long.empty += 1;
-      seen.long = Math.max(seen.long, answer.tick);
-    }
-  })();
+  };
+  const shortPolling = poller('short', 0, SHORT_EVERY_MS);
+  const longPolling = poller('long', 25, 0);
 
   await new Promise((done) => setTimeout(done, INTERVAL_MS * 5 + 50));
   running = false;

@@ -1,3 +1,5 @@
+import { gifForm } from './files.ts';
+
 /** A visitor as a program is one: a cookie jar of one session, and fetch with it. */
 export interface Session {
   /** The session's colour. */
@@ -11,6 +13,12 @@ export interface Session {
   createRoom(body?: Record<string, unknown>): Promise<{ id: string; [key: string]: unknown }>;
   /** POST /room/:id/chat (a whisper to the user `toId`); returns the message. */
   say(room: string, chat: string, toId?: string): Promise<{ seq: number; [key: string]: unknown }>;
+  /** POST /room/:id/kick with `{userId}` (whatever it is); returns the status. */
+  kick(room: string, userId: unknown): Promise<number>;
+  /** POSTs an HTML form (urlencoded `body`), as a page does. */
+  postForm(path: string, body: string): Promise<Response>;
+  /** POST /room/:id/gif with the file `name` holding `bytes`, as the chat page uploads it. */
+  uploadGif(room: string, bytes: Buffer, name: string, type?: string): Promise<Response>;
 }
 
 /** GET /api/me: a new session, as PROTOCOL.md tells programs to start. */
@@ -78,6 +86,22 @@ export function sessionOf(
       }
       return ((await response.json()) as { message: { seq: number } }).message;
     },
+    kick: async (room, userId) => {
+      const response = await session.fetch(`/room/${room}/kick`, {
+        method: 'POST',
+        json: { userId },
+      });
+      await response.body?.cancel();
+      return response.status;
+    },
+    postForm: (path, body) =>
+      session.fetch(path, {
+        method: 'POST',
+        headers: { accept: 'text/html', 'content-type': 'application/x-www-form-urlencoded' },
+        body,
+      }),
+    uploadGif: (room, bytes, name, type) =>
+      session.fetch(`/room/${room}/gif`, { method: 'POST', body: gifForm(bytes, name, type) }),
   };
   return session;
 }
@@ -126,33 +150,4 @@ export async function transportStats(
   const response = await fetch(`${baseUrl}/api/stats`);
   const body = (await response.json()) as { transports: Record<string, TransportCounters> };
   return body.transports[transport]!;
-}
-
-/**
- * Messages that keep coming: posts `n0`, `n1`, ... to `room` one after another until `stop()`,
- * while a test drops and cuts connections.
- */
-export function keepPosting(session: Session, room: string) {
-  let posted = 0;
-  let posting = true;
-  const poster = (async () => {
-    for (; posting; posted++) await session.say(room, `n${posted}`);
-  })();
-  return {
-    /** How many have been posted so far. */
-    get posted() {
-      return posted;
-    },
-    /** Waits until `count` more have been posted. */
-    more(count: number, ms = 10_000): Promise<void> {
-      const target = posted + count;
-      return eventually(() => posted >= target, ms, `${count} more posts`);
-    },
-    /** Stops after the post in flight; resolves with how many were posted, `n0` to `n<count-1>`. */
-    async stop(): Promise<number> {
-      posting = false;
-      await poster;
-      return posted;
-    },
-  };
 }

@@ -8,9 +8,9 @@ import { connect } from 'node:net';
 import { expect } from 'vitest';
 import type { TransportName } from '../../core/model.ts';
 import { eventually, type Session, transportStats } from './http.ts';
-import { engineJoin, engineSocket } from './socketio.ts';
+import { type EngineSocket, engineJoin, engineSocket } from './socketio.ts';
 import { openSse } from './sse.ts';
-import { follow, openWs } from './ws.ts';
+import { follow, openWs, type RawWs } from './ws.ts';
 
 export interface WireContext {
   url: string;
@@ -176,67 +176,37 @@ export const WIRES: Record<TransportName, TransportWire> = {
   ws: {
     stats: { requests: [1, 1], withLobby: 1 },
     stall: async (c) => {
-      const ws = await openWs(c.url, c.session.cookie);
-      await follow(ws, c.room);
-      ws.socket.pause();
-      return {
-        resume: async () => {
-          ws.socket.resume();
-          expect(await ws.closed).toBe(1006);
-        },
-      };
+      const ws = await wsInRoom(c);
+      return stalled(ws.socket, () => closesWith(ws, 1006));
     },
     heartbeat: {
       what: 'a peer that stops answering pings is ended after two intervals, and exits',
       notBeforeMs: 0,
       peer: async (c) => {
-        const dead = await openWs(c.url, c.session.cookie, { autoPong: false });
-        await follow(dead, c.room);
-        return {
-          dies: true,
-          done: dead.closed.then((code) => {
-            expect(code).toBe(1006);
-          }),
-        };
+        const dead = await wsInRoom(c, { autoPong: false });
+        return { dies: true, done: closesWith(dead, 1006) };
       },
     },
     shutdown: {
       what: 'every socket is closed with 1001',
       hold: async (c) => {
-        const ws = await openWs(c.url, c.session.cookie);
-        await follow(ws, c.room);
-        return {
-          ended: async () => {
-            expect(await ws.closed).toBe(1001);
-          },
-        };
+        const ws = await wsInRoom(c);
+        return { ended: () => closesWith(ws, 1001) };
       },
     },
   },
   socketio: {
     stats: { requests: [2, 12], withLobby: 1 },
     stall: async (c) => {
-      const engine = await engineSocket(c.port, c.session.cookie);
-      await engineJoin(engine, c.room);
-      engine.ws.pause();
-      return {
-        resume: async () => {
-          engine.ws.resume();
-          await eventually(() => engine.ws.readyState === engine.ws.CLOSED, 5000, 'the close');
-        },
-      };
+      const engine = await engineInRoom(c);
+      return stalled(engine.ws, () => engineClosed(engine));
     },
     heartbeat: {
       what: 'a peer that stops answering engine.io pings is dropped, and exits',
       notBeforeMs: 0,
       peer: async (c) => {
-        const engine = await engineSocket(c.port, c.session.cookie);
-        await engineJoin(engine, c.room);
-        const dropped = eventually(
-          () => engine.ws.readyState === engine.ws.CLOSED,
-          5000,
-          'the dead peer dropped',
-        ).then(() => {
+        const engine = await engineInRoom(c);
+        const dropped = engineClosed(engine).then(() => {
           // It was pinged ("2") and never answered.
           expect(engine.frames).toContain('2');
         });
@@ -246,13 +216,44 @@ export const WIRES: Record<TransportName, TransportWire> = {
     shutdown: {
       what: 'every connection ends as a network failure would',
       hold: async (c) => {
-        const engine = await engineSocket(c.port, c.session.cookie);
-        await engineJoin(engine, c.room);
-        return {
-          ended: () =>
-            eventually(() => engine.ws.readyState === engine.ws.CLOSED, 5000, 'the close'),
-        };
+        const engine = await engineInRoom(c);
+        return { ended: () => engineClosed(engine) };
       },
     },
   },
 };
+
+/** Stops reading `socket`; `resume` reads again and waits for the server's end of it. */
+function stalled(
+  socket: { pause(): void; resume(): void },
+  ended: () => Promise<void>,
+): StalledReader {
+  socket.pause();
+  return {
+    resume: () => {
+      socket.resume();
+      return ended();
+    },
+  };
+}
+
+/** A raw ws socket of the context's session, subscribed to its room. */
+async function wsInRoom(c: WireContext, options: { autoPong?: boolean } = {}): Promise<RawWs> {
+  const ws = await openWs(c.url, c.session.cookie, options);
+  await follow(ws, c.room);
+  return ws;
+}
+
+async function closesWith(ws: RawWs, code: number): Promise<void> {
+  expect(await ws.closed).toBe(code);
+}
+
+/** A bare engine.io socket of the context's session, joined to its room. */
+async function engineInRoom(c: WireContext): Promise<EngineSocket> {
+  const engine = await engineSocket(c.port, c.session.cookie);
+  await engineJoin(engine, c.room);
+  return engine;
+}
+
+const engineClosed = ({ ws }: EngineSocket) =>
+  eventually(() => ws.readyState === ws.CLOSED, 5000, 'the engine.io socket closed');

@@ -88,6 +88,15 @@ async function idleStats(): Promise<TransportCounters> {
   return stats();
 }
 
+/** A new room of Alice's, drained by `who`, and then `who`'s poll of it (wait=20), `ms` on. */
+async function pendingPoll(who: Session, ms: number) {
+  const room = await alice.createRoom();
+  const { cursor } = await drain(who, room.id);
+  const pending = poll(who, room.id, `after=${cursor}&wait=20`);
+  await sleep(ms);
+  return { room, cursor, pending };
+}
+
 const chats = (events: WireEvent[]) =>
   events.filter((event) => event.type === 'chat').map((event) => (event.data as Message).chat);
 
@@ -117,10 +126,7 @@ describe('room polls', () => {
   });
 
   it('a pending poll answers as soon as a message is posted, well under its wait', async () => {
-    const room = await alice.createRoom();
-    const { cursor } = await drain(bob, room.id);
-    const pending = poll(bob, room.id, `after=${cursor}&wait=20`);
-    await sleep(200);
+    const { room, pending } = await pendingPoll(bob, 200);
     const sent = await alice.say(room.id, 'hello');
     const answer = await pending;
     expect(answer.ms).toBeLessThan(2000);
@@ -265,11 +271,7 @@ describe('between polls', () => {
   it('`kicked` is kept for the next poll, which gets it last; later polls get 403', async () => {
     const room = await alice.createRoom();
     const { cursor } = await drain(bob, room.id);
-    const kick = await alice.fetch(`/room/${room.id}/kick`, {
-      method: 'POST',
-      json: { userId: bob.userId },
-    });
-    expect(kick.status).toBe(204);
+    expect(await alice.kick(room.id, bob.userId)).toBe(204);
     const answer = await poll(bob, room.id, `after=${cursor}&wait=0`);
     expect(answer.status).toBe(200);
     expect(answer.body.events.at(-1)).toEqual({ type: 'kicked', data: { id: room.id } });
@@ -278,11 +280,8 @@ describe('between polls', () => {
   });
 
   it('a pending poll gets `kicked` at once', async () => {
-    const room = await alice.createRoom();
-    const { cursor } = await drain(bob, room.id);
-    const pending = poll(bob, room.id, `after=${cursor}&wait=20`);
-    await sleep(100);
-    await alice.fetch(`/room/${room.id}/kick`, { method: 'POST', json: { userId: bob.userId } });
+    const { room, pending } = await pendingPoll(bob, 100);
+    await alice.kick(room.id, bob.userId);
     const answer = await pending;
     expect(answer.ms).toBeLessThan(2000);
     expect(answer.body.events.at(-1)).toEqual({ type: 'kicked', data: { id: room.id } });

@@ -2,21 +2,11 @@ import { io, type Socket } from 'socket.io-client';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
 import type { Message } from '../../core/model.ts';
-import {
-  eventually,
-  keepPosting,
-  memberList,
-  newSession,
-  type Session,
-} from '../../test/support/http.ts';
+import { keepPosting, recorded } from '../../test/support/clients.ts';
+import { eventually, memberList, newSession, type Session } from '../../test/support/http.ts';
 import { startServer, type TestServer } from '../../test/support/server.ts';
 import { engineSocket as openEngineSocket } from '../../test/support/socketio.ts';
-import {
-  type ClientError,
-  type ClientEvents,
-  LOBBY_EVENT_TYPES,
-  ROOM_EVENT_TYPES,
-} from '../client.ts';
+import type { ClientError } from '../client.ts';
 import { SocketIoClient, type SocketIoClientOptions } from './client.ts';
 
 let server: TestServer;
@@ -92,18 +82,7 @@ function client(session: Session, options: Partial<SocketIoClientOptions> = {}) 
     ...options,
   });
   opened.push(made);
-  const events: { type: keyof ClientEvents; data: unknown }[] = [];
-  for (const type of new Set([...ROOM_EVENT_TYPES, ...LOBBY_EVENT_TYPES, 'state'] as const)) {
-    made.on(type, (data) => events.push({ type, data }));
-  }
-  return Object.assign(made, {
-    events,
-    chats: () => events.filter((e) => e.type === 'chat').map((e) => e.data as Message),
-    seqs: () =>
-      events
-        .filter((e) => ['chat', 'join', 'exit', 'owner'].includes(e.type))
-        .map((e) => (e.data as Message).seq),
-  });
+  return recorded(made);
 }
 
 interface Counters {

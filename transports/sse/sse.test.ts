@@ -1,13 +1,8 @@
 import type { Socket } from 'node:net';
 import { EventSource } from 'eventsource';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import {
-  eventually,
-  keepPosting,
-  memberList,
-  newSession,
-  type Session,
-} from '../../test/support/http.ts';
+import { keepPosting } from '../../test/support/clients.ts';
+import { eventually, memberList, newSession, type Session } from '../../test/support/http.ts';
 import { type MongoForTests, mongoForTests } from '../../test/support/mongo-wire.ts';
 import { startServer, type TestServer } from '../../test/support/server.ts';
 import { openSse } from '../../test/support/sse.ts';

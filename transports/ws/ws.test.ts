@@ -1,13 +1,8 @@
 import { connect, type Socket } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { WebSocket } from 'ws';
-import {
-  eventually,
-  keepPosting,
-  memberList,
-  newSession,
-  type Session,
-} from '../../test/support/http.ts';
+import { keepPosting } from '../../test/support/clients.ts';
+import { eventually, memberList, newSession, type Session } from '../../test/support/http.ts';
 import { startServer, type TestServer } from '../../test/support/server.ts';
 import { follow, type RawWs, openWs as rawWs, type WsFrame, wsUrl } from '../../test/support/ws.ts';
 import { WsClient } from './client.ts';
@@ -350,11 +345,7 @@ describe('subscriptions', () => {
     const ws = await openWs(bob.cookie);
     ws.send({ type: 'subscribe', lobby: true });
     await follow(ws, room.id);
-    const response = await alice.fetch(`/room/${room.id}/kick`, {
-      method: 'POST',
-      json: { userId: bob.userId },
-    });
-    expect(response.status).toBe(204);
+    expect(await alice.kick(room.id, bob.userId)).toBe(204);
     await ws.waitFor('kicked');
     expect(ws.frames.find((f) => f.type === 'kicked')).toEqual({
       type: 'kicked',
