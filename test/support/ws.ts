@@ -65,3 +65,11 @@ export async function follow(ws: RawWs, room: string, after?: number): Promise<v
   ws.send(after === undefined ? { type: 'subscribe', room } : { type: 'subscribe', room, after });
   await ws.waitFor((f) => f.type === 'subscribed' && f.data.room === room, before + 1);
 }
+
+/** Sends `frame` and resolves with the data of the `error` frame it gets. */
+export async function nextError(ws: RawWs, frame: unknown): Promise<WsFrame['data']> {
+  const seen = ws.frames.filter((f) => f.type === 'error').length;
+  ws.send(frame);
+  const errors = await ws.waitFor('error', seen + 1);
+  return errors[seen]!.data;
+}

@@ -319,74 +319,7 @@ describe('the client lobby', () => {
 });
 
 describe('bad input', () => {
-  const hostile = JSON.parse('{"__proto__": {"chat": "polluted"}}') as object;
-
-  it('gets an error acknowledgement (400, or 404 for what is not a room id); without an ack nothing breaks; the connection stays', async () => {
-    const room = await alice.createRoom();
-    const id = room.id;
-    const socket = await connected(rawSocket('/chat', { cookie: alice.cookie }));
-    const cases: [string, unknown[], number][] = [
-      ['join', [], 400],
-      ['join', [null], 400],
-      ['join', [42], 400],
-      ['join', [[id]], 400],
-      ['join', [{ room: { $ne: null } }], 404],
-      ['join', [{ room: id, after: -1 }], 400],
-      ['join', [{ room: id, after: 1.5 }], 400],
-      ['join', [{ room: id, after: '1e3' }], 400],
-      ['join', [{ room: id, after: { $gt: 0 } }], 400],
-      ['join', ['../etc/passwd'], 404],
-      ['join', ['x'.repeat(65)], 404],
-      ['join', [{ room: 'no-such-room' }], 404],
-      ['chat', [], 400],
-      ['chat', ['just text'], 400],
-      ['chat', [null], 400],
-      ['chat', [[1, 2]], 400],
-      ['chat', [{ room: id }], 400],
-      ['chat', [{ room: id, chat: { $ne: null } }], 400],
-      ['chat', [{ room: id, chat: 42 }], 400],
-      ['chat', [{ room: id, chat: '   ' }], 400],
-      ['chat', [{ room: id, chat: 'x'.repeat(2001) }], 400],
-      ['chat', [{ room: id, chat: 'hi', toId: 'bob' }], 400],
-      ['chat', [{ room: id, chat: 'hi', toId: { $gt: '' } }], 400],
-      ['chat', [{ room: id, chat: 'hi', to: '#a3c25e' }], 400],
-      ['chat', [{ room: id, ...hostile }], 400],
-      ['chat', [{ room: { $ne: null }, chat: 'hi' }], 404],
-      ['chat', [{ room: 'no-such-room', chat: 'hi' }], 404],
-      ['leave', [{ $ne: null }], 404],
-      ['no-such-event', [1, 2, 3], 400],
-      [' join', [id], 400],
-    ];
-    for (const [event, args, status] of cases) {
-      const answer = await ack(socket, event, ...args);
-      expect(answer, `${event} ${JSON.stringify(args)}`).toEqual({
-        error: expect.any(String),
-        status,
-      });
-    }
-    // The same without an acknowledgement function.
-    for (const [event, args] of cases) socket.emit(event, ...args);
-    socket.emit('chat', { room: id, chat: 'no ack' });
-    expect(await ack(socket, 'chat', { room: id, chat: 'still here' })).toMatchObject({
-      message: { chat: 'still here' },
-    });
-    expect(socket.connected).toBe(true);
-    expect(await storedChats(id)).toEqual(['no ack', 'still here']);
-  });
-
-  for (const transport of ['websocket', 'polling']) {
-    it(`a packet over 64 KiB closes the connection (${transport}); nothing is stored`, async () => {
-      const room = await alice.createRoom();
-      const socket = await connected(
-        rawSocket('/chat', { cookie: alice.cookie, transports: [transport] }),
-      );
-      const gone = new Promise<string>((done) => socket.once('disconnect', done));
-      socket.emit('chat', { room: room.id, chat: 'x'.repeat(65 * 1024) });
-      expect(await gone).toMatch(/^transport (close|error)$/);
-      expect(await storedChats(room.id)).toEqual([]);
-    });
-  }
-
+  // The rest of it is a case of test/transports.test.ts (test/support/raw.ts, socketIoCases).
   it('a packet that is not Socket.IO closes the connection (Socket.IO’s own rule), nothing else', async () => {
     const { ws, frames } = await engineSocket(alice.cookie);
     const closed = new Promise((done) => ws.once('close', done));
