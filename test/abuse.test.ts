@@ -14,7 +14,7 @@ import type { Room } from '../core/model.ts';
 import { LobbyMirror } from '../transports/lobby-mirror.ts';
 import { flood, maskedFrame, type RawWebSocket, rawWebSocket } from './support/flood.ts';
 import { eventually, newSession, type Session } from './support/http.ts';
-import { startServer, type TestServer } from './support/server.ts';
+import { serverForSuite, startServer, type TestServer } from './support/server.ts';
 
 interface Answer {
   status: number;
@@ -170,17 +170,11 @@ describe('the Host rule (DNS rebinding)', () => {
 });
 
 describe('every frame queued to a client counts against its bound', () => {
-  let server: TestServer;
-  let session: Session;
-  beforeAll(async () => {
-    server = await startServer({ limits: false });
-    session = await newSession(server.url);
-  });
-  afterAll(() => server.close());
+  const suite = serverForSuite({ limits: false });
 
   it('ws: a raw client that floods malformed frames and never reads is cut off within seconds', async () => {
-    const serverSide = serverSideOf(server, '/ws');
-    const client = await rawWebSocket(server.port, '/ws', { Cookie: session.cookie });
+    const serverSide = serverSideOf(suite.server, '/ws');
+    const client = await rawWebSocket(suite.server.port, '/ws', { Cookie: suite.session.cookie });
     expect(client.status).toBe(101);
     const result = await floodUnread(client, serverSide()!, maskedFrame('not json'));
     expect(result.cut, `cut after ${result.ms} ms, ${result.frames} frames`).toBe(true);
@@ -192,8 +186,8 @@ describe('every frame queued to a client counts against its bound', () => {
   }, 30_000);
 
   it('ws: the same flood from a client that reads gets every error frame and stays connected', async () => {
-    const serverSide = serverSideOf(server, '/ws');
-    const client = await rawWebSocket(server.port, '/ws', { Cookie: session.cookie });
+    const serverSide = serverSideOf(suite.server, '/ws');
+    const client = await rawWebSocket(suite.server.port, '/ws', { Cookie: suite.session.cookie });
     client.read();
     const rounds = 40;
     const perRound = 512;
@@ -215,9 +209,9 @@ describe('every frame queued to a client counts against its bound', () => {
   });
 
   it('Socket.IO: a client that emits unknown events with acks and never reads is cut off', async () => {
-    const serverSide = serverSideOf(server, '/socket.io/');
-    const client = await rawWebSocket(server.port, '/socket.io/?EIO=4&transport=websocket', {
-      Cookie: session.cookie,
+    const serverSide = serverSideOf(suite.server, '/socket.io/');
+    const client = await rawWebSocket(suite.server.port, '/socket.io/?EIO=4&transport=websocket', {
+      Cookie: suite.session.cookie,
     });
     expect(client.status).toBe(101);
     client.read();
@@ -236,8 +230,8 @@ describe('every frame queued to a client counts against its bound', () => {
   }, 30_000);
 
   it('Socket.IO: a client that reads gets every acknowledgement and stays connected', async () => {
-    const client = await rawWebSocket(server.port, '/socket.io/?EIO=4&transport=websocket', {
-      Cookie: session.cookie,
+    const client = await rawWebSocket(suite.server.port, '/socket.io/?EIO=4&transport=websocket', {
+      Cookie: suite.session.cookie,
     });
     client.read();
     await eventually(() => client.frames.some((frame) => frame.startsWith('0{')), 2000, 'open');
@@ -508,38 +502,36 @@ describe('failed or refused uploads leave no file behind', () => {
 });
 
 describe('methods and aborted requests', () => {
-  let server: TestServer;
-  let session: Session;
-  beforeAll(async () => {
-    server = await startServer({ limits: false });
-    session = await newSession(server.url);
-  });
-  afterAll(() => server.close());
+  const suite = serverForSuite({ limits: false });
 
   it('an unsupported method is a JSON 405 with Allow; an unknown one a JSON 501', async () => {
-    const put = await session.fetch('/api/me', { method: 'PUT' });
+    const put = await suite.session.fetch('/api/me', { method: 'PUT' });
     expect(put.status).toBe(405);
     expect(put.headers.get('allow')).toContain('GET');
     expect(put.headers.get('content-type')).toMatch(/^application\/json/);
     expect(((await put.json()) as { error: string }).error).toMatch(/takes .*GET/);
-    const propfind = await send(server.port, '/api/me', { method: 'PROPFIND' });
+    const propfind = await send(suite.server.port, '/api/me', { method: 'PROPFIND' });
     expect(propfind.status).toBe(501);
     expect(propfind.headers['content-type']).toMatch(/^application\/json/);
     expect(JSON.parse(propfind.body)).toEqual({ error: expect.stringContaining('PROPFIND') });
   });
 
   it('a POST whose body is cut off is no error: no stack in the log', async () => {
-    const visitor: Visitor = { userId: session.userId, user: session.user, granted: [] };
-    const room = await server.chat.createRoom(visitor, { title: 'aborts' });
+    const visitor: Visitor = {
+      userId: suite.session.userId,
+      user: suite.session.user,
+      granted: [],
+    };
+    const room = await suite.server.chat.createRoom(visitor, { title: 'aborts' });
     const logged = vi.spyOn(console, 'error');
     try {
       for (const path of [`/room/${room.id}/chat`, '/room']) {
-        const socket = connect(server.port, '127.0.0.1');
+        const socket = connect(suite.server.port, '127.0.0.1');
         socket.on('error', () => undefined);
         const answered: Buffer[] = [];
         socket.on('data', (chunk: Buffer) => answered.push(chunk));
         socket.write(
-          `POST ${path} HTTP/1.1\r\nHost: 127.0.0.1\r\nCookie: ${session.cookie}\r\n` +
+          `POST ${path} HTTP/1.1\r\nHost: 127.0.0.1\r\nCookie: ${suite.session.cookie}\r\n` +
             'Content-Type: application/json\r\nContent-Length: 1000\r\n\r\n{"chat":"hel',
         );
         await new Promise((done) => setTimeout(done, 100));

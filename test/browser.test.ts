@@ -1,7 +1,7 @@
-import { existsSync } from 'node:fs';
-import { type Browser, chromium, type Page } from 'playwright-core';
+import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { TRANSPORT_NAMES } from '../core/model.ts';
+import { hasChromium, launchChromium } from './support/browser.ts';
 import { startServer, type TestServer } from './support/server.ts';
 
 /**
@@ -10,8 +10,6 @@ import { startServer, type TestServer } from './support/server.ts';
  * user text is only ever text. Set SCREENSHOT_DIR to keep pictures of the pages.
  */
 
-const CHROMIUM = '/usr/bin/chromium';
-const hasChromium = existsSync(CHROMIUM);
 if (!hasChromium) {
   console.warn('browser tests skipped: install Chromium with: apt-get install -y chromium');
 }
@@ -36,16 +34,7 @@ describe.skipIf(!hasChromium).each(TRANSPORT_NAMES)(
 
     beforeAll(async () => {
       server = await startServer({ memberGraceMs: 300 });
-      browser = await chromium.launch({
-        executablePath: CHROMIUM,
-        args: [
-          '--no-sandbox',
-          '--disable-gpu',
-          '--disable-background-networking',
-          '--disable-component-update',
-          '--no-first-run',
-        ],
-      });
+      browser = await launchChromium();
     });
 
     afterAll(async () => {

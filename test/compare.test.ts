@@ -1,8 +1,8 @@
-import { existsSync } from 'node:fs';
-import { type Browser, chromium, type Page } from 'playwright-core';
+import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { TRANSPORT_NAMES, type TransportName } from '../core/model.ts';
 import { endpointOf, Ledger, median, scaleFor } from '../web/views/compare-figures.ts';
+import { hasChromium, launchChromium } from './support/browser.ts';
 import { startServer, type TestServer } from './support/server.ts';
 
 /**
@@ -77,8 +77,6 @@ describe('the compare page counts', () => {
   });
 });
 
-const CHROMIUM = '/usr/bin/chromium';
-const hasChromium = existsSync(CHROMIUM);
 if (!hasChromium) {
   console.warn('compare page tests skipped: install Chromium with: apt-get install -y chromium');
 }
@@ -97,16 +95,7 @@ describe.skipIf(!hasChromium)('the compare page in Chromium', () => {
       startServer({ memberGraceMs: 300 }),
       startServer({ memberGraceMs: 300, transport: 'ws' }),
     ]);
-    browser = await chromium.launch({
-      executablePath: CHROMIUM,
-      args: [
-        '--no-sandbox',
-        '--disable-gpu',
-        '--disable-background-networking',
-        '--disable-component-update',
-        '--no-first-run',
-      ],
-    });
+    browser = await launchChromium();
   });
 
   afterAll(async () => {

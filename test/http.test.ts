@@ -114,11 +114,7 @@ describe('POST /room', () => {
   });
 
   it('a form post answers 303 to the new room', async () => {
-    const response = await owner.fetch('/room', {
-      method: 'POST',
-      headers: { 'content-type': 'application/x-www-form-urlencoded', accept: 'text/html' },
-      body: 'title=Form+room&max=3&password=',
-    });
+    const response = await owner.postForm('/room', 'title=Form+room&max=3&password=');
     expect(response.status).toBe(303);
     expect(response.headers.get('location')).toMatch(/^\/room\/[A-Za-z0-9_-]+$/);
   });
@@ -126,17 +122,9 @@ describe('POST /room', () => {
   it('a form keeps the transport the visitor chose (?transport=) across the redirect', async () => {
     const form = await owner.fetch('/room?transport=sse', { headers: { accept: 'text/html' } });
     expect(await form.text()).toContain('action="/room?transport=sse"');
-    const response = await owner.fetch('/room?transport=sse', {
-      method: 'POST',
-      headers: { 'content-type': 'application/x-www-form-urlencoded', accept: 'text/html' },
-      body: 'title=Kept&max=3',
-    });
+    const response = await owner.postForm('/room?transport=sse', 'title=Kept&max=3');
     expect(response.headers.get('location')).toMatch(/^\/room\/[A-Za-z0-9_-]+\?transport=sse$/);
-    const ignored = await owner.fetch('/room?transport=%3Cscript%3E', {
-      method: 'POST',
-      headers: { 'content-type': 'application/x-www-form-urlencoded', accept: 'text/html' },
-      body: 'title=Ignored',
-    });
+    const ignored = await owner.postForm('/room?transport=%3Cscript%3E', 'title=Ignored');
     expect(ignored.headers.get('location')).toMatch(/^\/room\/[A-Za-z0-9_-]+$/);
   });
 
@@ -174,11 +162,7 @@ describe('POST /room', () => {
   });
 
   it('a form with a bad title shows the form again with the sentence (HTML)', async () => {
-    const response = await owner.fetch('/room', {
-      method: 'POST',
-      headers: { 'content-type': 'application/x-www-form-urlencoded', accept: 'text/html' },
-      body: 'title=&max=3',
-    });
+    const response = await owner.postForm('/room', 'title=&max=3');
     expect(response.status).toBe(400);
     const html = await response.text();
     expect(html).toContain('error-message');
@@ -336,11 +320,7 @@ describe('rooms, ids and access', () => {
 
   it('the password form with a wrong password shows the sentence again (HTML)', async () => {
     const room = await owner.createRoom({ password: 'pw' });
-    const response = await guest.fetch(`/room/${room.id}/enter`, {
-      method: 'POST',
-      headers: { 'content-type': 'application/x-www-form-urlencoded', accept: 'text/html' },
-      body: 'password=bad',
-    });
+    const response = await guest.postForm(`/room/${room.id}/enter`, 'password=bad');
     expect(response.status).toBe(403);
     expect(await response.text()).toContain('The password is wrong.');
   });
@@ -463,10 +443,7 @@ describe('POST /room/:id/chat and history', () => {
 describe('POST /room/:id/gif and GET /gif/:file', () => {
   it('stores a GIF under a generated name and serves it as image/gif with nosniff', async () => {
     const room = await owner.createRoom();
-    const response = await owner.fetch(`/room/${room.id}/gif`, {
-      method: 'POST',
-      body: gifForm(GIF_1X1, '../../etc/passwd.gif'),
-    });
+    const response = await owner.uploadGif(room.id, GIF_1X1, '../../etc/passwd.gif');
     expect(response.status).toBe(201);
     const { message } = (await response.json()) as { message: { gif: string; kind: string } };
     expect(message.kind).toBe('gif');
@@ -485,10 +462,7 @@ describe('POST /room/:id/gif and GET /gif/:file', () => {
     ['HTML named .gif', Buffer.from('<html><script>alert(1)</script></html>'), 'image/gif'],
   ])('refuses %s with 415', async (_, bytes, type) => {
     const room = await owner.createRoom();
-    const response = await owner.fetch(`/room/${room.id}/gif`, {
-      method: 'POST',
-      body: gifForm(bytes, 'x.gif', type),
-    });
+    const response = await owner.uploadGif(room.id, bytes, 'x.gif', type);
     expect(response.status).toBe(415);
     await errorOf(response);
     expect(await readdir(join(server.dataDir, 'gifs'))).not.toContain('x.gif');
@@ -499,10 +473,7 @@ describe('POST /room/:id/gif and GET /gif/:file', () => {
     const before = (await readdir(join(server.dataDir, 'gifs'))).length;
     const big = Buffer.alloc(5 * 1024 * 1024 + 1);
     GIF_1X1.copy(big);
-    const response = await owner.fetch(`/room/${room.id}/gif`, {
-      method: 'POST',
-      body: gifForm(big, 'big.gif'),
-    });
+    const response = await owner.uploadGif(room.id, big, 'big.gif');
     expect(response.status).toBe(413);
     await errorOf(response);
     expect((await readdir(join(server.dataDir, 'gifs'))).length).toBe(before);
@@ -529,14 +500,7 @@ describe('POST /room/:id/gif and GET /gif/:file', () => {
     });
     expect(anonymous.status).toBe(401);
     const locked = await owner.createRoom({ password: 'pw' });
-    expect(
-      (
-        await guest.fetch(`/room/${locked.id}/gif`, {
-          method: 'POST',
-          body: gifForm(GIF_1X1, 'a.gif'),
-        })
-      ).status,
-    ).toBe(403);
+    expect((await guest.uploadGif(locked.id, GIF_1X1, 'a.gif')).status).toBe(403);
     expect(
       (await owner.fetch('/room/nope/gif', { method: 'POST', body: gifForm(GIF_1X1, 'a.gif') }))
         .status,
@@ -556,26 +520,9 @@ describe('kick', () => {
   it('only the owner kicks (403); the target must be a userId, not a colour (400); the kicked user gets 403 after', async () => {
     const room = await owner.createRoom();
     await guest.say(room.id, 'before');
-    expect(
-      (
-        await guest.fetch(`/room/${room.id}/kick`, {
-          method: 'POST',
-          json: { userId: owner.userId },
-        })
-      ).status,
-    ).toBe(403);
-    expect(
-      (await owner.fetch(`/room/${room.id}/kick`, { method: 'POST', json: { userId: 'bob' } }))
-        .status,
-    ).toBe(400);
-    expect(
-      (
-        await owner.fetch(`/room/${room.id}/kick`, {
-          method: 'POST',
-          json: { userId: { $ne: null } },
-        })
-      ).status,
-    ).toBe(400);
+    expect(await guest.kick(room.id, owner.userId)).toBe(403);
+    expect(await owner.kick(room.id, 'bob')).toBe(400);
+    expect(await owner.kick(room.id, { $ne: null })).toBe(400);
     for (const body of [{ user: guest.user }, { userId: guest.user }, {}]) {
       const response = await owner.fetch(`/room/${room.id}/kick`, { method: 'POST', json: body });
       expect(response.status).toBe(400);
@@ -584,14 +531,7 @@ describe('kick', () => {
       (await owner.fetch('/room/nope/kick', { method: 'POST', json: { userId: guest.userId } }))
         .status,
     ).toBe(404);
-    expect(
-      (
-        await owner.fetch(`/room/${room.id}/kick`, {
-          method: 'POST',
-          json: { userId: guest.userId },
-        })
-      ).status,
-    ).toBe(204);
+    expect(await owner.kick(room.id, guest.userId)).toBe(204);
     const after = await guest.fetch(`/room/${room.id}/chat`, {
       method: 'POST',
       json: { chat: 'after' },

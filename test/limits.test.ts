@@ -231,11 +231,7 @@ describe('password attempts: 10 a minute per session and room, 60 per address', 
     await expectRefused(await enter(guesser, locked.id, 'w10'), '6');
     await expectRefused(await enter(guesser, locked.id, 'right'), '6');
     // Refused, the page shows the form again with the sentence, not a redirect.
-    const form = await guesser.fetch(`/room/${locked.id}/enter`, {
-      method: 'POST',
-      headers: { accept: 'text/html', 'content-type': 'application/x-www-form-urlencoded' },
-      body: 'password=right',
-    });
+    const form = await guesser.postForm(`/room/${locked.id}/enter`, 'password=right');
     expect(form.status).toBe(429);
     expect(form.headers.get('retry-after')).toBe('6');
     expect(await form.text()).toContain('Too many password attempts');
@@ -273,11 +269,7 @@ describe('room creation: 10 a minute per session, 20 live rooms per user', () =>
       '6',
     );
     // The new-room form shows the sentence.
-    const form = await alice.fetch('/room', {
-      method: 'POST',
-      headers: { accept: 'text/html', 'content-type': 'application/x-www-form-urlencoded' },
-      body: 'title=r10&max=10',
-    });
+    const form = await alice.postForm('/room', 'title=r10&max=10');
     expect(form.status).toBe(429);
     expect(form.headers.get('retry-after')).toBe('6');
     expect(await form.text()).toContain('creating rooms too fast');

@@ -1,7 +1,7 @@
 import { readdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { GIF_1X1, gifForm } from './support/files.ts';
+import { GIF_1X1 } from './support/files.ts';
 import { eventually, memberList, newSession } from './support/http.ts';
 import { startServer, type TestServer } from './support/server.ts';
 import { openSse } from './support/sse.ts';
@@ -106,22 +106,8 @@ describe('membership (PROTOCOL.md, Membership)', () => {
       },
     );
     // The new owner can kick, the old one no longer can.
-    expect(
-      (
-        await alice!.fetch(`/room/${room.id}/kick`, {
-          method: 'POST',
-          json: { userId: carol!.userId },
-        })
-      ).status,
-    ).toBe(403);
-    expect(
-      (
-        await bob!.fetch(`/room/${room.id}/kick`, {
-          method: 'POST',
-          json: { userId: carol!.userId },
-        })
-      ).status,
-    ).toBe(204);
+    expect(await alice!.kick(room.id, carol!.userId)).toBe(403);
+    expect(await bob!.kick(room.id, carol!.userId)).toBe(204);
     for (const stream of [b, c, lobby]) stream.close();
   });
 
@@ -132,10 +118,7 @@ describe('membership (PROTOCOL.md, Membership)', () => {
     const lobby = await openSse(`${server.url}/sse/lobby`);
     const member = await openSse(`${server.url}/sse/room/${room.id}`, { cookie: alice.cookie });
     await member.waitFor(1, 'members');
-    const upload = await alice.fetch(`/room/${room.id}/gif`, {
-      method: 'POST',
-      body: gifForm(GIF_1X1, 'a.gif'),
-    });
+    const upload = await alice.uploadGif(room.id, GIF_1X1, 'a.gif');
     const { message } = (await upload.json()) as { message: { gif: string } };
     expect(await readdir(join(server.dataDir, 'gifs'))).toContain(message.gif);
     // A member keeps the room alive past the grace.

@@ -8,7 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DATABASE_UNREACHABLE } from '../core/store/mongo.ts';
-import { GIF_1X1, gifForm } from './support/files.ts';
+import { GIF_1X1 } from './support/files.ts';
 import { eventually, newSession, type Session, sessionOf } from './support/http.ts';
 import { type MongoForTests, mongoForTests } from './support/mongo-wire.ts';
 import { runServer, startServerProcess } from './support/process.ts';
@@ -48,7 +48,7 @@ const chatsOf = (events: { type: string; data: unknown }[]) =>
   events.filter((e) => e.type === 'chat').map((e) => (e.data as { chat: string }).chat);
 
 /**
- * What the SSE suite (test/sse.test.ts, which runs whole with --store mongo too) does not look at:
+ * What the SSE suite (transports/sse/sse.test.ts, also run with --store mongo) does not look at:
  * the history route and the GIF files of a removed room, with the messages in MongoDB.
  */
 describe('the HTTP routes with --store mongo', () => {
@@ -78,10 +78,7 @@ describe('the HTTP routes with --store mongo', () => {
 
   it('removing a room removes its messages and its GIF files', async () => {
     const room = await alice.createRoom();
-    const upload = await alice.fetch(`/room/${room.id}/gif`, {
-      method: 'POST',
-      body: gifForm(GIF_1X1, 'cat.gif'),
-    });
+    const upload = await alice.uploadGif(room.id, GIF_1X1, 'cat.gif');
     expect(upload.status).toBe(201);
     const { message } = (await upload.json()) as { message: { gif: string } };
     expect((await fetch(`${server.url}/gif/${message.gif}`)).status).toBe(200);
@@ -103,7 +100,7 @@ describe('a restart with --store mongo', () => {
       const room = await alice.createRoom({ title: 'survivor', password: 'pw' });
       await alice.say(room.id, 'one');
       await alice.say(room.id, 'two');
-      await alice.fetch(`/room/${room.id}/kick`, { method: 'POST', json: { userId: bob.userId } });
+      await alice.kick(room.id, bob.userId);
       await first.close();
 
       const second = await startMongoServer(database, dataDir);

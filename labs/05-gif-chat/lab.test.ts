@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { USER_PATTERN } from '../../core/model.ts';
 import { clientFor } from '../../test/support/clients.ts';
-import { GIF_1X1, gifForm } from '../../test/support/files.ts';
+import { GIF_1X1 } from '../../test/support/files.ts';
 import { newSession } from '../../test/support/http.ts';
 import { startedLab } from '../shared/started.ts';
 import { main } from './server.ts';
@@ -55,10 +55,7 @@ describe.each([
     await a.waitFor(() => a.events.filter((e) => e.type === 'join').length === 2, 'two joins');
     await b.send('안녕하세요');
 
-    const upload = await alice.fetch(`/room/${room.id}/gif`, {
-      method: 'POST',
-      body: gifForm(GIF_1X1, 'hello.gif'),
-    });
+    const upload = await alice.uploadGif(room.id, GIF_1X1, 'hello.gif');
     expect(upload.status).toBe(201);
     await b.waitFor(() => b.chats().some((m) => m.kind === 'gif'), 'the GIF');
     const gif = b.chats().find((m) => m.kind === 'gif')!;

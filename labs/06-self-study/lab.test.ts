@@ -118,11 +118,7 @@ describe.each(TRANSPORT_NAMES)('over %s', (transport: TransportName) => {
     };
     expect(rooms.rooms.find((r) => r.id === room.id)?.owner).toBe(bob.user);
     // The new owner may now kick; the old one may not.
-    const refused = await alice.fetch(`/room/${room.id}/kick`, {
-      method: 'POST',
-      json: { userId: carol.userId },
-    });
-    expect(refused.status).toBe(403);
+    expect(await alice.kick(room.id, carol.userId)).toBe(403);
   });
 
   it('5. kick: the kicked member is told, leaves at once and may not come back', async () => {
@@ -131,11 +127,7 @@ describe.each(TRANSPORT_NAMES)('over %s', (transport: TransportName) => {
     await a.connectRoom(room.id);
     await b.connectRoom(room.id);
     await a.waitFor(() => lastMembers(a)?.members.length === 2, 'two members');
-    const kicked = await alice.fetch(`/room/${room.id}/kick`, {
-      method: 'POST',
-      json: { userId: bob.userId },
-    });
-    expect(kicked.status).toBe(204);
+    expect(await alice.kick(room.id, bob.userId)).toBe(204);
     await b.waitFor(() => b.events.some((e) => e.type === 'kicked'), 'kicked');
     await a.waitFor(() => texts(a, 'exit').includes(`${bob.user} left`), 'the exit');
     await b.waitFor(() => b.state === 'closed', 'the kicked client stops');

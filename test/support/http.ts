@@ -1,3 +1,5 @@
+import { gifForm } from './files.ts';
+
 /** A visitor as a program is one: a cookie jar of one session, and fetch with it. */
 export interface Session {
   /** The session's colour. */
@@ -11,6 +13,12 @@ export interface Session {
   createRoom(body?: Record<string, unknown>): Promise<{ id: string; [key: string]: unknown }>;
   /** POST /room/:id/chat (a whisper to the user `toId`); returns the message. */
   say(room: string, chat: string, toId?: string): Promise<{ seq: number; [key: string]: unknown }>;
+  /** POST /room/:id/kick with `{userId}` (whatever it is); returns the status. */
+  kick(room: string, userId: unknown): Promise<number>;
+  /** POSTs an HTML form (urlencoded `body`), as a page does. */
+  postForm(path: string, body: string): Promise<Response>;
+  /** POST /room/:id/gif with the file `name` holding `bytes`, as the chat page uploads it. */
+  uploadGif(room: string, bytes: Buffer, name: string, type?: string): Promise<Response>;
 }
 
 /** GET /api/me: a new session, as PROTOCOL.md tells programs to start. */
@@ -78,6 +86,22 @@ export function sessionOf(
       }
       return ((await response.json()) as { message: { seq: number } }).message;
     },
+    kick: async (room, userId) => {
+      const response = await session.fetch(`/room/${room}/kick`, {
+        method: 'POST',
+        json: { userId },
+      });
+      await response.body?.cancel();
+      return response.status;
+    },
+    postForm: (path, body) =>
+      session.fetch(path, {
+        method: 'POST',
+        headers: { accept: 'text/html', 'content-type': 'application/x-www-form-urlencoded' },
+        body,
+      }),
+    uploadGif: (room, bytes, name, type) =>
+      session.fetch(`/room/${room}/gif`, { method: 'POST', body: gifForm(bytes, name, type) }),
   };
   return session;
 }
@@ -107,4 +131,23 @@ export async function eventually(
 /** The member list entries (`{userId, user}`) of these sessions, in this order. */
 export function memberList(...sessions: { userId: string; user: string }[]) {
   return sessions.map(({ userId, user }) => ({ userId, user }));
+}
+
+/** PROTOCOL.md, Stats: one transport's counters. */
+export interface TransportCounters {
+  connections: number;
+  requests: number;
+  eventsOut: number;
+  bytesOut: number;
+  bytesIn: number;
+}
+
+/** `GET /api/stats`: one transport's counters. */
+export async function transportStats(
+  baseUrl: string,
+  transport: string,
+): Promise<TransportCounters> {
+  const response = await fetch(`${baseUrl}/api/stats`);
+  const body = (await response.json()) as { transports: Record<string, TransportCounters> };
+  return body.transports[transport]!;
 }

@@ -22,11 +22,9 @@ import { createServer, type Server, type Socket } from 'node:net';
 import { type Document, deserialize, serialize } from 'bson';
 import { MemoryDatabase } from './mongo-database.ts';
 
-const OP_REPLY = 1;
-const OP_QUERY = 2004;
-const OP_MSG = 2013;
-const CHECKSUM_PRESENT = 1;
-const MORE_TO_COME = 2;
+/** The wire protocol's opcodes this server speaks, and the OP_MSG flag bits it reads. */
+const OP = { reply: 1, query: 2004, msg: 2013 } as const;
+const MSG_FLAG = { checksumPresent: 1, moreToCome: 2 } as const;
 const MAX_MESSAGE_BYTES = 48_000_000;
 
 export interface MongoWireServer {
@@ -119,13 +117,13 @@ function serveSocket(socket: Socket, database: MemoryDatabase): void {
 function answer(message: Buffer, database: MemoryDatabase): Buffer | null | undefined {
   const requestId = message.readInt32LE(4);
   const opCode = message.readInt32LE(12);
-  if (opCode === OP_MSG) {
+  if (opCode === OP.msg) {
     const flags = message.readUInt32LE(16);
     const command = readOpMsg(message, flags);
     const reply = database.run(command as Document & { $db: string });
-    return flags & MORE_TO_COME ? null : opMsg(requestId, reply);
+    return flags & MSG_FLAG.moreToCome ? null : opMsg(requestId, reply);
   }
-  if (opCode === OP_QUERY) {
+  if (opCode === OP.query) {
     const nameEnd = message.indexOf(0, 20);
     const collection = message.toString('utf8', 20, nameEnd);
     const query = deserialize(message.subarray(nameEnd + 9));
@@ -142,7 +140,7 @@ function answer(message: Buffer, database: MemoryDatabase): Buffer | null | unde
 
 /** The body section of an OP_MSG, with its document sequences (kind 1) as array fields. */
 function readOpMsg(message: Buffer, flags: number): Document {
-  const end = message.length - (flags & CHECKSUM_PRESENT ? 4 : 0);
+  const end = message.length - (flags & MSG_FLAG.checksumPresent ? 4 : 0);
   let body: Document = {};
   const sequences: Document = {};
   let offset = 20;
@@ -193,7 +191,7 @@ function opMsg(responseTo: number, reply: Document): Buffer {
   const body = encode(reply);
   const flags = Buffer.alloc(5);
   // flagBits 0, then section kind 0 (the body).
-  return Buffer.concat([header(16 + 5 + body.length, responseTo, OP_MSG), flags, body]);
+  return Buffer.concat([header(16 + 5 + body.length, responseTo, OP.msg), flags, body]);
 }
 
 function opReply(responseTo: number, reply: Document): Buffer {
@@ -201,7 +199,7 @@ function opReply(responseTo: number, reply: Document): Buffer {
   // responseFlags, cursorID (int64), startingFrom, numberReturned.
   const fields = Buffer.alloc(20);
   fields.writeInt32LE(1, 16);
-  return Buffer.concat([header(16 + 20 + body.length, responseTo, OP_REPLY), fields, body]);
+  return Buffer.concat([header(16 + 20 + body.length, responseTo, OP.reply), fields, body]);
 }
 
 /** Where the mongo tests keep their databases: MONGO_URL's `mongod` when set, else a test server. */

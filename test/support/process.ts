@@ -12,22 +12,29 @@ export interface ServerProcess {
 }
 
 /** `npm start`'s command (node with tsx, server.ts) as a child process. */
-export function runServer(
-  args: string[],
-  env: Record<string, string> = {},
-): { child: ChildProcess; output: () => string; exited: Promise<number | null> } {
+export function runServer(args: string[], env: Record<string, string> = {}): Watched {
   const child = spawn(process.execPath, ['--import', 'tsx', 'server.ts', ...args], {
     cwd: ROOT,
     env: { ...process.env, ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
+  return watched(child);
+}
+
+/** A child process, its stdout and stderr gathered into one text, and its exit code. */
+export interface Watched {
+  child: ChildProcess;
+  output: () => string;
+  exited: Promise<number | null>;
+}
+
+export function watched(child: ChildProcess): Watched {
   let output = '';
-  child.stdout!.on('data', (chunk) => {
+  const gather = (chunk: Buffer) => {
     output += chunk;
-  });
-  child.stderr!.on('data', (chunk) => {
-    output += chunk;
-  });
+  };
+  child.stdout!.on('data', gather);
+  child.stderr!.on('data', gather);
   const exited = new Promise<number | null>((done) => child.once('exit', (code) => done(code)));
   return { child, output: () => output, exited };
 }

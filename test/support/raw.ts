@@ -6,7 +6,8 @@ import { io } from 'socket.io-client';
 import { expect } from 'vitest';
 import WebSocket from 'ws';
 import type { TransportName } from '../../core/model.ts';
-import { eventually, type Session } from './http.ts';
+import type { Session } from './http.ts';
+import { nextError, openWs } from './ws.ts';
 
 export interface RawContext {
   url: string;
@@ -69,14 +70,35 @@ const postCases: Record<string, Case> = {
 
 function queryCases(prefix: '/poll/room' | '/sse/room'): Record<string, Case> {
   const polling = prefix === '/poll/room';
-  const waits = polling ? ['wait=-1', 'wait=56', 'wait=abc', 'wait=1&wait=2'] : [];
+  const waits = polling
+    ? ['wait=56', 'wait=-1', 'wait=1.5', 'wait=abc', 'wait=1e1', 'wait=1&wait=2']
+    : [];
+  const afters = [
+    'after=-1',
+    'after=-3',
+    'after=1.5',
+    'after=1e3',
+    'after=abc',
+    'after=1&after=2',
+    `after=${encodeURIComponent('{"$ne":null}')}`,
+    `after=${'9'.repeat(20)}`,
+  ];
   // A poll that were accepted would wait; wait=0 makes a wrong acceptance show at once.
   const withWait = (query: string) =>
     polling && !query.includes('wait=') ? `${query}&wait=0` : query;
   return {
     'bad cursors (and waits) are a 400 with a sentence, malformed ids a 404': async (c) => {
-      for (const query of ['after=-1', 'after=1.5', 'after=abc', 'after=1&after=2', ...waits]) {
-        await expectError(await c.session.fetch(`${prefix}/${c.room}?${withWait(query)}`), 400);
+      for (const query of [...afters, ...waits]) {
+        const response = await c.session.fetch(`${prefix}/${c.room}?${withWait(query)}`);
+        expect(response.status, query).toBe(400);
+        const { error } = (await response.json()) as { error: string };
+        if (polling) expect(error, query).toMatch(/^(wait|after) must be a whole number/);
+        else expect(error, query).toEqual(expect.any(String));
+      }
+      if (polling) {
+        for (const query of ['cursor=-1', 'cursor=1.5', 'cursor=a&cursor=b', 'wait=99']) {
+          await expectError(await c.session.fetch(`/poll/lobby?${query}`), 400);
+        }
       }
       await expectError(await c.session.fetch(`${prefix}/${'x'.repeat(65)}?${withWait('')}`), 404);
       await expectError(
@@ -87,24 +109,8 @@ function queryCases(prefix: '/poll/room' | '/sse/room'): Record<string, Case> {
   };
 }
 
-/** A raw `ws` socket with the session cookie, recording frames. */
-async function rawWs(
-  c: RawContext,
-  headers: Record<string, string> = { cookie: c.session.cookie },
-) {
-  const socket = new WebSocket(`ws://127.0.0.1:${c.port}/ws`, { headers });
-  const frames: { type: string; data: Record<string, unknown> }[] = [];
-  socket.on('message', (data) => frames.push(JSON.parse(String(data))));
-  socket.on('error', () => undefined);
-  await new Promise<void>((done, fail) => {
-    socket.once('open', () => done());
-    socket.once('unexpected-response', (_, response) =>
-      fail(new Error(`upgrade refused: ${response.statusCode}`)),
-    );
-    socket.once('error', fail);
-  });
-  return { socket, frames };
-}
+/** A raw `ws` socket with the session cookie, recording frames (test/support/ws.ts). */
+const rawWs = (c: RawContext) => openWs(c.url, c.session.cookie);
 
 function upgradeStatus(c: RawContext, headers: Record<string, string>): Promise<number> {
   return new Promise((done) => {
@@ -124,41 +130,55 @@ function upgradeStatus(c: RawContext, headers: Record<string, string>): Promise<
 const wsCases: Record<string, Case> = {
   'frames that are not JSON, of unknown type or breaking a rule get an error frame; the socket stays open':
     async (c) => {
-      const { socket, frames } = await rawWs(c);
-      const errors = () => frames.filter((f) => f.type === 'error');
-      const bad = [
-        'not json',
-        '[]',
-        '"a string"',
-        JSON.stringify({ type: 'nope' }),
-        JSON.stringify({ type: 'chat', room: c.room, chat: { $ne: null } }),
-        JSON.stringify({ type: 'chat', room: c.room, chat: '' }),
-        JSON.stringify({ type: 'chat', room: c.room, chat: 'hi', toId: 'bob' }),
-        JSON.stringify({ type: 'chat', room: { $ne: null }, chat: 'hi' }),
-        JSON.stringify({ type: 'subscribe', room: '../../etc' }),
-        JSON.stringify({ type: 'subscribe', room: c.room, after: -1 }),
+      const ws = await rawWs(c);
+      const cases: [unknown, number][] = [
+        ['not json', 400],
+        ['{"type":"subscribe",', 400],
+        ['[]', 400],
+        ['[1,2]', 400],
+        ['"subscribe"', 400],
+        ['null', 400],
+        [{ type: 'nonsense' }, 400],
+        [{ type: { $ne: null } }, 400],
+        [{ room: c.room }, 400],
+        [{ type: 'subscribe' }, 400],
+        [{ type: 'subscribe', lobby: 'yes' }, 400],
+        [{ type: 'subscribe', lobby: true, room: c.room }, 400],
+        [{ type: 'subscribe', room: c.room, after: -1 }, 400],
+        [{ type: 'subscribe', room: c.room, after: 1.5 }, 400],
+        [{ type: 'subscribe', room: c.room, after: { $gt: 0 } }, 400],
+        [{ type: 'subscribe', room: { $ne: null } }, 404],
+        [{ type: 'subscribe', room: '../../etc' }, 404],
+        [{ type: 'unsubscribe' }, 400],
+        [{ type: 'chat', room: c.room, chat: { $ne: null } }, 400],
+        [{ type: 'chat', room: c.room, chat: '' }, 400],
+        [{ type: 'chat', room: c.room, chat: 'hi', toId: 'bob' }, 400],
+        [{ type: 'chat', room: { $ne: null }, chat: 'hi' }, 404],
+        [{ type: 'chat', room: c.room, chat: 'hi', ref: { $ne: null } }, 400],
+        [{ type: 'chat', room: c.room, chat: 'hi', ref: 'x'.repeat(65) }, 400],
       ];
-      for (const frame of bad) socket.send(frame);
-      await eventually(() => errors().length === bad.length, 5000, `${bad.length} error frames`);
-      for (const error of errors()) {
-        expect(error.data).toMatchObject({ error: expect.any(String), status: expect.any(Number) });
-        expect([400, 404]).toContain(error.data.status);
+      for (const [frame, status] of cases) {
+        const error = await nextError(ws, frame);
+        expect(error.status, JSON.stringify(frame)).toBe(status);
+        expect(error.error).toEqual(expect.any(String));
+        expect(error.error).not.toMatch(/at .*\.ts/);
       }
-      socket.send(JSON.stringify({ type: 'chat', room: c.room, chat: 'still here', ref: 'r1' }));
-      await eventually(() => frames.some((f) => f.type === 'sent'), 5000, 'the sent frame');
-      expect(frames.find((f) => f.type === 'sent')!.data).toMatchObject({
-        ref: 'r1',
-        message: { chat: 'still here' },
-      });
-      expect(socket.readyState).toBe(WebSocket.OPEN);
+      // A binary frame is no JSON text either.
+      ws.socket.send(Buffer.from('{"type":"subscribe","lobby":true}'), { binary: true });
+      await ws.waitFor('error', cases.length + 1);
+      ws.send({ type: 'chat', room: c.room, chat: 'still here', ref: 'r1' });
+      const [sent] = await ws.waitFor('sent');
+      expect(sent!.data).toMatchObject({ ref: 'r1', message: { chat: 'still here' } });
+      expect(ws.socket.readyState).toBe(WebSocket.OPEN);
       expect(await storedChats(c)).toEqual(['still here']);
-      socket.close();
+      ws.close();
     },
-  'a frame over 64 KiB closes the socket with 1009': async (c) => {
-    const { socket } = await rawWs(c);
-    const closed = new Promise<number>((done) => socket.once('close', (code) => done(code)));
-    socket.send(JSON.stringify({ type: 'chat', room: c.room, chat: 'x'.repeat(65 * 1024) }));
-    expect(await closed).toBe(1009);
+  'a frame over 64 KiB closes the socket with 1009; one under it is an error frame': async (c) => {
+    const ws = await rawWs(c);
+    const under = await nextError(ws, { type: 'chat', room: c.room, chat: 'x'.repeat(60_000) });
+    expect(under.status).toBe(400);
+    ws.send(JSON.stringify({ type: 'chat', room: c.room, chat: 'x'.repeat(65 * 1024) }));
+    expect(await ws.closed).toBe(1009);
     expect(await storedChats(c)).toEqual([]);
   },
   'an upgrade from a foreign Origin or without a session is refused': async (c) => {
@@ -183,41 +203,81 @@ function socketIo(
   });
 }
 
+const hostile = JSON.parse('{"__proto__": {"chat": "polluted"}}') as object;
+
 const socketIoCases: Record<string, Case> = {
-  'bad payloads get an error acknowledgement; the socket stays connected': async (c) => {
-    const socket = socketIo(c);
-    await new Promise<void>((done, fail) => {
-      socket.once('connect', () => done());
-      socket.once('connect_error', fail);
-    });
-    const ack = (event: string, payload: unknown) =>
-      socket.timeout(3000).emitWithAck(event, payload) as Promise<Record<string, unknown>>;
-    expect(await ack('chat', { room: c.room, chat: { $ne: null } })).toMatchObject({
-      status: 400,
-      error: expect.any(String),
-    });
-    expect(await ack('chat', { room: c.room, chat: '' })).toMatchObject({ status: 400 });
-    expect(await ack('chat', 'not an object')).toMatchObject({ status: 400 });
-    expect(await ack('chat', { room: { $ne: null }, chat: 'hi' })).toMatchObject({ status: 404 });
-    expect(await ack('join', { room: '../etc' })).toMatchObject({ status: 404 });
-    expect(await ack('join', { room: c.room, after: 'x' })).toMatchObject({ status: 400 });
-    // Without an acknowledgement function a bad event must not break anything either.
-    socket.emit('chat', { room: c.room, chat: { $ne: null } });
-    socket.emit('no-such-event', 1, 2, 3);
-    const ok = await ack('chat', { room: c.room, chat: 'still here' });
-    expect(ok).toMatchObject({ message: { chat: 'still here' } });
-    expect(socket.connected).toBe(true);
-    expect(await storedChats(c)).toEqual(['still here']);
-    socket.disconnect();
-  },
-  'a packet over 64 KiB disconnects the socket': async (c) => {
-    const socket = socketIo(c, { cookie: c.session.cookie }, ['websocket']);
-    await new Promise<void>((done) => socket.once('connect', () => done()));
-    const gone = new Promise<string>((done) => socket.once('disconnect', (reason) => done(reason)));
-    socket.emit('chat', { room: c.room, chat: 'x'.repeat(65 * 1024) });
-    expect(await gone).toMatch(/transport (close|error)/);
-    expect(await storedChats(c)).toEqual([]);
-  },
+  'bad payloads get an error acknowledgement (400, or 404 for what is not a room id); without one nothing breaks; the socket stays':
+    async (c) => {
+      const socket = socketIo(c);
+      await new Promise<void>((done, fail) => {
+        socket.once('connect', () => done());
+        socket.once('connect_error', fail);
+      });
+      const id = c.room;
+      const cases: [string, unknown[], number][] = [
+        ['join', [], 400],
+        ['join', [null], 400],
+        ['join', [42], 400],
+        ['join', [[id]], 400],
+        ['join', [{ room: { $ne: null } }], 404],
+        ['join', [{ room: id, after: -1 }], 400],
+        ['join', [{ room: id, after: 1.5 }], 400],
+        ['join', [{ room: id, after: '1e3' }], 400],
+        ['join', [{ room: id, after: 'x' }], 400],
+        ['join', [{ room: id, after: { $gt: 0 } }], 400],
+        ['join', ['../etc/passwd'], 404],
+        ['join', [{ room: '../etc' }], 404],
+        ['join', ['x'.repeat(65)], 404],
+        ['join', [{ room: 'no-such-room' }], 404],
+        ['chat', [], 400],
+        ['chat', ['just text'], 400],
+        ['chat', [null], 400],
+        ['chat', [[1, 2]], 400],
+        ['chat', [{ room: id }], 400],
+        ['chat', [{ room: id, chat: { $ne: null } }], 400],
+        ['chat', [{ room: id, chat: 42 }], 400],
+        ['chat', [{ room: id, chat: '' }], 400],
+        ['chat', [{ room: id, chat: '   ' }], 400],
+        ['chat', [{ room: id, chat: 'x'.repeat(2001) }], 400],
+        ['chat', [{ room: id, chat: 'hi', toId: 'bob' }], 400],
+        ['chat', [{ room: id, chat: 'hi', toId: { $gt: '' } }], 400],
+        ['chat', [{ room: id, chat: 'hi', to: '#a3c25e' }], 400],
+        ['chat', [{ room: id, ...hostile }], 400],
+        ['chat', [{ room: { $ne: null }, chat: 'hi' }], 404],
+        ['chat', [{ room: 'no-such-room', chat: 'hi' }], 404],
+        ['leave', [{ $ne: null }], 404],
+        ['no-such-event', [1, 2, 3], 400],
+        [' join', [id], 400],
+      ];
+      for (const [event, args, status] of cases) {
+        const answer = await socket.timeout(3000).emitWithAck(event, ...args);
+        expect(answer, `${event} ${JSON.stringify(args)}`).toEqual({
+          error: expect.any(String),
+          status,
+        });
+      }
+      // The same without an acknowledgement function.
+      for (const [event, args] of cases) socket.emit(event, ...args);
+      socket.emit('chat', { room: id, chat: 'no ack' });
+      const ok = await socket.timeout(3000).emitWithAck('chat', { room: id, chat: 'still here' });
+      expect(ok).toMatchObject({ message: { chat: 'still here' } });
+      expect(socket.connected).toBe(true);
+      expect(await storedChats(c)).toEqual(['no ack', 'still here']);
+      socket.disconnect();
+    },
+  ...Object.fromEntries(
+    ['websocket', 'polling'].map((transport): [string, Case] => [
+      `a packet over 64 KiB closes the connection (${transport}); nothing is stored`,
+      async (c) => {
+        const socket = socketIo(c, { cookie: c.session.cookie }, [transport]);
+        await new Promise<void>((done) => socket.once('connect', () => done()));
+        const gone = new Promise<string>((done) => socket.once('disconnect', done));
+        socket.emit('chat', { room: c.room, chat: 'x'.repeat(65 * 1024) });
+        expect(await gone).toMatch(/^transport (close|error)$/);
+        expect(await storedChats(c)).toEqual([]);
+      },
+    ]),
+  ),
   'a handshake from a foreign Origin or without a session is refused': async (c) => {
     const refused = (headers: Record<string, string>, transports?: string[]) =>
       new Promise<string>((done) => {

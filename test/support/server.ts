@@ -1,7 +1,9 @@
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { afterAll, beforeAll } from 'vitest';
 import { type RunningServer, type ServerOptions, startServer as start } from '../../server.ts';
+import { newSession, type Session } from './http.ts';
 
 export interface TestServer extends RunningServer {
   dataDir: string;
@@ -42,4 +44,21 @@ export async function startServer(
       if (!keepData) await rm(dataDir, { recursive: true, force: true });
     },
   };
+}
+
+/**
+ * A real server and one session of it for the enclosing describe: started before its cases,
+ * closed after them. Read them as `suite.server` and `suite.session` inside the cases.
+ */
+export function serverForSuite(overrides: Parameters<typeof startServer>[0] = {}): {
+  readonly server: TestServer;
+  readonly session: Session;
+} {
+  const suite = {} as { server: TestServer; session: Session };
+  beforeAll(async () => {
+    suite.server = await startServer(overrides);
+    suite.session = await newSession(suite.server.url);
+  });
+  afterAll(() => suite.server?.close());
+  return suite;
 }

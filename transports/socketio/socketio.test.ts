@@ -2,9 +2,11 @@ import { io, type Socket } from 'socket.io-client';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
 import type { Message } from '../../core/model.ts';
+import { keepPosting, recorded } from '../../test/support/clients.ts';
 import { eventually, memberList, newSession, type Session } from '../../test/support/http.ts';
 import { startServer, type TestServer } from '../../test/support/server.ts';
-import { ClientError, type ClientEvents, LOBBY_EVENT_TYPES, ROOM_EVENT_TYPES } from '../client.ts';
+import { engineSocket as openEngineSocket } from '../../test/support/socketio.ts';
+import type { ClientError } from '../client.ts';
 import { SocketIoClient, type SocketIoClientOptions } from './client.ts';
 
 let server: TestServer;
@@ -80,18 +82,7 @@ function client(session: Session, options: Partial<SocketIoClientOptions> = {}) 
     ...options,
   });
   opened.push(made);
-  const events: { type: keyof ClientEvents; data: unknown }[] = [];
-  for (const type of new Set([...ROOM_EVENT_TYPES, ...LOBBY_EVENT_TYPES, 'state'] as const)) {
-    made.on(type, (data) => events.push({ type, data }));
-  }
-  return Object.assign(made, {
-    events,
-    chats: () => events.filter((e) => e.type === 'chat').map((e) => e.data as Message),
-    seqs: () =>
-      events
-        .filter((e) => ['chat', 'join', 'exit', 'owner'].includes(e.type))
-        .map((e) => (e.data as Message).seq),
-  });
+  return recorded(made);
 }
 
 interface Counters {
@@ -257,7 +248,7 @@ describe('namespace /chat', () => {
     expect(whisper).toMatchObject({ message: { toId: bob.userId, to: bob.user } });
   });
 
-  it('refusals come back in the join acknowledgement: 404, 403 (password, kicked), 409; the client rejects with them', async () => {
+  it('refusals come back in the join acknowledgement: 404, 403 (password), 409; the socket stays', async () => {
     const full = await alice.createRoom({ max: 2 });
     const locked = await alice.createRoom({ password: 'pw' });
     const a = client(alice);
@@ -275,49 +266,6 @@ describe('namespace /chat', () => {
       status: 409,
     });
     expect(socket.connected).toBe(true);
-    const c = client(carol);
-    await expect(c.connectRoom(full.id)).rejects.toEqual(new ClientError(409, 'The room is full.'));
-    await expect(c.connectRoom(locked.id)).rejects.toMatchObject({ status: 403 });
-    await expect(c.connectRoom('x'.repeat(65))).rejects.toMatchObject({ status: 404 });
-    // A second tab of a member is never refused.
-    await client(bob).connectRoom(full.id);
-  });
-
-  it('kick: the kicked socket gets `kicked` and no more events; joining again is 403; the client stops', async () => {
-    const room = await alice.createRoom();
-    const a = client(alice);
-    const b = client(bob);
-    await a.connectRoom(room.id);
-    await b.connectRoom(room.id);
-    await eventually(() => a.events.filter((e) => e.type === 'members').length >= 2);
-    const kick = await alice.fetch(`/room/${room.id}/kick`, {
-      method: 'POST',
-      json: { userId: bob.userId },
-    });
-    expect(kick.status).toBe(204);
-    await eventually(() => b.events.some((e) => e.type === 'kicked'), 3000, 'kicked');
-    expect(b.events.find((e) => e.type === 'kicked')!.data).toEqual({ id: room.id });
-    expect(b.state).toBe('closed');
-    await alice.say(room.id, 'after the kick');
-    await eventually(() => a.chats().length === 1);
-    await sleep(100);
-    expect(b.chats()).toEqual([]);
-    await expect(b.send('still?')).rejects.toMatchObject({ status: 403 });
-    await expect(client(bob).connectRoom(room.id)).rejects.toMatchObject({ status: 403 });
-  });
-
-  it('whispers reach their two users only', async () => {
-    const room = await alice.createRoom();
-    const [a, b, c] = [client(alice), client(bob), client(carol)];
-    for (const each of [a, b, c]) await each.connectRoom(room.id);
-    await a.send('for bob', { toId: bob.userId });
-    await a.send('for all');
-    for (const each of [a, b, c]) {
-      await eventually(() => each.chats().some((m) => m.chat === 'for all'), 3000, 'for all');
-    }
-    expect(a.chats().map((m) => m.chat)).toEqual(['for bob', 'for all']);
-    expect(b.chats().map((m) => m.chat)).toEqual(['for bob', 'for all']);
-    expect(c.chats().map((m) => m.chat)).toEqual(['for all']);
   });
 });
 
@@ -340,22 +288,6 @@ describe('namespace /room (the lobby)', () => {
     await eventually(() => events().some((e) => e.type === 'removeRoom'), 3000, 'removeRoom');
     expect(events().at(-1)).toEqual({ type: 'removeRoom', data: { id: room.id } });
     expect(await ack(socket, 'join', room.id)).toMatchObject({ status: 400 });
-  });
-
-  it('the client lobby shares the engine connection with the room', async () => {
-    const room = await alice.createRoom();
-    const before = (await stats()).socketio.connections;
-    const c = client(carol);
-    await c.connectLobby();
-    await c.connectRoom(room.id);
-    expect((await stats()).socketio.connections).toBe(before + 1);
-    const other = await alice.createRoom({ title: 'seen by the lobby' });
-    await eventually(
-      () =>
-        c.events.some((e) => e.type === 'newRoom' && (e.data as { id: string }).id === other.id),
-      3000,
-      'newRoom',
-    );
   });
 });
 
@@ -387,74 +319,7 @@ describe('the client lobby', () => {
 });
 
 describe('bad input', () => {
-  const hostile = JSON.parse('{"__proto__": {"chat": "polluted"}}') as object;
-
-  it('gets an error acknowledgement (400, or 404 for what is not a room id); without an ack nothing breaks; the connection stays', async () => {
-    const room = await alice.createRoom();
-    const id = room.id;
-    const socket = await connected(rawSocket('/chat', { cookie: alice.cookie }));
-    const cases: [string, unknown[], number][] = [
-      ['join', [], 400],
-      ['join', [null], 400],
-      ['join', [42], 400],
-      ['join', [[id]], 400],
-      ['join', [{ room: { $ne: null } }], 404],
-      ['join', [{ room: id, after: -1 }], 400],
-      ['join', [{ room: id, after: 1.5 }], 400],
-      ['join', [{ room: id, after: '1e3' }], 400],
-      ['join', [{ room: id, after: { $gt: 0 } }], 400],
-      ['join', ['../etc/passwd'], 404],
-      ['join', ['x'.repeat(65)], 404],
-      ['join', [{ room: 'no-such-room' }], 404],
-      ['chat', [], 400],
-      ['chat', ['just text'], 400],
-      ['chat', [null], 400],
-      ['chat', [[1, 2]], 400],
-      ['chat', [{ room: id }], 400],
-      ['chat', [{ room: id, chat: { $ne: null } }], 400],
-      ['chat', [{ room: id, chat: 42 }], 400],
-      ['chat', [{ room: id, chat: '   ' }], 400],
-      ['chat', [{ room: id, chat: 'x'.repeat(2001) }], 400],
-      ['chat', [{ room: id, chat: 'hi', toId: 'bob' }], 400],
-      ['chat', [{ room: id, chat: 'hi', toId: { $gt: '' } }], 400],
-      ['chat', [{ room: id, chat: 'hi', to: '#a3c25e' }], 400],
-      ['chat', [{ room: id, ...hostile }], 400],
-      ['chat', [{ room: { $ne: null }, chat: 'hi' }], 404],
-      ['chat', [{ room: 'no-such-room', chat: 'hi' }], 404],
-      ['leave', [{ $ne: null }], 404],
-      ['no-such-event', [1, 2, 3], 400],
-      [' join', [id], 400],
-    ];
-    for (const [event, args, status] of cases) {
-      const answer = await ack(socket, event, ...args);
-      expect(answer, `${event} ${JSON.stringify(args)}`).toEqual({
-        error: expect.any(String),
-        status,
-      });
-    }
-    // The same without an acknowledgement function.
-    for (const [event, args] of cases) socket.emit(event, ...args);
-    socket.emit('chat', { room: id, chat: 'no ack' });
-    expect(await ack(socket, 'chat', { room: id, chat: 'still here' })).toMatchObject({
-      message: { chat: 'still here' },
-    });
-    expect(socket.connected).toBe(true);
-    expect(await storedChats(id)).toEqual(['no ack', 'still here']);
-  });
-
-  for (const transport of ['websocket', 'polling']) {
-    it(`a packet over 64 KiB closes the connection (${transport}); nothing is stored`, async () => {
-      const room = await alice.createRoom();
-      const socket = await connected(
-        rawSocket('/chat', { cookie: alice.cookie, transports: [transport] }),
-      );
-      const gone = new Promise<string>((done) => socket.once('disconnect', done));
-      socket.emit('chat', { room: room.id, chat: 'x'.repeat(65 * 1024) });
-      expect(await gone).toMatch(/^transport (close|error)$/);
-      expect(await storedChats(room.id)).toEqual([]);
-    });
-  }
-
+  // The rest of it is a case of test/transports.test.ts (test/support/raw.ts, socketIoCases).
   it('a packet that is not Socket.IO closes the connection (Socket.IO’s own rule), nothing else', async () => {
     const { ws, frames } = await engineSocket(alice.cookie);
     const closed = new Promise((done) => ws.once('close', done));
@@ -486,30 +351,27 @@ describe('the client', () => {
       if (transports?.[0] === 'polling') expect(c.wire).toBe('polling');
       else await eventually(() => c.wire === 'websocket', 3000, 'the upgrade to websocket');
     });
+  }
 
+  // The default (polling, then the upgrade) is a case of test/transports.test.ts.
+  for (const transports of [['websocket'], ['polling']] as const) {
+    const name = transports.join();
     it(`${name}: resumes after drop() with nothing lost and nothing twice, while messages keep coming`, async () => {
       const room = await alice.createRoom();
-      const c = client(bob, transports ? { transports: [...transports] } : {});
+      const c = client(bob, { transports: [...transports] });
       await c.connectRoom(room.id, { after: 0 });
-      let posted = 0;
-      let posting = true;
-      const poster = (async () => {
-        for (; posting; posted++) await alice.say(room.id, `n${posted}`);
-      })();
+      const poster = keepPosting(alice, room.id);
       let opens = 0;
       c.on('state', (state) => {
         if (state === 'open') opens += 1;
       });
       for (let drop = 1; drop <= 3; drop++) {
-        const target = posted + 15;
-        await eventually(() => posted >= target, 5000, 'posts');
+        await poster.more(15, 5000);
         c.drop();
         await eventually(() => opens === drop, 5000, `reconnect ${drop}`);
       }
-      const target = posted + 15;
-      await eventually(() => posted >= target, 5000, 'posts');
-      posting = false;
-      await poster;
+      await poster.more(15, 5000);
+      const posted = await poster.stop();
       await eventually(() => c.chats().length >= posted, 10_000, `all ${posted} chats`);
       await sleep(100);
       const seqs = c.seqs();
@@ -543,118 +405,11 @@ describe('the client', () => {
   });
 });
 
-describe('heartbeat', () => {
-  let quick: TestServer;
-  beforeAll(async () => {
-    quick = await startServer({ transport: 'socketio', memberGraceMs: 100, heartbeatMs: 200 });
-  });
-  afterAll(() => quick.close());
-
-  it('a peer that stops answering pings is dropped, and exits the room; a live client stays', async () => {
-    const owner = await newSession(quick.url);
-    const peer = await newSession(quick.url);
-    const room = await owner.createRoom();
-    const live = new SocketIoClient({ baseUrl: quick.url, cookie: owner.cookie });
-    opened.push(live);
-    const exits: Message[] = [];
-    live.on('exit', (message) => exits.push(message));
-    await live.connectRoom(room.id);
-    const { ws, frames } = await engineSocket(peer.cookie, quick.port);
-    ws.send(`42/chat,0${JSON.stringify(['join', room.id])}`);
-    await eventually(() => frames.includes('43/chat,0[{"ok":true}]'), 3000, 'the join ack');
-    expect((await stats(quick.url)).socketio.connections).toBe(2);
-    // The peer never answers the server's pings ("2" frames).
-    await eventually(() => ws.readyState === WebSocket.CLOSED, 3000, 'the dead peer dropped');
-    expect(frames).toContain('2');
-    await eventually(() => exits.length === 1, 3000, 'its exit');
-    expect(exits[0]!.chat).toBe(`${peer.user} left`);
-    await sleep(600);
-    expect(live.state).toBe('open');
-    expect((await stats(quick.url)).socketio.connections).toBe(1);
-  });
-});
-
-describe('a connection that stops reading', () => {
-  it('is closed once its unsent events pass the bound, instead of being buffered without end', async () => {
-    const room = await alice.createRoom();
-    const baseline = (await stats()).socketio.connections;
-    const { ws, frames } = await engineSocket(bob.cookie);
-    ws.send(`42/chat,0${JSON.stringify(['join', room.id])}`);
-    await eventually(() => frames.includes('43/chat,0[{"ok":true}]'), 3000, 'the join ack');
-    expect((await stats()).socketio.connections).toBe(baseline + 1);
-    ws.pause();
-    const chat = 'x'.repeat(2000);
-    for (let batch = 0; batch < 100; batch++) {
-      await Promise.all(Array.from({ length: 50 }, () => alice.say(room.id, chat)));
-      if ((await stats()).socketio.connections === baseline) break;
-    }
-    expect((await stats()).socketio.connections).toBe(baseline);
-    ws.resume();
-    await eventually(() => ws.readyState === WebSocket.CLOSED, 5000, 'the socket closed');
-  }, 60_000);
-});
-
-describe('stats', () => {
-  for (const transports of [['polling'], ['websocket']] as ('polling' | 'websocket')[][]) {
-    it(`count connections, requests, events and bytes on the wire (${transports})`, async () => {
-      const room = await alice.createRoom();
-      const before = await stats();
-      const c = client(bob, { transports });
-      await c.connectRoom(room.id);
-      await c.send('counted');
-      await eventually(() => c.chats().length === 1, 3000, 'the chat');
-      const during = await stats();
-      const now = during.socketio;
-      const was = before.socketio;
-      expect(now.connections).toBe(was.connections + 1);
-      // join, members, chat.
-      expect(now.eventsOut - was.eventsOut).toBeGreaterThanOrEqual(3);
-      if (transports[0] === 'polling') expect(now.requests - was.requests).toBeGreaterThan(2);
-      else expect(now.requests - was.requests).toBe(1);
-      // Handshake, headers and three events at least: hundreds of bytes each way.
-      expect(now.bytesOut - was.bytesOut).toBeGreaterThan(500);
-      expect(now.bytesIn - was.bytesIn).toBeGreaterThan(200);
-      // Only the stats request itself went through koa.
-      expect(during.http.requests - before.http.requests).toBe(1);
-      c.close();
-      await eventually(async () => (await stats()).socketio.connections === was.connections);
-    });
-  }
-});
-
-describe('shutdown', () => {
-  for (const transports of [['polling'], ['websocket']] as ('polling' | 'websocket')[][]) {
-    it(`closing the server ends every connection as a network failure would: the client keeps trying (${transports})`, async () => {
-      const doomed = await startServer({ transport: 'socketio' });
-      const session = await newSession(doomed.url);
-      const room = await session.createRoom();
-      const c = new SocketIoClient({ baseUrl: doomed.url, cookie: session.cookie, transports });
-      opened.push(c);
-      const lobby = new SocketIoClient({ baseUrl: doomed.url, transports });
-      opened.push(lobby);
-      await c.connectRoom(room.id);
-      await lobby.connectLobby();
-      const started = Date.now();
-      await doomed.close();
-      expect(Date.now() - started).toBeLessThan(2000);
-      await eventually(() => c.state === 'connecting', 3000, 'the client to notice');
-    });
-  }
-});
-
-/** A bare engine.io websocket (below Socket.IO), connected to /chat, recording text frames. */
-async function engineSocket(cookie: string, port = server.port) {
-  const ws = new WebSocket(`ws://127.0.0.1:${port}/socket.io/?EIO=4&transport=websocket`, {
-    headers: { cookie },
-  });
-  opened.push({ close: () => ws.terminate() });
-  const frames: string[] = [];
-  ws.on('message', (data) => frames.push(String(data)));
-  ws.on('error', () => undefined);
-  await eventually(() => frames.length > 0, 3000, 'the engine.io open packet');
-  ws.send('40/chat,');
-  await eventually(() => frames.some((f) => f.startsWith('40/chat,')), 3000, 'the /chat connect');
-  return { ws, frames };
+/** A bare engine.io websocket (test/support/socketio.ts), closed after the test. */
+async function engineSocket(cookie: string) {
+  const engine = await openEngineSocket(server.port, cookie);
+  opened.push({ close: () => engine.ws.terminate() });
+  return engine;
 }
 
 /** Ends an engine.io session opened by hand: a `close` packet (type 1) in a POST. */

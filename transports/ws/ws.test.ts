@@ -1,38 +1,18 @@
 import { connect, type Socket } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { WebSocket } from 'ws';
+import { keepPosting } from '../../test/support/clients.ts';
 import { eventually, memberList, newSession, type Session } from '../../test/support/http.ts';
 import { startServer, type TestServer } from '../../test/support/server.ts';
-import { ClientError } from '../client.ts';
+import { follow, nextError, openWs as rawWs, wsUrl } from '../../test/support/ws.ts';
 import { WsClient } from './client.ts';
-
-interface Frame {
-  type: string;
-  id?: number;
-  data: Record<string, unknown>;
-}
-
-/** A raw `ws` connection that records every frame the server sends. */
-interface RawWs {
-  socket: WebSocket;
-  frames: Frame[];
-  send(frame: unknown): void;
-  /** Waits until `count` frames match `type` (or the predicate); returns them. */
-  waitFor(
-    match: string | ((frame: Frame) => boolean),
-    count?: number,
-    ms?: number,
-  ): Promise<Frame[]>;
-  closed: Promise<number>;
-  close(): void;
-}
 
 let server: TestServer;
 let alice: Session;
 let bob: Session;
 
 beforeAll(async () => {
-  // A long heartbeat here: the heartbeat tests run their own server with a short one.
+  // A long heartbeat here: the heartbeat case of test/transports.test.ts has a short one.
   server = await startServer({
     transport: 'ws',
     memberGraceMs: 300,
@@ -44,53 +24,8 @@ beforeAll(async () => {
 });
 afterAll(() => server?.close());
 
-const wsUrl = (base: string) => `${base.replace(/^http/, 'ws')}/ws`;
-
-async function openWs(
-  cookie: string | undefined,
-  options: { base?: string; autoPong?: boolean } = {},
-): Promise<RawWs> {
-  const socket = new WebSocket(wsUrl(options.base ?? server.url), {
-    headers: cookie ? { cookie } : {},
-    autoPong: options.autoPong ?? true,
-  });
-  const frames: Frame[] = [];
-  socket.on('message', (data) => frames.push(JSON.parse(String(data)) as Frame));
-  socket.on('error', () => undefined);
-  const closed = new Promise<number>((done) => socket.once('close', (code) => done(code)));
-  await new Promise<void>((done, fail) => {
-    socket.once('open', () => done());
-    socket.once('unexpected-response', (_req, res) => fail(new Error(`upgrade ${res.statusCode}`)));
-  });
-  const matching = (match: string | ((frame: Frame) => boolean)) =>
-    frames.filter(typeof match === 'string' ? (frame) => frame.type === match : match);
-  return {
-    socket,
-    frames,
-    closed,
-    send: (frame) => socket.send(typeof frame === 'string' ? frame : JSON.stringify(frame)),
-    waitFor: async (match, count = 1, ms = 5000) => {
-      await eventually(() => matching(match).length >= count, ms, `${count} ${String(match)}`);
-      return matching(match);
-    },
-    close: () => socket.close(),
-  };
-}
-
-/** Subscribes a raw socket to a room and waits for `subscribed`. */
-async function follow(ws: RawWs, room: string, after?: number): Promise<void> {
-  const before = ws.frames.filter((f) => f.type === 'subscribed' && f.data.room === room).length;
-  ws.send(after === undefined ? { type: 'subscribe', room } : { type: 'subscribe', room, after });
-  await ws.waitFor((f) => f.type === 'subscribed' && f.data.room === room, before + 1);
-}
-
-/** The next `error` frame after the ones seen so far. */
-async function nextError(ws: RawWs, frame: unknown): Promise<Frame['data']> {
-  const seen = ws.frames.filter((f) => f.type === 'error').length;
-  ws.send(frame);
-  const errors = await ws.waitFor('error', seen + 1);
-  return errors[seen]!.data;
-}
+/** A raw socket on this file's server (test/support/ws.ts). */
+const openWs = (cookie: string | undefined) => rawWs(server.url, cookie);
 
 /** An upgrade by hand, to read the server's exact answer on the raw socket. */
 async function rawUpgrade(path: string, headers: Record<string, string>): Promise<string> {
@@ -112,22 +47,10 @@ async function rawUpgrade(path: string, headers: Record<string, string>): Promis
   return answer;
 }
 
-async function stats(base = server.url): Promise<Record<string, number>> {
-  const body = (await (await fetch(`${base}/api/stats`)).json()) as {
-    transports: { ws: Record<string, number> };
-  };
-  return body.transports.ws;
-}
-
-/** Waits until the sockets of earlier tests are gone, so that counts start from zero. */
-async function settled(base = server.url): Promise<void> {
-  await eventually(async () => (await stats(base)).connections === 0, 5000, 'no sockets');
-}
-
 const sleep = (ms: number) => new Promise((done) => setTimeout(done, ms));
 
-function client(session: Session | undefined, base = server.url): WsClient {
-  return new WsClient({ baseUrl: base, cookie: session?.cookie, WebSocket });
+function client(session: Session): WsClient {
+  return new WsClient({ baseUrl: server.url, cookie: session.cookie, WebSocket });
 }
 
 /** The server's upgraded sockets that are still open (to cut them as a network would). */
@@ -251,22 +174,6 @@ describe('frames', () => {
     ws.close();
   });
 
-  it('a whisper sent over ws reaches its two users only', async () => {
-    const room = await alice.createRoom();
-    const carol = await newSession(server.url);
-    const sockets = await Promise.all([alice, bob, carol].map((s) => openWs(s.cookie)));
-    for (const ws of sockets) await follow(ws, room.id);
-    sockets[0]!.send({ type: 'chat', room: room.id, chat: 'psst', toId: bob.userId, ref: 'w' });
-    sockets[0]!.send({ type: 'chat', room: room.id, chat: 'for all', ref: 'x' });
-    for (const ws of sockets)
-      await ws.waitFor((f) => f.type === 'chat' && f.data.chat === 'for all');
-    const chats = sockets.map((ws) =>
-      ws.frames.filter((f) => f.type === 'chat').map((f) => f.data.chat),
-    );
-    expect(chats).toEqual([['psst', 'for all'], ['psst', 'for all'], ['for all']]);
-    for (const ws of sockets) ws.close();
-  });
-
   it('chat refusals are error frames carrying the ref: 400, 403, 404', async () => {
     const room = await alice.createRoom();
     const locked = await alice.createRoom({ password: 'pw' });
@@ -293,53 +200,6 @@ describe('frames', () => {
     }
     expect(ws.socket.readyState).toBe(WebSocket.OPEN);
     ws.close();
-  });
-
-  it('bad frames of every kind get an error frame and the connection stays open', async () => {
-    const room = await alice.createRoom();
-    const ws = await openWs(alice.cookie);
-    const cases: [unknown, number][] = [
-      ['not json', 400],
-      ['{"type":"subscribe",', 400],
-      ['[1,2]', 400],
-      ['"subscribe"', 400],
-      ['null', 400],
-      [{ type: 'nonsense' }, 400],
-      [{ type: { $ne: null } }, 400],
-      [{ room: room.id }, 400],
-      [{ type: 'subscribe' }, 400],
-      [{ type: 'subscribe', lobby: 'yes' }, 400],
-      [{ type: 'subscribe', lobby: true, room: room.id }, 400],
-      [{ type: 'subscribe', room: room.id, after: -1 }, 400],
-      [{ type: 'subscribe', room: room.id, after: 1.5 }, 400],
-      [{ type: 'subscribe', room: room.id, after: { $gt: 0 } }, 400],
-      [{ type: 'subscribe', room: { $ne: null } }, 404],
-      [{ type: 'subscribe', room: '../../etc' }, 404],
-      [{ type: 'unsubscribe' }, 400],
-      [{ type: 'chat', room: room.id, chat: 'hi', ref: { $ne: null } }, 400],
-      [{ type: 'chat', room: room.id, chat: 'hi', ref: 'x'.repeat(65) }, 400],
-    ];
-    for (const [frame, status] of cases) {
-      const error = await nextError(ws, frame);
-      expect(error.status, JSON.stringify(frame)).toBe(status);
-      expect(error.error).toEqual(expect.any(String));
-      expect(error.error).not.toMatch(/at .*\.ts/);
-    }
-    ws.socket.send(Buffer.from('{"type":"subscribe","lobby":true}'), { binary: true });
-    await ws.waitFor('error', cases.length + 1);
-    // Still open and working.
-    await follow(ws, room.id);
-    expect(ws.frames.some((f) => f.type === 'subscribed' && f.data.room === room.id)).toBe(true);
-    ws.close();
-  });
-
-  it('a frame over 64 KiB closes the connection with 1009; one under it is an error frame', async () => {
-    const ws = await openWs(alice.cookie);
-    const room = await alice.createRoom();
-    const under = await nextError(ws, { type: 'chat', room: room.id, chat: 'x'.repeat(60_000) });
-    expect(under.status).toBe(400);
-    ws.send('x'.repeat(65 * 1024));
-    expect(await ws.closed).toBe(1009);
   });
 });
 
@@ -430,11 +290,7 @@ describe('subscriptions', () => {
     const ws = await openWs(bob.cookie);
     ws.send({ type: 'subscribe', lobby: true });
     await follow(ws, room.id);
-    const response = await alice.fetch(`/room/${room.id}/kick`, {
-      method: 'POST',
-      json: { userId: bob.userId },
-    });
-    expect(response.status).toBe(204);
+    expect(await alice.kick(room.id, bob.userId)).toBe(204);
     await ws.waitFor('kicked');
     expect(ws.frames.find((f) => f.type === 'kicked')).toEqual({
       type: 'kicked',
@@ -472,66 +328,9 @@ describe('subscriptions', () => {
     });
     ws.close();
   });
-
-  it('closing the socket closes its subscriptions: exit after the member grace', async () => {
-    const room = await alice.createRoom();
-    const owner = await openWs(alice.cookie);
-    await follow(owner, room.id);
-    const ws = await openWs(bob.cookie);
-    await follow(ws, room.id);
-    await owner.waitFor('members', 2);
-    ws.close();
-    const [exit] = await owner.waitFor('exit');
-    expect(exit!.data.chat).toBe(`${bob.user} left`);
-    owner.close();
-  });
 });
 
 describe('WsClient', () => {
-  it('connectRoom resolves once live; send resolves with the message; lastSeq follows', async () => {
-    const room = await alice.createRoom();
-    const chat = client(bob);
-    const seen: number[] = [];
-    chat.on('chat', (message) => seen.push(message.seq));
-    await chat.connectRoom(room.id, { after: 0 });
-    expect(chat.state).toBe('open');
-    const message = await chat.send('hi there');
-    expect(message).toMatchObject({ chat: 'hi there', user: bob.user, room: room.id });
-    await eventually(() => seen.includes(message.seq));
-    expect(chat.lastSeq).toBe(message.seq);
-    const whisper = await chat.send('psst', { toId: alice.userId });
-    expect(whisper).toMatchObject({ toId: alice.userId, to: alice.user });
-    await expect(chat.send('')).rejects.toMatchObject({ status: 400 });
-    chat.close();
-    expect(chat.state).toBe('closed');
-  });
-
-  it('connectRoom rejects with ClientError on 401, 403, 404 and 409', async () => {
-    const full = await alice.createRoom({ max: 2 });
-    const locked = await alice.createRoom({ password: 'pw' });
-    const a = client(alice);
-    const b = client(bob);
-    await a.connectRoom(full.id);
-    await b.connectRoom(full.id);
-    const carol = await newSession(server.url);
-    const cases: [Session | undefined, string, number][] = [
-      [undefined, full.id, 401],
-      [carol, locked.id, 403],
-      [carol, 'missing', 404],
-      [carol, full.id, 409],
-    ];
-    for (const [session, room, status] of cases) {
-      const refused = client(session);
-      const error = await refused.connectRoom(room).catch((e: unknown) => e);
-      expect(error).toBeInstanceOf(ClientError);
-      expect((error as ClientError).status).toBe(status);
-      expect(refused.state).toBe('closed');
-      refused.close();
-    }
-    a.close();
-    b.close();
-  });
-
   it('drop() and server-side cuts while messages keep coming: nothing lost, nothing twice', async () => {
     const room = await alice.createRoom();
     const chat = client(bob);
@@ -541,21 +340,15 @@ describe('WsClient', () => {
     chat.on('state', (state) => states.push(state));
     await chat.connectRoom(room.id, { after: 0 });
 
-    let posted = 0;
-    let posting = true;
-    const poster = (async () => {
-      for (; posting; posted++) await alice.say(room.id, `n${posted}`);
-    })();
+    const poster = keepPosting(alice, room.id);
     for (const cut of ['drop', 'server', 'drop', 'server']) {
-      const target = posted + 15;
-      await eventually(() => posted >= target, 10_000, 'posts');
+      await poster.more(15);
       if (cut === 'drop') chat.drop();
       else for (const socket of serverSockets()) socket.destroy();
       await eventually(() => chat.state === 'connecting', 5000, 'the drop');
       await eventually(() => chat.state === 'open', 10_000, 'the reconnect');
     }
-    posting = false;
-    await poster;
+    const posted = await poster.stop();
     const last = (await alice.say(room.id, 'last')).seq;
     await eventually(() => received.includes(last), 10_000, 'every message');
     chat.close();
@@ -564,27 +357,6 @@ describe('WsClient', () => {
     expect([...received].sort((x, y) => x - y)).toEqual(received);
     expect(states.filter((state) => state === 'open').length).toBe(5);
   }, 60_000);
-
-  it('kicked and removeRoom end the room; a send after the kick is refused', async () => {
-    const room = await alice.createRoom();
-    const chat = client(bob);
-    await chat.connectRoom(room.id);
-    const kicked = new Promise((done) => chat.on('kicked', done));
-    await alice.fetch(`/room/${room.id}/kick`, { method: 'POST', json: { userId: bob.userId } });
-    expect(await kicked).toEqual({ id: room.id });
-    expect(chat.state).toBe('closed');
-    await expect(chat.send('still here?')).rejects.toMatchObject({ status: 403 });
-    chat.close();
-
-    const other = await alice.createRoom();
-    const carol = client(await newSession(server.url));
-    await carol.connectRoom(other.id);
-    const removed = new Promise((done) => carol.on('removeRoom', done));
-    await alice.fetch(`/room/${other.id}`, { method: 'DELETE' });
-    expect(await removed).toEqual({ id: other.id });
-    expect(carol.state).toBe('closed');
-    carol.close();
-  });
 
   it('the lobby: live events, and after a drop the changes it missed, as events', async () => {
     // A WebSocket that cannot reach the server while the gate is closed (port 1 refuses).
@@ -630,116 +402,5 @@ describe('WsClient', () => {
     expect(events.filter(([, id]) => id === missed.id)).toEqual([['newRoom', missed.id]]);
     member.close();
     lobby.close();
-  });
-
-  it('one socket carries the room, the lobby and the sends', async () => {
-    await settled();
-    const before = (await stats()).connections!;
-    const room = await alice.createRoom();
-    const chat = client(alice);
-    await chat.connectLobby();
-    await chat.connectRoom(room.id);
-    await chat.send('one socket');
-    expect((await stats()).connections).toBe(before + 1);
-    chat.close();
-    await eventually(async () => (await stats()).connections === before);
-  });
-});
-
-describe('a client that stops reading', () => {
-  it('is disconnected instead of buffered without end', async () => {
-    const room = await alice.createRoom();
-    const ws = await openWs(bob.cookie);
-    await follow(ws, room.id);
-    ws.socket.pause();
-    const before = await stats();
-    const chat = 'x'.repeat(2000);
-    for (let batch = 0; batch < 100; batch++) {
-      await Promise.all(Array.from({ length: 50 }, () => alice.say(room.id, chat)));
-      if ((await stats()).connections === before.connections! - 1) break;
-    }
-    expect((await stats()).connections).toBe(before.connections! - 1);
-    ws.socket.resume();
-    expect(await ws.closed).toBe(1006);
-  }, 60_000);
-
-  it('but a history replay larger than the bound reaches a client that reads', async () => {
-    const room = await alice.createRoom();
-    const chat = 'y'.repeat(2000);
-    for (let i = 0; i < 60; i++) {
-      await Promise.all(Array.from({ length: 50 }, () => alice.say(room.id, chat)));
-    }
-    const ws = await openWs(bob.cookie);
-    await follow(ws, room.id, 0);
-    // 3000 messages of 2000 characters: about 6.5 MB in one burst, more than the kernel takes.
-    await ws.waitFor('chat', 3000, 20_000);
-    await alice.say(room.id, 'live');
-    await ws.waitFor('chat', 3001);
-    expect(ws.socket.readyState).toBe(WebSocket.OPEN);
-    ws.close();
-  }, 60_000);
-});
-
-describe('stats', () => {
-  it('count ws connections, upgrades, events and bytes on the wire', async () => {
-    await settled();
-    const before = await stats();
-    const room = await alice.createRoom();
-    const ws = await openWs(alice.cookie);
-    await follow(ws, room.id);
-    await ws.waitFor('members');
-    ws.send({ type: 'chat', room: room.id, chat: 'counted', ref: 1 });
-    await ws.waitFor('chat');
-    const during = await stats();
-    expect(during.connections).toBe(before.connections! + 1);
-    expect(during.requests).toBe(before.requests! + 1);
-    // join, members, chat: `subscribed`, `sent` and errors are not events.
-    expect(during.eventsOut).toBe(before.eventsOut! + 3);
-    // The 101 response and four frames out; the upgrade request and two masked frames in.
-    expect(during.bytesOut! - before.bytesOut!).toBeGreaterThan(400);
-    expect(during.bytesIn! - before.bytesIn!).toBeGreaterThan(200);
-    ws.close();
-    await ws.closed;
-    await eventually(async () => (await stats()).connections === before.connections);
-  });
-});
-
-describe('heartbeat', () => {
-  let quick: TestServer;
-  let owner: Session;
-  let peer: Session;
-  beforeAll(async () => {
-    quick = await startServer({ transport: 'ws', memberGraceMs: 300, heartbeatMs: 150 });
-    owner = await newSession(quick.url);
-    peer = await newSession(quick.url);
-  });
-  afterAll(() => quick?.close());
-
-  it('a peer that answers pings stays; one that stops is ended after two intervals and exits', async () => {
-    const room = await owner.createRoom();
-    const watcher = await openWs(owner.cookie, { base: quick.url });
-    await follow(watcher, room.id);
-    const dead = await openWs(peer.cookie, { base: quick.url, autoPong: false });
-    await follow(dead, room.id);
-    await watcher.waitFor('members', 2);
-    const started = Date.now();
-    const code = await dead.closed;
-    const lasted = Date.now() - started;
-    expect(code).toBe(1006);
-    expect(lasted).toBeLessThan(1500);
-    const [exit] = await watcher.waitFor('exit');
-    expect(exit!.data.chat).toBe(`${peer.user} left`);
-    await sleep(500);
-    expect(watcher.socket.readyState).toBe(WebSocket.OPEN);
-    watcher.close();
-  });
-
-  it('closing the server ends every socket with 1001', async () => {
-    const room = await owner.createRoom();
-    const raw = await openWs(owner.cookie, { base: quick.url });
-    await follow(raw, room.id);
-    const closing = quick.close();
-    expect(await raw.closed).toBe(1001);
-    await closing;
   });
 });

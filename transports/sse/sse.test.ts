@@ -1,10 +1,11 @@
-import { connect, type Socket } from 'node:net';
+import type { Socket } from 'node:net';
 import { EventSource } from 'eventsource';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { eventually, memberList, newSession, type Session } from './support/http.ts';
-import { type MongoForTests, mongoForTests } from './support/mongo-wire.ts';
-import { startServer, type TestServer } from './support/server.ts';
-import { openSse } from './support/sse.ts';
+import { keepPosting } from '../../test/support/clients.ts';
+import { eventually, memberList, newSession, type Session } from '../../test/support/http.ts';
+import { type MongoForTests, mongoForTests } from '../../test/support/mongo-wire.ts';
+import { startServer, type TestServer } from '../../test/support/server.ts';
+import { openSse } from '../../test/support/sse.ts';
 
 /**
  * The SSE transport end to end, once with the memory store and once with `--store mongo` against
@@ -30,7 +31,6 @@ describe.each(['memory', 'mongo'] as const)('--store %s', (store) => {
     server = await startServer({
       transport: 'sse',
       memberGraceMs: 300,
-      heartbeatMs: 200,
       limits: false,
       ...stored,
     });
@@ -77,13 +77,6 @@ describe.each(['memory', 'mongo'] as const)('--store %s', (store) => {
       const sent = await bob.say(room.id, 'hello');
       await stream.waitFor(1, 'chat');
       expect(stream.events().at(-1)).toEqual({ type: 'chat', id: sent.seq, data: sent });
-      stream.close();
-    });
-
-    it('sends a ": ping" comment as heartbeat', async () => {
-      const room = await alice.createRoom();
-      const stream = await openSse(roomUrl(room.id), { cookie: alice.cookie });
-      await eventually(() => stream.frames.some((frame) => frame.comment === 'ping'), 5000, 'ping');
       stream.close();
     });
 
@@ -188,23 +181,16 @@ describe.each(['memory', 'mongo'] as const)('--store %s', (store) => {
       });
       await eventually(() => opens === 1);
 
-      let posted = 0;
-      let posting = true;
-      const poster = (async () => {
-        for (; posting; posted++) await alice.say(room.id, `n${posted}`);
-      })();
+      const poster = keepPosting(alice, room.id);
       // Cut the stream from the server side twice while the poster runs; the EventSource comes
       // back after the stream's `retry: 2000`.
       for (const reconnected of [2, 3]) {
-        const target = posted + 20;
-        await eventually(() => posted >= target, 10_000, 'posts');
+        await poster.more(20);
         for (const socket of openSockets()) socket.destroy();
         await eventually(() => opens === reconnected, 10_000, 'the reconnect');
       }
-      await eventually(() => posted >= 60, 10_000, 'posts');
-      posting = false;
-      await poster;
-      const total = posted;
+      await eventually(() => poster.posted >= 60, 10_000, 'posts');
+      const total = await poster.stop();
       await eventually(() => received.length >= total, 10_000, 'every message');
       source.close();
       expect(opens).toBe(3);
@@ -236,81 +222,6 @@ describe.each(['memory', 'mongo'] as const)('--store %s', (store) => {
     return [...sseSockets].filter((socket) => !socket.destroyed);
   }
 
-  describe('whispers, kicks and removal', () => {
-    it('a whisper reaches its two users only', async () => {
-      const room = await alice.createRoom();
-      const carol = await newSession(server.url);
-      const streams = await Promise.all(
-        [alice, bob, carol].map((s) => openSse(roomUrl(room.id), { cookie: s.cookie })),
-      );
-      await Promise.all(streams.map((stream) => stream.waitFor(1, 'members')));
-      await alice.say(room.id, 'for bob', bob.userId);
-      await alice.say(room.id, 'for all');
-      // 'for all' is the last chat each stream gets; then the whisper has come, or never will.
-      for (const stream of streams) {
-        await eventually(
-          () => stream.events().some((e) => (e.data as { chat?: string }).chat === 'for all'),
-          5000,
-          'for all',
-        );
-      }
-      const chats = streams.map((stream) =>
-        stream
-          .events()
-          .filter((e) => e.type === 'chat')
-          .map((e) => (e.data as { chat: string }).chat),
-      );
-      expect(chats[0]).toEqual(['for bob', 'for all']);
-      expect(chats[1]).toEqual(['for bob', 'for all']);
-      expect(chats[2]).toEqual(['for all']);
-      for (const stream of streams) stream.close();
-    });
-
-    it('kick: the kicked user gets `kicked` and the stream ends; the others see exit and members; reconnecting is 403', async () => {
-      const room = await alice.createRoom();
-      const owner = await openSse(roomUrl(room.id), { cookie: alice.cookie });
-      await owner.waitFor(1, 'members');
-      const kicked = await openSse(roomUrl(room.id), { cookie: bob.cookie });
-      await owner.waitFor(2, 'members');
-      const response = await alice.fetch(`/room/${room.id}/kick`, {
-        method: 'POST',
-        json: { userId: bob.userId },
-      });
-      expect(response.status).toBe(204);
-      await kicked.waitFor(1, 'kicked');
-      expect(kicked.events().at(-1)).toEqual({ type: 'kicked', data: { id: room.id } });
-      await eventually(() => kicked.ended);
-      await owner.waitFor(1, 'exit');
-      await owner.waitFor(3, 'members');
-      expect(owner.events().some((e) => e.type === 'kicked')).toBe(false);
-      expect(owner.events().at(-1)).toEqual({
-        type: 'members',
-        data: { members: memberList(alice), ownerId: alice.userId },
-      });
-      expect((await openSse(roomUrl(room.id), { cookie: bob.cookie })).status).toBe(403);
-      owner.close();
-    });
-
-    it('room removal: subscribers and the lobby get removeRoom, streams end, then 404', async () => {
-      const room = await alice.createRoom();
-      const lobby = await openSse(`${server.url}/sse/lobby`);
-      const member = await openSse(roomUrl(room.id), { cookie: bob.cookie });
-      await member.waitFor(1, 'members');
-      expect((await alice.fetch(`/room/${room.id}`, { method: 'DELETE' })).status).toBe(204);
-      await member.waitFor(1, 'removeRoom');
-      await eventually(() => member.ended);
-      // This room's: an earlier room, empty for --empty-room-grace on a busy machine, may go too.
-      const removed = () =>
-        lobby
-          .events()
-          .find((e) => e.type === 'removeRoom' && (e.data as { id: string }).id === room.id);
-      await eventually(() => removed() !== undefined, 5000, 'the lobby removeRoom');
-      expect(removed()).toEqual({ type: 'removeRoom', data: { id: room.id } });
-      expect((await openSse(roomUrl(room.id), { cookie: bob.cookie })).status).toBe(404);
-      lobby.close();
-    });
-  });
-
   describe('the lobby stream', () => {
     it('needs no session and gets newRoom and roomUpdate (members and owner)', async () => {
       const lobby = await openSse(`${server.url}/sse/lobby`);
@@ -333,84 +244,6 @@ describe.each(['memory', 'mongo'] as const)('--store %s', (store) => {
       });
       member.close();
       lobby.close();
-    });
-  });
-
-  describe('a client that stops reading', () => {
-    it('is not confused with one that asked for a big replay: 6 MB of history arrives whole', {
-      timeout: heavyMs(30_000),
-    }, async () => {
-      const room = await alice.createRoom();
-      const visitor = { userId: alice.userId, user: alice.user, granted: [] };
-      for (let i = 0; i < 3000; i++)
-        await server.chat.post(visitor, room.id, { chat: `${i} ${'x'.repeat(1990)}` });
-      const stream = await openSse(roomUrl(room.id, '?after=0'), { cookie: bob.cookie });
-      await stream.waitFor(3000, 'chat', heavyMs(20_000));
-      expect(
-        stream
-          .events()
-          .filter((e) => e.type === 'chat')
-          .map((e) => e.id),
-      ).toEqual(Array.from({ length: 3000 }, (_, i) => i + 1));
-      stream.close();
-    });
-
-    it('is disconnected instead of buffered without end', {
-      timeout: heavyMs(60_000),
-    }, async () => {
-      const room = await alice.createRoom();
-      const socket = connect(server.port, '127.0.0.1');
-      await new Promise((done) => socket.once('connect', done));
-      socket.write(
-        `GET /sse/room/${room.id} HTTP/1.1\r\nHost: 127.0.0.1\r\nCookie: ${bob.cookie}\r\n\r\n`,
-      );
-      // Read the headers, then stop reading for good.
-      await new Promise((done) => socket.once('data', done));
-      socket.pause();
-      let closed = false;
-      socket.once('close', () => {
-        closed = true;
-      });
-      const chat = 'x'.repeat(2000);
-      for (let batch = 0; batch < 100 && !closed; batch++) {
-        await Promise.all(Array.from({ length: 50 }, () => alice.say(room.id, chat)));
-        const stats = (await (await fetch(`${server.url}/api/stats`)).json()) as {
-          transports: { sse: { connections: number } };
-        };
-        if (stats.transports.sse.connections === 0) break;
-      }
-      const stats = (await (await fetch(`${server.url}/api/stats`)).json()) as {
-        transports: { sse: { connections: number } };
-      };
-      expect(stats.transports.sse.connections).toBe(0);
-      socket.resume();
-      await eventually(() => closed, 5000, 'the server to close the socket');
-      socket.destroy();
-    });
-  });
-
-  describe('stats', () => {
-    it('count sse connections, requests, events and bytes on the wire', async () => {
-      const before = (await (await fetch(`${server.url}/api/stats`)).json()) as {
-        transports: { sse: Record<string, number> };
-      };
-      const room = await alice.createRoom();
-      const stream = await openSse(roomUrl(room.id), { cookie: alice.cookie });
-      await stream.waitFor(2);
-      await alice.say(room.id, 'counted');
-      await stream.waitFor(1, 'chat');
-      const during = (await (await fetch(`${server.url}/api/stats`)).json()) as {
-        transports: { sse: Record<string, number> };
-      };
-      const sse = during.transports.sse;
-      const was = before.transports.sse;
-      expect(sse.connections).toBe(was.connections! + 1);
-      expect(sse.requests).toBe(was.requests! + 1);
-      expect(sse.eventsOut).toBe(was.eventsOut! + 3);
-      // Headers, retry and three events: several hundred bytes, all on the wire.
-      expect(sse.bytesOut! - was.bytesOut!).toBeGreaterThan(400);
-      expect(sse.bytesIn! - was.bytesIn!).toBeGreaterThan(50);
-      stream.close();
     });
   });
 });
