@@ -23,13 +23,24 @@ import {
   sessionOf,
   transportStats,
 } from './support/http.ts';
+import { type MongoForTests, mongoForTests } from './support/mongo-wire.ts';
 import { badInputCases } from './support/raw.ts';
 import { startServer, type TestServer } from './support/server.ts';
 import { WIRES } from './support/wire.ts';
 
 const MEMBER_GRACE_MS = 300;
 
-describe.each(TRANSPORT_NAMES)('%s', (transport: TransportName) => {
+/**
+ * Every transport on the memory store, and SSE once more on `--store mongo` (the MongoDB
+ * wire-protocol test server, or the `mongod` of MONGO_URL): the rows replay, kick, remove and
+ * whisper through the mongo adapter too.
+ */
+const COLUMNS: { transport: TransportName; store: 'memory' | 'mongo' }[] = [
+  ...TRANSPORT_NAMES.map((transport) => ({ transport, store: 'memory' as const })),
+  { transport: 'sse', store: 'mongo' },
+];
+
+describe.each(COLUMNS)('$transport, --store $store', ({ transport, store }) => {
   /** Where this transport's wire differs in a case below (test/support/wire.ts). */
   const wire = WIRES[transport];
   /** Every client a case made, closed after the cases (a failed case leaves none open). */
@@ -38,14 +49,26 @@ describe.each(TRANSPORT_NAMES)('%s', (transport: TransportName) => {
   let alice: Session;
   let bob: Session;
   let carol: Session;
+  let mongo: MongoForTests | undefined;
+  /** The databases this column's servers used, dropped after the cases. */
+  const databases: string[] = [];
+  /** The store options of a new server: for mongo, a database of its own. */
+  const stored = (): { store?: 'mongo'; mongoUrl?: string } => {
+    if (!mongo) return {};
+    const database = `realtime-lab-table-${process.pid}-${databases.length}`;
+    databases.push(database);
+    return { store: 'mongo', mongoUrl: mongo.urlFor(database) };
+  };
 
   beforeAll(async () => {
+    if (store === 'mongo') mongo = await mongoForTests();
     server = await startServer({
       transport,
       memberGraceMs: MEMBER_GRACE_MS,
       pollLingerMs: 400,
       heartbeatMs: 1000,
       limits: false,
+      ...stored(),
     });
     alice = await newSession(server.url);
     bob = await newSession(server.url);
@@ -54,6 +77,8 @@ describe.each(TRANSPORT_NAMES)('%s', (transport: TransportName) => {
   afterAll(async () => {
     for (const client of clients) client.close();
     await server.close();
+    for (const database of databases) await mongo?.dropDatabase(database);
+    await mongo?.close();
   });
 
   function client(session: Session, url = server.url): TestClient {
@@ -67,7 +92,14 @@ describe.each(TRANSPORT_NAMES)('%s', (transport: TransportName) => {
    * of an earlier case (a member's exit, a lobby event) can move its figures.
    */
   function ownServer(overrides: Parameters<typeof startServer>[0] = {}): Promise<TestServer> {
-    return startServer({ transport, memberGraceMs: MEMBER_GRACE_MS, limits: false, ...overrides });
+    const ownStore = overrides.store === undefined ? stored() : {};
+    return startServer({
+      transport,
+      memberGraceMs: MEMBER_GRACE_MS,
+      limits: false,
+      ...ownStore,
+      ...overrides,
+    });
   }
 
   const counters = (url: string) => transportStats(url, transport);
