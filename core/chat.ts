@@ -33,6 +33,11 @@ const debug = logger('chat');
 export interface SubscribeOptions {
   /** Send every stored message with `seq > after` first, then the live ones. */
   after?: number;
+  /**
+   * At most this many stored messages in the replay, for a transport that answers in pages and
+   * takes the rest on its next request (long polling): no replay is read further than it sends.
+   */
+  replayLimit?: number;
 }
 
 /** What the chat page needs to know before it renders. */
@@ -291,7 +296,9 @@ export class ChatService {
       this.#membership.open(room.id, visitor, room.max);
       member = true;
       if (options.after !== undefined) {
-        subscription.replayFirst(await this.#log.replay(room.id, cursor));
+        const limit = options.replayLimit ?? Number.POSITIVE_INFINITY;
+        const replay = await this.#log.replay(room.id, cursor, limit);
+        subscription.replayFirst(replay, replay.length >= limit);
       }
     } catch (error) {
       subscription.close();

@@ -102,3 +102,15 @@ describe('RoomLog', () => {
     expect(log.lastSeq('r')).toBe(0);
   });
 });
+
+describe('RoomLog.replay with a limit', () => {
+  it('reads no further than the limit, from the recent events and from the store', async () => {
+    const { store, log } = await logWithRoom();
+    for (let i = 0; i < 700; i += 1) await log.append('chat', draft(`m${i}`));
+    expect(ids(await log.replay('r', 690, 5))).toEqual([691, 692, 693, 694, 695]);
+    store.reads = 0;
+    const first = await log.replay('r', 0, 600);
+    expect(ids(first)).toEqual(Array.from({ length: 600 }, (_, i) => i + 1));
+    expect(store.reads).toBe(2);
+  });
+});

@@ -96,20 +96,26 @@ export class RoomLog {
   }
 
   /**
-   * The stored events with `seq > after`, oldest first: the recent ones when they reach back that
-   * far (no store read), else every page of the store.
+   * The stored events with `seq > after`, oldest first, at most `limit` of them: the recent ones
+   * when they reach back that far (no store read), else pages of the store.
    */
-  async replay(room: string, after: number): Promise<readonly RoomEvent[]> {
+  async replay(
+    room: string,
+    after: number,
+    limit = Number.POSITIVE_INFINITY,
+  ): Promise<readonly RoomEvent[]> {
     const recent = this.#recentAfter(room, after);
-    if (recent) return recent;
+    if (recent) return recent.length > limit ? recent.slice(0, limit) : recent;
     const events: RoomEvent[] = [];
     let cursor = after;
     let page: Message[];
     do {
-      page = await this.#store.messagesAfter(room, cursor, HISTORY_PAGE);
+      const size = Math.min(HISTORY_PAGE, limit - events.length);
+      page = await this.#store.messagesAfter(room, cursor, size);
       for (const message of page) events.push(storedEvent(message));
       cursor = page.at(-1)?.seq ?? cursor;
-    } while (page.length === HISTORY_PAGE);
+      if (page.length < size) break;
+    } while (events.length < limit);
     return events;
   }
 

@@ -124,3 +124,16 @@ describe('RoomSubscription', () => {
     expect(seqs(events)).toEqual([1]);
   });
 });
+
+describe('RoomSubscription after a truncated replay', () => {
+  it('sends no stored event past the replay (it would follow a gap), seq-less ones still', () => {
+    const { subscription, events } = open(0);
+    subscription.receive(chat(9), undefined);
+    subscription.replayFirst([chat(1), chat(2)], true);
+    subscription.start();
+    subscription.receive({ type: 'members', data: { members: [], ownerId: null } }, undefined);
+    subscription.receive(chat(10), undefined);
+    expect(seqs(events)).toEqual([1, 2, 'members']);
+    expect(subscription.cursor).toBe(2);
+  });
+});

@@ -47,6 +47,11 @@ export class RoomSubscription implements Subscription {
   #state: SubscriptionState = 'held';
   #cursor: number;
   #held: RoomEvent[] = [];
+  /**
+   * The replay stopped short of the room's newest seq (a limit): a later stored event would come
+   * after a gap, so none is sent; the cursor stays where the replay ended.
+   */
+  #behind = false;
   readonly #userId: UserId;
   readonly #subscriber: RoomSubscriber;
   readonly #release: () => void;
@@ -74,9 +79,13 @@ export class RoomSubscription implements Subscription {
     else this.#deliver(event);
   };
 
-  /** The replay goes before every live event held so far (overlaps are dropped by `seq`). */
-  replayFirst(events: readonly RoomEvent[]): void {
-    if (this.#state === 'held') this.#held = [...events, ...this.#held];
+  /**
+   * The replay goes before every live event held so far (overlaps are dropped by `seq`).
+   * `truncated`: it may stop short of the newest seq, so nothing stored follows it here.
+   */
+  replayFirst(events: readonly RoomEvent[], truncated = false): void {
+    if (this.#state !== 'held') return;
+    this.#held = truncated ? [...events, BEHIND, ...this.#held] : [...events, ...this.#held];
   }
 
   start(): void {
@@ -103,7 +112,12 @@ export class RoomSubscription implements Subscription {
   }
 
   #deliver(event: RoomEvent): void {
+    if (event === BEHIND) {
+      this.#behind = true;
+      return;
+    }
     if ('id' in event) {
+      if (this.#behind) return;
       if (event.id <= this.#cursor) return;
       this.#cursor = event.id;
       if (!canSee(this.#userId, event.data)) return;
@@ -115,6 +129,9 @@ export class RoomSubscription implements Subscription {
     }
   }
 }
+
+/** Marks, among the held events, where a truncated replay ended (never sent). */
+const BEHIND: RoomEvent = { type: 'members', data: { members: [], ownerId: null } };
 
 /** `kicked` and `removeRoom` end a subscription: nothing follows them. */
 export function isFinal(event: { type: string }): boolean {

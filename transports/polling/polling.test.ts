@@ -184,6 +184,38 @@ describe('room polls', () => {
   });
 });
 
+describe('paged replays', () => {
+  it('whispers inside a capped replay and posts during it: every message bob may see, once, in order', async () => {
+    const room = await alice.createRoom();
+    const carol = await newSession(server.url);
+    const say = (n: number, prefix: string, toId?: string) =>
+      Promise.all(Array.from({ length: n }, (_, i) => alice.say(room.id, `${prefix}${i}`, toId)));
+    for (let i = 0; i < 6; i++) await say(50, `p${i}-`);
+    for (let i = 0; i < 3; i++) await say(50, `w${i}-`, carol.userId);
+    for (let i = 0; i < 3; i++) await say(50, `q${i}-`);
+    // Posts keep coming while bob's first poll replays, 500 stored events an answer at most.
+    const live = (async () => {
+      for (let i = 0; i < 60; i++) await alice.say(room.id, `live${i}`);
+    })();
+    const first = await poll(bob, room.id, 'after=0&wait=0');
+    await live;
+    const rest = await drain(bob, room.id, first.body.cursor);
+    const got = [...first.body.events, ...rest.events]
+      .filter((e) => e.type === 'chat')
+      .map((e) => e.id);
+    const history = await fetch(`${server.url}/api/rooms/${room.id}/messages?after=0&limit=1000`, {
+      headers: { cookie: bob.cookie },
+    });
+    const visible = (
+      (await history.json()) as { messages: { seq: number; kind: string }[] }
+    ).messages
+      .filter((m) => m.kind === 'chat')
+      .map((m) => m.seq);
+    expect(visible.length).toBeGreaterThan(450);
+    expect(got).toEqual(visible);
+  });
+});
+
 describe('bad input and refusals', () => {
   it('401 without a session, 404 for unknown or malformed rooms, 403 without the password', async () => {
     const room = await alice.createRoom();

@@ -124,10 +124,12 @@ export class RoomPolls {
     let subscription: Subscription;
     seat.opening += 1;
     try {
+      // An answer takes at most maxEvents stored events: the replay reads no further (the next
+      // poll, from this answer's cursor, reads the rest).
       subscription = await chat.openSubscription(
         visitor,
         room,
-        { after: from },
+        { after: from, replayLimit: this.#maxEvents },
         {
           onEvent: (event) => this.#onRoomEvent(seat, poll, event),
         },
