@@ -27,6 +27,16 @@ describe('SendBound', () => {
     expect(verdicts(bound, [900, 1001, 5000])).toEqual([false, true, true]);
   });
 
+  it('mayBurst: no second replay while the first is unread', () => {
+    const bound = new SendBound(1000);
+    expect(bound.mayBurst(0)).toBe(true);
+    expect(bound.mayBurst(1000)).toBe(true);
+    bound.allowBurst(5000);
+    // The client asks for another replay without reading the first: it is cut off instead.
+    expect(bound.mayBurst(5000)).toBe(false);
+    expect(bound.mayBurst(900)).toBe(true);
+  });
+
   it('a burst never lowers the bound, and bursts grow with what is queued', () => {
     const bound = new SendBound(1000);
     bound.allowBurst(0);

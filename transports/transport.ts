@@ -169,6 +169,15 @@ export class SendBound {
     this.#limit = max;
   }
 
+  /**
+   * Whether a replay may be written now: not while the connection holds more than the bound
+   * unsent (an earlier replay not read yet, or a client that stopped reading). A client that asks
+   * for replay after replay and reads none is cut off here, not buffered a history at a time.
+   */
+  mayBurst(queued: number): boolean {
+    return queued <= this.max;
+  }
+
   /** After a replay: what is queued now is allowed on top of the bound. */
   allowBurst(queued: number): void {
     this.#limit = Math.max(this.#limit, queued + this.max);

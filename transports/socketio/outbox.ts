@@ -52,6 +52,12 @@ export class Outboxes {
       write();
       return;
     }
+    const queued = unsent(conn, outbox);
+    if (!outbox.bound.mayBurst(queued)) {
+      debug('closing a connection that asks for a replay with %d bytes unread', queued);
+      cut(conn);
+      return;
+    }
     outbox.burst = true;
     try {
       write();
@@ -67,7 +73,12 @@ function check(conn: EngineSocket, outbox: Outbox): void {
   const queued = unsent(conn, outbox);
   if (!outbox.bound.exceeded(queued) || conn.readyState !== 'open') return;
   debug('closing a connection with %d bytes unsent', queued);
-  // Not now: engine.io is in the middle of creating a packet for this connection.
+  cut(conn);
+}
+
+/** Closes a connection at once, its websocket too (it reconnects and resumes by seq). */
+function cut(conn: EngineSocket): void {
+  // Not now: engine.io may be in the middle of creating a packet for this connection.
   process.nextTick(() => {
     const transport = conn.transport as { socket?: { terminate?(): void } };
     conn.close(true);

@@ -440,3 +440,33 @@ function upgradeStatus(path: string, headers: Record<string, string>): Promise<n
     ws.on('error', () => done(0));
   });
 }
+
+describe('replays asked for and never read', () => {
+  it('a connection that joins with the whole history again and again, reading none, is closed', async () => {
+    const room = await alice.createRoom();
+    const text = 'x'.repeat(1500);
+    // About 1.6 MB of history: each replay is past the 1 MiB bound on its own.
+    for (let batch = 0; batch < 20; batch++) {
+      await Promise.all(Array.from({ length: 50 }, () => alice.say(room.id, text)));
+    }
+    const socket = await connected(
+      rawSocket('/chat', { cookie: bob.cookie, transports: ['websocket'] }),
+    );
+    const closed = new Promise<string>((done) =>
+      socket.once('disconnect', (reason) => done(reason)),
+    );
+    const engine = socket.io.engine as unknown as {
+      transport: { ws: { _socket: { pause(): void } } };
+    };
+    engine.transport.ws._socket.pause();
+    for (let i = 0; i < 8; i++) {
+      socket.emit('join', { room: room.id, after: 0 });
+      await new Promise((done) => setTimeout(done, 100));
+    }
+    const reason = await Promise.race([
+      closed,
+      new Promise((done) => setTimeout(() => done('still open'), 10_000)),
+    ]);
+    expect(reason).not.toBe('still open');
+  });
+});

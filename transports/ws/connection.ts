@@ -91,6 +91,12 @@ export class WsConnection {
 
   /** Writes a replay the client asked for, then allows it on top of the bound. */
   burst(write: () => void): void {
+    const queued = this.socket.bufferedAmount;
+    if (!this.#bound.mayBurst(queued)) {
+      debug('dropping a socket that asks for a replay with %d bytes unread', queued);
+      this.socket.terminate();
+      return;
+    }
     this.#replaying = true;
     try {
       write();

@@ -404,3 +404,24 @@ describe('WsClient', () => {
     lobby.close();
   });
 });
+
+describe('replays asked for and never read', () => {
+  it('a socket that asks for the whole history again and again, reading none, is cut off', async () => {
+    const room = await alice.createRoom();
+    const text = 'x'.repeat(1500);
+    // About 1.6 MB of history: each replay is past the 1 MiB bound on its own.
+    for (let batch = 0; batch < 20; batch++) {
+      await Promise.all(Array.from({ length: 50 }, () => alice.say(room.id, text)));
+    }
+    const ws = await openWs(bob.cookie);
+    (ws.socket as unknown as { _socket: { pause(): void } })._socket.pause();
+    const started = Date.now();
+    for (let i = 0; i < 8; i++) {
+      ws.send({ type: 'subscribe', room: room.id, after: 0 });
+      await sleep(100);
+    }
+    const code = await Promise.race([ws.closed, sleep(10_000).then(() => 'still open')]);
+    expect(code).not.toBe('still open');
+    expect(Date.now() - started).toBeLessThan(10_000);
+  });
+});
