@@ -46,10 +46,15 @@ export interface Subscription {
 export class RoomSubscription implements Subscription {
   #state: SubscriptionState = 'held';
   #cursor: number;
+  /** Live events that came before `start()`. */
   #held: RoomEvent[] = [];
+  /** The stored events read at open, sent before the held ones. */
+  #replay: readonly RoomEvent[] = [];
+  /** The replay may stop short of the room's newest seq (a limit). */
+  #truncated = false;
   /**
-   * The replay stopped short of the room's newest seq (a limit): a later stored event would come
-   * after a gap, so none is sent; the cursor stays where the replay ended.
+   * Set once a truncated replay is out: a later stored event would come after a gap, so none is
+   * sent; the cursor stays where the replay ended.
    */
   #behind = false;
   readonly #userId: UserId;
@@ -85,26 +90,40 @@ export class RoomSubscription implements Subscription {
    */
   replayFirst(events: readonly RoomEvent[], truncated = false): void {
     if (this.#state !== 'held') return;
-    this.#held = truncated ? [...events, BEHIND, ...this.#held] : [...events, ...this.#held];
+    this.#replay = events;
+    this.#truncated = truncated;
   }
 
   start(): void {
     if (this.#state !== 'held') return;
     this.#state = 'live';
-    const held = this.#held;
-    this.#held = [];
-    for (const event of held) {
-      // A subscriber may close it on the way (a client cut off by its bound).
-      if (this.#isClosed()) return;
-      this.#deliver(event);
-    }
+    const { replay, held } = this.#takeHeld();
+    if (!this.#deliverAll(replay)) return;
+    this.#behind = this.#truncated;
+    this.#deliverAll(held);
   }
 
   close(): void {
     if (this.#state === 'closed') return;
     this.#state = 'closed';
-    this.#held = [];
+    this.#takeHeld();
     this.#release();
+  }
+
+  #takeHeld(): { replay: readonly RoomEvent[]; held: RoomEvent[] } {
+    const taken = { replay: this.#replay, held: this.#held };
+    this.#replay = [];
+    this.#held = [];
+    return taken;
+  }
+
+  /** Whether it is still open after them: a subscriber may close it on the way (a client cut off by its bound). */
+  #deliverAll(events: readonly RoomEvent[]): boolean {
+    for (const event of events) {
+      if (this.#isClosed()) return false;
+      this.#deliver(event);
+    }
+    return !this.#isClosed();
   }
 
   #isClosed(): boolean {
@@ -112,10 +131,6 @@ export class RoomSubscription implements Subscription {
   }
 
   #deliver(event: RoomEvent): void {
-    if (event === BEHIND) {
-      this.#behind = true;
-      return;
-    }
     if ('id' in event) {
       if (this.#behind) return;
       if (event.id <= this.#cursor) return;
@@ -129,9 +144,6 @@ export class RoomSubscription implements Subscription {
     }
   }
 }
-
-/** Marks, among the held events, where a truncated replay ended (never sent). */
-const BEHIND: RoomEvent = { type: 'members', data: { members: [], ownerId: null } };
 
 /** `kicked` and `removeRoom` end a subscription: nothing follows them. */
 export function isFinal(event: { type: string }): boolean {

@@ -105,6 +105,11 @@ export abstract class TransportServer implements Transport {
     return this.#meter;
   }
 
+  /** The meter `useMeter` took (none before `mount` or `attach`). */
+  protected get meter(): WireMeter | undefined {
+    return this.#meter;
+  }
+
   /** Counts events delivered to clients. */
   protected countEvents(count = 1): void {
     this.#eventsOut += count;

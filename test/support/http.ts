@@ -151,3 +151,14 @@ export async function transportStats(
   const body = (await response.json()) as { transports: Record<string, TransportCounters> };
   return body.transports[transport]!;
 }
+
+/**
+ * About 1.6 MB of history in `room`: 1000 messages of 1500 characters, posted 50 at a time. Each
+ * replay of it is past the 1 MiB bound on its own.
+ */
+export async function postBigHistory(session: Session, room: string): Promise<void> {
+  const text = 'x'.repeat(1500);
+  for (let batch = 0; batch < 20; batch++) {
+    await Promise.all(Array.from({ length: 50 }, () => session.say(room, text)));
+  }
+}

@@ -4,7 +4,6 @@ import { ChatError } from '../../core/errors.ts';
 import * as validate from '../../core/validate.ts';
 import type { HttpContext } from '../context.ts';
 import { NO_SESSION, refusalHeaders } from '../errors.ts';
-import type { WireMeter } from '../meter.ts';
 import { TransportServer } from '../transport.ts';
 import { LobbyPolls } from './lobby-polls.ts';
 import { RoomPolls } from './room-polls.ts';
@@ -39,7 +38,6 @@ export class PollingTransport extends TransportServer {
   #rooms: RoomPolls | undefined;
   #lobbySubscription: { close(): void } | undefined;
   #http: HttpContext | undefined;
-  #meter: WireMeter | undefined;
 
   constructor(options: PollingOptions = {}) {
     super();
@@ -53,7 +51,7 @@ export class PollingTransport extends TransportServer {
 
   mount(router: Router, http: HttpContext): void {
     this.#http = http;
-    this.#meter = this.useMeter(http);
+    this.useMeter(http);
     this.#rooms = new RoomPolls({
       chat: http.chat,
       lingerMs: this.#options.pollLingerMs ?? 10_000,
@@ -92,7 +90,7 @@ export class PollingTransport extends TransportServer {
     if (req.method !== 'GET' || !this.#http) return false;
     const match = ROOM_POLL.exec(req.url ?? '');
     if (!match) return false;
-    this.#meter!.track(req, res);
+    this.meter!.track(req, res);
     void this.#serveRoomPoll(req, res, match[1]!, match[2] ?? '');
     return true;
   }

@@ -3,7 +3,13 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
 import type { Message } from '../../core/model.ts';
 import { keepPosting, recorded } from '../../test/support/clients.ts';
-import { eventually, memberList, newSession, type Session } from '../../test/support/http.ts';
+import {
+  eventually,
+  memberList,
+  newSession,
+  postBigHistory,
+  type Session,
+} from '../../test/support/http.ts';
 import { startServer, type TestServer } from '../../test/support/server.ts';
 import { engineSocket as openEngineSocket } from '../../test/support/socketio.ts';
 import type { ClientError } from '../client.ts';
@@ -444,11 +450,7 @@ function upgradeStatus(path: string, headers: Record<string, string>): Promise<n
 describe('replays asked for and never read', () => {
   it('a connection that joins with the whole history again and again, reading none, is closed', async () => {
     const room = await alice.createRoom();
-    const text = 'x'.repeat(1500);
-    // About 1.6 MB of history: each replay is past the 1 MiB bound on its own.
-    for (let batch = 0; batch < 20; batch++) {
-      await Promise.all(Array.from({ length: 50 }, () => alice.say(room.id, text)));
-    }
+    await postBigHistory(alice, room.id);
     const socket = await connected(
       rawSocket('/chat', { cookie: bob.cookie, transports: ['websocket'] }),
     );

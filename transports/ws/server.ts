@@ -127,7 +127,7 @@ export class WsTransport extends TransportServer {
     const { visitor, release } = admitted;
     // Released when the TCP socket closes, whether or not it became a WebSocket.
     socket.once('close', release);
-    http.meter(this.name).trackSocket(socket as Socket);
+    this.meter?.trackSocket(socket as Socket);
     this.#wss!.handleUpgrade(req, socket, head, (ws) => this.#open(ws, visitor));
   }
 

@@ -2,7 +2,13 @@ import { connect, type Socket } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { WebSocket } from 'ws';
 import { keepPosting } from '../../test/support/clients.ts';
-import { eventually, memberList, newSession, type Session } from '../../test/support/http.ts';
+import {
+  eventually,
+  memberList,
+  newSession,
+  postBigHistory,
+  type Session,
+} from '../../test/support/http.ts';
 import { startServer, type TestServer } from '../../test/support/server.ts';
 import { follow, nextError, openWs as rawWs, wsUrl } from '../../test/support/ws.ts';
 import { WsClient } from './client.ts';
@@ -408,11 +414,7 @@ describe('WsClient', () => {
 describe('replays asked for and never read', () => {
   it('a socket that asks for the whole history again and again, reading none, is cut off', async () => {
     const room = await alice.createRoom();
-    const text = 'x'.repeat(1500);
-    // About 1.6 MB of history: each replay is past the 1 MiB bound on its own.
-    for (let batch = 0; batch < 20; batch++) {
-      await Promise.all(Array.from({ length: 50 }, () => alice.say(room.id, text)));
-    }
+    await postBigHistory(alice, room.id);
     const ws = await openWs(bob.cookie);
     (ws.socket as unknown as { _socket: { pause(): void } })._socket.pause();
     const started = Date.now();
