@@ -14,9 +14,11 @@ import { GifFiles } from './core/gifs.ts';
 import { type LimitSettings, Limits } from './core/limits.ts';
 import { logError } from './core/log.ts';
 import { TRANSPORT_NAMES, type TransportName } from './core/model.ts';
+import { maskRedisUrl, RedisStartError, SharedRedis } from './core/redis/shared.ts';
 import { FileStore } from './core/store/file.ts';
 import { MemoryStore } from './core/store/memory.ts';
 import { isUnreachable, MongoStore, maskMongoUrl } from './core/store/mongo.ts';
+import { RedisStore } from './core/store/redis.ts';
 import type { Store, StoreName } from './core/store/store.ts';
 import { oneOf, parseFlags, UsageError, wholeNumber } from './flags.ts';
 import { PollingTransport } from './transports/polling/server.ts';
@@ -34,6 +36,8 @@ export interface ServerOptions {
   store: StoreName;
   dataDir: string;
   mongoUrl: string | undefined;
+  /** `--redis-url`: rooms shared by every process of this Redis (PROTOCOL: Many processes). */
+  redisUrl: string | undefined;
   emptyRoomGraceMs: number;
   allowedOrigins: string[];
   /** Host names the server answers to besides IP literals and `localhost` (PROTOCOL: Host). */
@@ -84,7 +88,8 @@ export interface RunningServer {
 export class StartError extends Error {}
 
 const USAGE = `usage: npm start -- [--transport all|polling|sse|ws|socketio] [--port 8005] [--host 127.0.0.1]
-                    [--store file|memory|mongo] [--data-dir ./data] [--mongo-url URL]
+                    [--store file|memory|mongo|redis] [--data-dir ./data] [--mongo-url URL]
+                    [--redis-url URL]
                     [--limits on|off] [--empty-room-grace MS] [--allowed-origin URL ...]
                     [--allowed-host NAME ...]`;
 
@@ -105,6 +110,7 @@ export function parseOptions(args: string[], vars: NodeJS.ProcessEnv = {}): Serv
     store: { type: 'string' },
     'data-dir': { type: 'string' },
     'mongo-url': { type: 'string' },
+    'redis-url': { type: 'string' },
     'empty-room-grace': { type: 'string' },
     'allowed-origin': { type: 'string', multiple: true },
     limits: { type: 'string' },
@@ -116,7 +122,26 @@ export function parseOptions(args: string[], vars: NodeJS.ProcessEnv = {}): Serv
     'all',
     ...TRANSPORT_NAMES,
   ]);
-  const store = oneOf('--store', pick(flags.store, 'STORE') ?? 'file', ['file', 'memory', 'mongo']);
+  const store = oneOf('--store', pick(flags.store, 'STORE') ?? 'file', [
+    'file',
+    'memory',
+    'mongo',
+    'redis',
+  ]);
+  const redisUrl = pick(flags['redis-url'], 'REDIS_URL') || undefined;
+  if (redisUrl !== undefined && !/^rediss?:\/\/[^\s]+$/.test(redisUrl)) {
+    throw new UsageError(`--redis-url must start with redis://, not "${maskRedisUrl(redisUrl)}"`);
+  }
+  if (store === 'redis' && redisUrl === undefined) {
+    throw new UsageError(
+      '--store redis needs --redis-url (or REDIS_URL), e.g. redis://127.0.0.1:6379/0',
+    );
+  }
+  if ((store === 'file' || store === 'memory') && redisUrl !== undefined) {
+    throw new UsageError(
+      `--store ${store} cannot be shared by many processes: use --store redis or mongo with --redis-url`,
+    );
+  }
   const allowed = flags['allowed-origin'] ?? vars.ALLOWED_ORIGINS?.split(',') ?? [];
   const allowedOrigins = allowed.map((origin) => origin.trim()).filter(Boolean);
   for (const origin of allowedOrigins) {
@@ -142,6 +167,7 @@ export function parseOptions(args: string[], vars: NodeJS.ProcessEnv = {}): Serv
     store,
     dataDir: resolve(pick(flags['data-dir'], 'DATA_DIR') ?? './data'),
     mongoUrl: pick(flags['mongo-url'], 'MONGO_URL'),
+    redisUrl,
     emptyRoomGraceMs: wholeNumber(
       '--empty-room-grace',
       pick(flags['empty-room-grace'], 'EMPTY_ROOM_GRACE_MS') ?? '10000',
@@ -155,8 +181,10 @@ export function parseOptions(args: string[], vars: NodeJS.ProcessEnv = {}): Serv
   };
 }
 
-async function openStore(options: ServerOptions): Promise<Store> {
+async function openStore(options: ServerOptions, redis: SharedRedis | undefined): Promise<Store> {
   switch (options.store) {
+    case 'redis':
+      return new RedisStore(redis!);
     case 'memory':
       return new MemoryStore();
     case 'file':
@@ -188,6 +216,15 @@ async function openMongo(url: string | undefined): Promise<Store> {
   }
 }
 
+async function openRedis(url: string): Promise<SharedRedis> {
+  try {
+    return await SharedRedis.open(url);
+  } catch (error) {
+    if (error instanceof RedisStartError) throw new StartError(error.message);
+    throw error;
+  }
+}
+
 /** A shorter COOKIE_SECRET stops the server: a short key signs cookies that can be forged. */
 const MIN_SECRET = 32;
 
@@ -200,10 +237,17 @@ function checkedSecret(secret: string | undefined): string | undefined {
   return secret;
 }
 
-/** COOKIE_SECRET, or a secret generated once and kept in the data dir (so sessions survive). */
-async function cookieSecret(options: ServerOptions): Promise<string> {
+/**
+ * COOKIE_SECRET, or a secret generated once and kept in the data dir (so sessions survive), or,
+ * with `--redis-url`, in Redis (so a session made on one process is valid on all).
+ */
+async function cookieSecret(
+  options: ServerOptions,
+  redis: SharedRedis | undefined,
+): Promise<string> {
   const given = checkedSecret(options.cookieSecret);
   if (given) return given;
+  if (redis) return redis.sharedSecret();
   const path = join(options.dataDir, 'cookie-secret');
   const kept = await readFile(path, 'utf8').catch(() => '');
   if (kept.trim().length >= 32) return kept.trim();
@@ -217,7 +261,8 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
   const transports = names.map((name) => TRANSPORTS[name](options));
 
   const gifs = await GifFiles.open(join(options.dataDir, 'gifs'));
-  const store = await openStore(options);
+  const redis = options.redisUrl ? await openRedis(options.redisUrl) : undefined;
+  const store = await openStore(options, redis);
   const limits = options.limits
     ? new Limits(options.limitSettings, { now: options.limitClock })
     : Limits.off();
@@ -227,12 +272,13 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
     emptyRoomGraceMs: options.emptyRoomGraceMs,
     memberGraceMs: options.memberGraceMs,
     limits,
+    redis,
   });
   const { app, http } = await createApp({
     chat,
     limits,
     transports,
-    cookieSecret: await cookieSecret(options),
+    cookieSecret: await cookieSecret(options, redis),
     allowedOrigins: options.allowedOrigins,
     dataDir: options.dataDir,
   });
@@ -272,6 +318,7 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
         server.closeAllConnections();
         await stopped;
         await chat.close();
+        await redis?.close();
       })();
       return closing;
     },

@@ -1,11 +1,11 @@
 import { randomBytes } from 'node:crypto';
 import { ChatError } from './errors.ts';
 import type { GifFiles } from './gifs.ts';
-import { type Hub, LocalHub } from './hub.ts';
+import { type DirectoryChange, type Hub, LocalHub } from './hub.ts';
 import { userOf, type Visitor } from './identity.ts';
 import { Limits } from './limits.ts';
 import { logError, logger } from './log.ts';
-import { Membership } from './membership.ts';
+import { type Members, Membership, type MembershipEvents } from './membership.ts';
 import {
   canSee,
   type LobbyEvent,
@@ -18,6 +18,9 @@ import {
   USER_ID_PATTERN,
 } from './model.ts';
 import { hashPassword, verifyPassword } from './passwords.ts';
+import { RedisHub } from './redis/hub.ts';
+import { SharedMembership } from './redis/presence.ts';
+import type { SharedRedis } from './redis/shared.ts';
 import { RoomLog } from './room-log.ts';
 import { granted, isOwner, RoomDirectory, refuseKicked } from './rooms.ts';
 import { Roster } from './roster.ts';
@@ -50,7 +53,11 @@ export interface ChatOptions {
   emptyRoomGraceMs: number;
   /** How long a member may be without subscriptions before they exit (a reload is no exit). */
   memberGraceMs?: number;
-  hub?: Hub;
+  /**
+   * `--redis-url`: rooms shared with every process of the same Redis (PROTOCOL.md, Many
+   * processes): the hub, membership and the room list go through it.
+   */
+  redis?: SharedRedis;
   /** The per-session limits (PROTOCOL.md, Limits), checked here for every transport; none if absent. */
   limits?: Limits;
 }
@@ -69,30 +76,38 @@ export class ChatService {
   readonly #limits: Limits;
   readonly #log: RoomLog;
   readonly #rooms: RoomDirectory;
-  readonly #membership: Membership;
+  readonly #membership: Members;
   readonly #roster: Roster;
+  /** Whether other processes share the rooms (`--redis-url`). */
+  readonly #shared: boolean;
 
-  private constructor(options: ChatOptions) {
+  private constructor(options: ChatOptions, hub: Hub) {
     this.store = options.store;
     this.gifs = options.gifs;
-    this.#hub = options.hub ?? new LocalHub((error) => logError('subscriber failed', error));
+    this.#hub = hub;
+    this.#shared = options.redis !== undefined;
     this.#limits = options.limits ?? Limits.off();
     this.#log = new RoomLog(this.store, this.#hub);
-    this.#membership = new Membership(
-      {
-        onJoin: (room, member) => this.#roster.joined(room, member),
-        onExit: (room, member) => this.#roster.left(room, member),
-        onEmpty: (room) => {
-          debug('room %s stayed empty; removing it', room);
-          this.#removeRoom(room).catch((error) => {
-            // The store failed (a database outage): try again after another grace.
-            if (!(error instanceof ChatError)) logError('removing an empty room', error);
-            this.#membership.rearm(room);
-          });
-        },
+    const events: MembershipEvents = {
+      onJoin: (room, member) => this.#roster.joined(room, member),
+      onExit: (room, member) => this.#roster.left(room, member),
+      onEmpty: (room) => {
+        debug('room %s stayed empty; removing it', room);
+        this.#removeRoom(room).catch((error) => {
+          // The store failed (a database outage): try again after another grace.
+          if (!(error instanceof ChatError)) logError('removing an empty room', error);
+          this.#membership.rearm(room);
+        });
       },
-      { memberGraceMs: options.memberGraceMs ?? 2000, emptyRoomGraceMs: options.emptyRoomGraceMs },
-    );
+    };
+    const clocks = {
+      memberGraceMs: options.memberGraceMs ?? 2000,
+      emptyRoomGraceMs: options.emptyRoomGraceMs,
+    };
+    this.#membership = options.redis
+      ? new SharedMembership(options.redis, events, clocks)
+      : new Membership(events, clocks);
+    this.#hub.receiveDirectory((change) => this.#applyDirectory(change));
     this.#rooms = new RoomDirectory((room) => this.#membership.count(room));
     this.#roster = new Roster({
       store: this.store,
@@ -105,13 +120,17 @@ export class ChatService {
 
   /** Loads the stored rooms; each starts its empty-room clock, as nobody is in it yet. */
   static async open(options: ChatOptions): Promise<ChatService> {
-    const chat = new ChatService(options);
+    const onError = (error: unknown) => logError('subscriber failed', error);
+    const hub = options.redis
+      ? await RedisHub.open(options.redis, {
+          storePublishes: 'publishesMessages' in options.store,
+        })
+      : new LocalHub(onError);
+    const chat = new ChatService(options, hub);
     for (const room of await options.store.listRooms()) {
       // v1 kicked colours, and a colour names nobody: those kicks lapse (README, Identity).
       room.kicked = room.kicked.filter((userId) => USER_ID_PATTERN.test(userId));
-      chat.#rooms.add(room);
-      chat.#log.track(room.id, await options.store.lastSeq(room.id));
-      chat.#membership.track(room.id);
+      chat.#addRoom(room, await options.store.lastSeq(room.id));
     }
     return chat;
   }
@@ -141,9 +160,8 @@ export class ChatService {
       createdAt: new Date().toISOString(),
     };
     await this.store.createRoom(room);
-    this.#rooms.add(room);
-    this.#log.track(room.id, 0);
-    this.#membership.track(room.id);
+    this.#addRoom(room, 0);
+    this.#hub.publishDirectory({ op: 'put', room });
     const view = this.#rooms.view(room);
     this.#hub.publishLobby({ type: 'newRoom', data: view });
     return view;
@@ -191,10 +209,11 @@ export class ChatService {
     if (!room.kicked.includes(target)) {
       await this.store.addKicked(room.id, target);
       room.kicked.push(target);
+      this.#hub.publishDirectory({ op: 'put', room });
     }
     await this.#log.publish(room.id, { type: 'kicked', data: { id: room.id } }, target);
     // A kicked member exits at once, without the grace.
-    this.#membership.remove(room.id, target);
+    await this.#membership.remove(room.id, target);
   }
 
   // ---- messages ---------------------------------------------------------------------------
@@ -293,7 +312,7 @@ export class ChatService {
     });
     const unlisten = this.#log.listen(room.id, subscription.receive);
     try {
-      this.#membership.open(room.id, visitor, room.max);
+      await this.#membership.open(room.id, visitor, room.max);
       member = true;
       if (options.after !== undefined) {
         const limit = options.replayLimit ?? Number.POSITIVE_INFINITY;
@@ -330,20 +349,50 @@ export class ChatService {
   }
 
   async close(): Promise<void> {
-    this.#membership.stop();
+    await this.#membership.stop();
     this.#roster.stop();
     await this.#log.drain();
+    await this.#hub.close();
     await this.store.close();
   }
 
-  /** The store first: if it fails (503), the room stays, in memory as in the store. */
-  async #removeRoom(id: string): Promise<void> {
-    if (!this.#rooms.has(id)) return;
-    const removed = await this.#log.enqueue(id, () => this.store.removeRoom(id));
-    if (!this.#rooms.delete(id)) return;
+  /** A room this process did not have: its directory entry, its log and its member count. */
+  #addRoom(room: StoredRoom, lastSeq: number): void {
+    this.#rooms.add(room);
+    this.#log.track(room.id, lastSeq);
+    this.#membership.track(room.id);
+  }
+
+  /** Forgets a removed room here; whether it was here. */
+  #forgetRoom(id: string): boolean {
+    if (!this.#rooms.delete(id)) return false;
     this.#log.forget(id);
     this.#membership.forget(id);
     this.#roster.forget(id);
+    return true;
+  }
+
+  /** What another process changed in the room list (with `--redis-url`); this one's come back too. */
+  #applyDirectory(change: DirectoryChange): void {
+    if (change.op === 'delete') {
+      this.#forgetRoom(change.id);
+      return;
+    }
+    const known = this.#rooms.get(change.room.id);
+    if (known) Object.assign(known, change.room);
+    else this.#addRoom(change.room, 0);
+  }
+
+  /**
+   * The store first: if it fails (503), the room stays, in memory as in the store. Removed once:
+   * with other processes, the one whose store call removed it tells them all.
+   */
+  async #removeRoom(id: string): Promise<void> {
+    if (!this.#rooms.has(id)) return;
+    const removed = await this.#log.enqueue(id, () => this.store.removeRoom(id));
+    if (!this.#forgetRoom(id)) return;
+    if (this.#shared && !removed) return;
+    this.#hub.publishDirectory({ op: 'delete', id });
     const event = { type: 'removeRoom', data: { id } } as const;
     this.#log.publishNow(id, event);
     this.#hub.publishLobby(event);

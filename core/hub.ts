@@ -1,26 +1,46 @@
-import type { LobbyEvent, RoomEvent, UserId } from './model.ts';
+import type { LobbyEvent, RoomEvent, StoredRoom, UserId } from './model.ts';
 
 /**
- * Fan-out of published events to subscribers, by room and for the lobby. In-process now; a
- * Redis-backed hub (pub/sub on the same two channels) can replace it without the ChatService or
- * any transport changing, because every event is a plain JSON-able object and resume is by `seq`.
+ * How events travel between the parts of the chat, and between processes: room events to the one
+ * receiver that fans them out here (the RoomLog), lobby events to the lobby's listeners, and
+ * changes to the room list to the one receiver that keeps this process's directory (the
+ * ChatService). In one process (LocalHub) each is a function call. With `--redis-url` (RedisHub)
+ * each goes through a Redis channel, to every process, this one included: every event is a plain
+ * JSON-able object, and resume is by `seq`.
  *
- * `only` narrows an event to one user (`kicked`, by `userId`); whispers are narrowed by the subscriber, from the
- * message's `userId` and `toId`. The same event object reaches every listener, so a transport can
- * encode it once and write the same bytes to every connection.
+ * `only` narrows an event to one user (`kicked`, by `userId`); whispers are narrowed by the
+ * subscriber, from the message's `userId` and `toId`.
  */
+export type RoomReceiver = (room: string, event: RoomEvent, only: UserId | undefined) => void;
 export type RoomListener = (event: RoomEvent, only: UserId | undefined) => void;
 export type LobbyListener = (event: LobbyEvent) => void;
 
+/** A change to the room list that every process applies to its own copy. */
+export type DirectoryChange = { op: 'put'; room: StoredRoom } | { op: 'delete'; id: string };
+export type DirectoryReceiver = (change: DirectoryChange) => void;
+
 export interface Hub {
+  /** A room event, to every process's room log. */
   publishRoom(room: string, event: RoomEvent, only?: UserId): void;
-  subscribeRoom(room: string, listener: RoomListener): () => void;
+  /**
+   * A message the store has just stored, as its event: published like any room event, unless
+   * the store published it itself, in the step that stored it (the Redis store).
+   */
+  publishStored(room: string, event: RoomEvent): void;
+  /** The one receiver of room events in this process. */
+  receiveRooms(receiver: RoomReceiver): void;
   publishLobby(event: LobbyEvent): void;
   subscribeLobby(listener: LobbyListener): () => void;
+  publishDirectory(change: DirectoryChange): void;
+  receiveDirectory(receiver: DirectoryReceiver): void;
+  /** Runs `listener` when events may have been missed: a lost connection came back. */
+  onResync(listener: () => void): void;
+  /** Stops listening (shutdown). */
+  close(): Promise<void>;
 }
 
 export class LocalHub implements Hub {
-  readonly #rooms = new Map<string, Set<RoomListener>>();
+  #rooms: RoomReceiver = () => undefined;
   readonly #lobby = new Set<LobbyListener>();
   readonly #onListenerError: (error: unknown) => void;
 
@@ -29,39 +49,19 @@ export class LocalHub implements Hub {
   }
 
   publishRoom(room: string, event: RoomEvent, only?: UserId): void {
-    const listeners = this.#rooms.get(room);
-    if (!listeners) return;
-    // A copy, so a listener that unsubscribes (kicked, removeRoom) does not disturb the loop.
-    for (const listener of [...listeners]) {
-      try {
-        listener(event, only);
-      } catch (error) {
-        this.#onListenerError(error);
-      }
-    }
+    this.#rooms(room, event, only);
   }
 
-  subscribeRoom(room: string, listener: RoomListener): () => void {
-    let listeners = this.#rooms.get(room);
-    if (!listeners) {
-      listeners = new Set();
-      this.#rooms.set(room, listeners);
-    }
-    listeners.add(listener);
-    return () => {
-      listeners.delete(listener);
-      if (listeners.size === 0 && this.#rooms.get(room) === listeners) this.#rooms.delete(room);
-    };
+  publishStored(room: string, event: RoomEvent): void {
+    this.#rooms(room, event, undefined);
+  }
+
+  receiveRooms(receiver: RoomReceiver): void {
+    this.#rooms = receiver;
   }
 
   publishLobby(event: LobbyEvent): void {
-    for (const listener of [...this.#lobby]) {
-      try {
-        listener(event);
-      } catch (error) {
-        this.#onListenerError(error);
-      }
-    }
+    deliver(this.#lobby, event, this.#onListenerError);
   }
 
   subscribeLobby(listener: LobbyListener): () => void {
@@ -69,5 +69,30 @@ export class LocalHub implements Hub {
     return () => {
       this.#lobby.delete(listener);
     };
+  }
+
+  /** One process has one directory: nothing to tell. */
+  publishDirectory(): void {}
+  receiveDirectory(): void {}
+  /** Nothing can be missed in one process. */
+  onResync(): void {}
+  async close(): Promise<void> {}
+}
+
+/**
+ * Calls every listener with the event; one that throws is reported and does not stop the rest. A
+ * copy, so a listener that unsubscribes (kicked, removeRoom) does not disturb the loop.
+ */
+export function deliver<T>(
+  listeners: Set<(event: T) => void>,
+  event: T,
+  onError: (error: unknown) => void,
+): void {
+  for (const listener of [...listeners]) {
+    try {
+      listener(event);
+    } catch (error) {
+      onError(error);
+    }
   }
 }

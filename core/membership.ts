@@ -19,6 +19,33 @@ export interface MembershipEvents {
   onEmpty(room: string): void;
 }
 
+/**
+ * What the ChatService asks of membership, in one process (Membership) or shared by many through
+ * Redis (SharedMembership). Counts are this process's view, for pages and stats; `open` decides
+ * capacity for everyone.
+ */
+export interface Members {
+  /** Starts counting a room (new, or loaded at start): its empty-room clock runs. */
+  track(room: string): void;
+  rearm(room: string): void;
+  /** Forgets a removed room and stops its clocks. */
+  forget(room: string): void;
+  /** Members in arrival order (longest present first). */
+  members(room: string): Promise<Member[]>;
+  count(room: string): number;
+  total(): number;
+  /** Whether `userId` could open a subscription now without passing `max` (as far as seen here). */
+  hasRoomFor(room: string, userId: UserId, max: number): boolean;
+  /** A subscription opened: 409 when it would make the members more than `max`. */
+  open(room: string, member: Member, max: number): Promise<void>;
+  /** A subscription closed; the member's last one starts their grace. */
+  close(room: string, userId: UserId): void;
+  /** Makes `userId` leave `room` now, without the grace (a kick). Whether they were in. */
+  remove(room: string, userId: UserId): Promise<boolean>;
+  /** Stops every clock (server shutdown). */
+  stop(): Promise<void>;
+}
+
 export interface MembershipOptions {
   memberGraceMs: number;
   emptyRoomGraceMs: number;
@@ -35,7 +62,7 @@ interface RoomMembers {
   emptyTimer?: NodeJS.Timeout;
 }
 
-export class Membership {
+export class Membership implements Members {
   readonly #rooms = new Map<string, RoomMembers>();
   readonly #events: MembershipEvents;
   readonly #options: MembershipOptions;
@@ -45,7 +72,6 @@ export class Membership {
     this.#options = options;
   }
 
-  /** Starts counting a room (new, or loaded at start): its empty-room clock runs. */
   track(room: string): void {
     if (this.#rooms.has(room)) return;
     const entry: RoomMembers = { members: new Map() };
@@ -53,13 +79,11 @@ export class Membership {
     this.#startEmptyClock(room, entry);
   }
 
-  /** Starts the empty-room clock again for a room still empty (its removal failed). */
   rearm(room: string): void {
     const entry = this.#rooms.get(room);
     if (entry && entry.members.size === 0) this.#startEmptyClock(room, entry);
   }
 
-  /** Forgets a removed room and stops its clocks. */
   forget(room: string): void {
     const entry = this.#rooms.get(room);
     if (!entry) return;
@@ -68,8 +92,7 @@ export class Membership {
     this.#rooms.delete(room);
   }
 
-  /** Members in arrival order (longest present first). */
-  members(room: string): Member[] {
+  async members(room: string): Promise<Member[]> {
     const entry = this.#rooms.get(room);
     return entry ? [...entry.members.values()].map((presence) => presence.member) : [];
   }
@@ -88,16 +111,12 @@ export class Membership {
     return this.#rooms.get(room)?.members.has(userId) ?? false;
   }
 
-  /** Whether `userId` could open a subscription now without passing `max`. */
   hasRoomFor(room: string, userId: UserId, max: number): boolean {
     return this.isMember(room, userId) || this.count(room) < max;
   }
 
-  /**
-   * A subscription of `member` to `room` opened. Throws 409 when it would make the members more
-   * than `max`; a member (also one inside the grace) is never refused.
-   */
-  open(room: string, member: Member, max: number): void {
+  /** A member (also one inside the grace) is never refused. */
+  async open(room: string, member: Member, max: number): Promise<void> {
     const entry = this.#rooms.get(room);
     if (!entry) throw new ChatError(404, 'This room does not exist (any more).');
     const presence = entry.members.get(member.userId);
@@ -121,12 +140,15 @@ export class Membership {
     if (!presence || presence.subscriptions === 0) return;
     presence.subscriptions -= 1;
     if (presence.subscriptions > 0) return;
-    presence.exitTimer = setTimeout(() => this.remove(room, userId), this.#options.memberGraceMs);
+    presence.exitTimer = setTimeout(() => this.#remove(room, userId), this.#options.memberGraceMs);
     presence.exitTimer.unref();
   }
 
-  /** Makes `userId` leave `room` now, without the grace (a kick). Returns whether they were in. */
-  remove(room: string, userId: UserId): boolean {
+  async remove(room: string, userId: UserId): Promise<boolean> {
+    return this.#remove(room, userId);
+  }
+
+  #remove(room: string, userId: UserId): boolean {
     const entry = this.#rooms.get(room);
     const presence = entry?.members.get(userId);
     if (!entry || !presence) return false;
@@ -137,8 +159,7 @@ export class Membership {
     return true;
   }
 
-  /** Stops every clock (server shutdown). */
-  stop(): void {
+  async stop(): Promise<void> {
     for (const room of [...this.#rooms.keys()]) this.forget(room);
   }
 

@@ -1,5 +1,6 @@
 import { ChatError } from './errors.ts';
 import type { Hub, RoomListener } from './hub.ts';
+import { logError } from './log.ts';
 import type { Message, MessageDraft, RoomEvent, SystemEventType, UserId } from './model.ts';
 import type { Store } from './store/store.ts';
 
@@ -7,22 +8,31 @@ import type { Store } from './store/store.ts';
 const HISTORY_PAGE = 500;
 /** Stored events kept per room for replays that start among them. */
 const RECENT_EVENTS = 256;
+/** Events held per room while a gap before them is read from the store; past it they go on. */
+const HELD_WHILE_FILLING = 10_000;
+/** How long a gap's read waits before it tries the store again. */
+const FILL_RETRY_MS = 500;
+
+type Held = [event: RoomEvent, only: UserId | undefined];
 
 /**
  * The ordered log of every room: what makes `seq` order publish order, and what every resume
- * reads. One task at a time per room (the append queue): a message is stored, remembered and
- * published before the next task of its room starts, and seq-less events (`members`, `kicked`)
- * queue behind the messages they follow. Live events fan out through the hub; a replay reads the
- * room's recent events, or the store when it starts further back.
+ * reads. One task at a time per room (the append queue): a message is stored and published before
+ * the next task of its room starts, and seq-less events (`members`, `kicked`) queue behind the
+ * messages they follow. Published events come back through the hub to `#receive`, which fans them
+ * out to this process's listeners in `seq` order: a seq already delivered is dropped, and a gap
+ * (a message published after a later one, or missed while Redis was away) is read from the store
+ * before what follows it goes on. A replay reads the room's recent events, or the store when it
+ * starts further back.
  *
- * In-process; the next step (PROTOCOL.md, Many processes) gives this interface a Redis
- * implementation in which one script per message increments the room's counter, appends to its
- * stream and publishes, so that order, storage and fan-out cannot disagree across processes.
+ * The same code serves one process (LocalHub: every publish is delivered at once, in order) and
+ * many (RedisHub: with the Redis store, one script per message increments the room's counter,
+ * appends to its stream and publishes, so order, storage and fan-out cannot disagree).
  */
 export class RoomLog {
   readonly #store: Store;
   readonly #hub: Hub;
-  /** Each room's highest seq, as appended: where a subscription without `after` starts. */
+  /** Each room's highest seq delivered here: where a subscription without `after` starts. */
   readonly #lastSeqs = new Map<string, number>();
   /**
    * Each room's newest stored events since this process started, oldest first, without a gap up
@@ -32,10 +42,22 @@ export class RoomLog {
   readonly #recent = new Map<string, RoomEvent[]>();
   /** The tail of each room's queue. */
   readonly #queues = new Map<string, Promise<unknown>>();
+  /** This process's listeners, by room. */
+  readonly #listeners = new Map<string, Set<RoomListener>>();
+  /** Rooms whose gap is being read from the store, and the events that came meanwhile. */
+  readonly #filling = new Map<string, Held[]>();
+  readonly #onListenerError: (error: unknown) => void;
 
-  constructor(store: Store, hub: Hub) {
+  constructor(
+    store: Store,
+    hub: Hub,
+    onListenerError: (error: unknown) => void = (error) => logError('subscriber failed', error),
+  ) {
     this.#store = store;
     this.#hub = hub;
+    this.#onListenerError = onListenerError;
+    hub.receiveRooms((room, event, only) => this.#receive(room, event, only));
+    hub.onResync(() => this.#resync());
   }
 
   /** Starts logging a room whose newest stored seq is `lastSeq` (0 for a new room). */
@@ -47,6 +69,7 @@ export class RoomLog {
   forget(room: string): void {
     this.#lastSeqs.delete(room);
     this.#recent.delete(room);
+    this.#filling.delete(room);
   }
 
   lastSeq(room: string): number {
@@ -72,10 +95,7 @@ export class RoomLog {
         throw new ChatError(404, 'This room does not exist (any more).');
       }
       const message = await this.#store.appendMessage(draft);
-      const event: RoomEvent = { type, id: message.seq, data: message };
-      this.#remember(draft.room, event);
-      this.#lastSeqs.set(draft.room, message.seq);
-      this.#hub.publishRoom(draft.room, event);
+      this.#hub.publishStored(draft.room, { type, id: message.seq, data: message });
       return message;
     });
   }
@@ -90,9 +110,20 @@ export class RoomLog {
     this.#hub.publishRoom(room, event);
   }
 
-  /** Live events of a room, as the hub hands them (see RoomListener); returns the unsubscribe. */
+  /** Live events of a room, in seq order (see RoomListener); returns the unsubscribe. */
   listen(room: string, listener: RoomListener): () => void {
-    return this.#hub.subscribeRoom(room, listener);
+    let listeners = this.#listeners.get(room);
+    if (!listeners) {
+      listeners = new Set();
+      this.#listeners.set(room, listeners);
+    }
+    listeners.add(listener);
+    return () => {
+      listeners.delete(listener);
+      if (listeners.size === 0 && this.#listeners.get(room) === listeners) {
+        this.#listeners.delete(room);
+      }
+    };
   }
 
   /**
@@ -122,6 +153,61 @@ export class RoomLog {
   /** Resolves once every queued task has run (shutdown). */
   async drain(): Promise<void> {
     await Promise.allSettled([...this.#queues.values()]);
+  }
+
+  /** An event published by any process, in the order the hub hands them. */
+  #receive(room: string, event: RoomEvent, only: UserId | undefined): void {
+    const held = this.#filling.get(room);
+    if (held && held.length < HELD_WHILE_FILLING) {
+      held.push([event, only]);
+      return;
+    }
+    const last = this.#lastSeqs.get(room);
+    if ('id' in event && last !== undefined && !held) {
+      if (event.id <= last) return;
+      if (event.id > last + 1) {
+        void this.#fill(room, [[event, only]]);
+        return;
+      }
+      this.#remember(room, event);
+      this.#lastSeqs.set(room, event.id);
+    }
+    const listeners = this.#listeners.get(room);
+    if (!listeners) return;
+    for (const listener of [...listeners]) {
+      try {
+        listener(event, only);
+      } catch (error) {
+        this.#onListenerError(error);
+      }
+    }
+  }
+
+  /**
+   * Reads what the room's stored log has after the last seq delivered here (a page), hands it on
+   * in order, then what was held meanwhile: a gap is closed before anything after it goes out.
+   */
+  async #fill(room: string, held: Held[]): Promise<void> {
+    this.#filling.set(room, held);
+    let missing: Message[] | undefined;
+    while (missing === undefined && this.#filling.get(room) === held) {
+      try {
+        missing = await this.#store.messagesAfter(room, this.lastSeq(room), HISTORY_PAGE);
+      } catch {
+        await new Promise((done) => setTimeout(done, FILL_RETRY_MS));
+      }
+    }
+    if (this.#filling.get(room) !== held) return;
+    this.#filling.delete(room);
+    for (const message of missing ?? []) this.#receive(room, storedEvent(message), undefined);
+    for (const [event, only] of held) this.#receive(room, event, only);
+  }
+
+  /** After a lost connection came back: each room's log is read from the last seq seen here. */
+  #resync(): void {
+    for (const room of this.#lastSeqs.keys()) {
+      if (!this.#filling.has(room)) void this.#fill(room, []);
+    }
   }
 
   /** Keeps a stored event among the room's recent ones (see `#recent`). */
@@ -154,8 +240,8 @@ export const SYSTEM_TEXT = {
   owner: ' is now the owner',
 } as const satisfies Record<SystemEventType, string>;
 
-/** The event a stored message is sent as, on replay. */
-function storedEvent(message: Message): RoomEvent {
+/** The event a stored message is sent as, on replay, and when another process stored it. */
+export function storedEvent(message: Message): RoomEvent {
   let type: 'chat' | SystemEventType = 'chat';
   if (message.kind === 'system') {
     const text = message.chat ?? '';

@@ -1,7 +1,7 @@
 import { ChatError } from './errors.ts';
 import type { Hub } from './hub.ts';
 import { logError } from './log.ts';
-import type { Membership } from './membership.ts';
+import type { Members } from './membership.ts';
 import { type Member, type StoredRoom, SYSTEM_USER, type SystemEventType } from './model.ts';
 import { type RoomLog, SYSTEM_TEXT } from './room-log.ts';
 import type { RoomDirectory } from './rooms.ts';
@@ -15,7 +15,7 @@ export interface RosterParts {
   hub: Hub;
   log: RoomLog;
   rooms: RoomDirectory;
-  membership: () => Membership;
+  membership: () => Members;
 }
 
 /**
@@ -39,7 +39,7 @@ export class Roster {
       async () => {
         // A room of v1 has no owner (its owner was a colour): its first member becomes it.
         const room = this.#parts.rooms.get(id);
-        if (room && room.ownerId === null && this.#parts.membership().isMember(id, member.userId)) {
+        if (room && room.ownerId === null && (await this.#isMember(id, member))) {
           await this.#handOver(room, member);
         }
         return true;
@@ -55,13 +55,14 @@ export class Roster {
 
   left(id: string, member: Member): void {
     const key = memberKey(id, member.userId);
-    const joined = this.#joins.get(key) ?? Promise.resolve(false);
+    // A join recorded by another process (or before this one started) was stored.
+    const joined = this.#joins.get(key) ?? Promise.resolve(true);
     this.#joins.delete(key);
     const task = async () => {
       // A join the store never took (an outage) gets no exit either.
       if (await joined) await this.#system(id, 'exit', member);
       const room = this.#parts.rooms.get(id);
-      const heir = this.#parts.membership().members(id)[0];
+      const heir = (await this.#parts.membership().members(id))[0];
       if (room && room.ownerId === member.userId && heir !== undefined) {
         await this.#handOver(room, heir);
       }
@@ -87,7 +88,13 @@ export class Roster {
     await this.#parts.store.setOwner(room.id, { owner: heir.user, ownerId: heir.userId });
     room.owner = heir.user;
     room.ownerId = heir.userId;
+    this.#parts.hub.publishDirectory({ op: 'put', room });
     await this.#system(room.id, 'owner', heir);
+  }
+
+  async #isMember(id: string, member: Member): Promise<boolean> {
+    const members = await this.#parts.membership().members(id);
+    return members.some((present) => present.userId === member.userId);
   }
 
   #system(room: string, type: SystemEventType, member: Member) {
@@ -122,11 +129,12 @@ export class Roster {
     this.#membersHeld.set(room, hold);
   }
 
-  #publishMembers(id: string): void {
+  async #publishMembers(id: string): Promise<void> {
     const { rooms, log, hub } = this.#parts;
+    if (!rooms.get(id)) return;
+    const members = await this.#parts.membership().members(id);
     const room = rooms.get(id);
     if (!room) return;
-    const members = this.#parts.membership().members(id);
     log.publishNow(id, { type: 'members', data: { members, ownerId: room.ownerId } });
     hub.publishLobby({ type: 'roomUpdate', data: rooms.view(room) });
   }

@@ -32,4 +32,4 @@ export interface Store {
   close(): Promise<void>;
 }
 
-export type StoreName = 'file' | 'memory' | 'mongo';
+export type StoreName = 'file' | 'memory' | 'mongo' | 'redis';

@@ -29,6 +29,7 @@ export async function startServer(
     store: 'memory',
     dataDir,
     mongoUrl: undefined,
+    redisUrl: undefined,
     emptyRoomGraceMs: 60_000,
     allowedOrigins: [],
     allowedHosts: [],
