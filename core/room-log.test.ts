@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import { eventually } from '../test/support/http.ts';
 import { LocalHub } from './hub.ts';
 import type { Message, MessageDraft, RoomEvent } from './model.ts';
 import { RoomLog } from './room-log.ts';
@@ -100,6 +101,63 @@ describe('RoomLog', () => {
     log.forget('r');
     await expect(log.append('chat', draft('b'))).rejects.toMatchObject({ status: 404 });
     expect(log.lastSeq('r')).toBe(0);
+  });
+});
+
+describe('RoomLog, as events come from other processes', () => {
+  /** The hub of another process, in effect: events arrive as published, in whatever order. */
+  async function logAndHub() {
+    const store = new CountingStore();
+    const hub = new LocalHub((error) => {
+      throw error;
+    });
+    const log = new RoomLog(store, hub);
+    await store.createRoom({
+      id: 'r',
+      title: 't',
+      max: 10,
+      owner: '#aaaaaa',
+      ownerId: 'owner-userid-0001',
+      passwordHash: null,
+      kicked: [],
+      createdAt: new Date().toISOString(),
+    });
+    log.track('r', 0);
+    const seen: number[] = [];
+    log.listen('r', (event) => seen.push('id' in event ? event.id : -1));
+    return { store, hub, log, seen };
+  }
+
+  it('delivers in seq order: a message published ahead of an earlier one waits while the gap is read from the store', async () => {
+    const { store, hub, seen } = await logAndHub();
+    const stored = [];
+    for (const text of ['a', 'b', 'c']) stored.push(await store.appendMessage(draft(text)));
+    hub.publishStored('r', { type: 'chat', id: 3, data: stored[2]! });
+    hub.publishRoom('r', { type: 'members', data: { members: [], ownerId: null } });
+    expect(seen).toEqual([]);
+    await eventually(() => seen.length === 4);
+    expect(seen).toEqual([1, 2, 3, -1]);
+    // The earlier ones, published late: already delivered, so dropped.
+    hub.publishStored('r', { type: 'chat', id: 1, data: stored[0]! });
+    hub.publishStored('r', { type: 'chat', id: 2, data: stored[1]! });
+    expect(seen).toEqual([1, 2, 3, -1]);
+  });
+
+  it('keeps trying the store while it fails, and delivers nothing past the gap meanwhile', async () => {
+    const { store, hub, seen } = await logAndHub();
+    const first = await store.appendMessage(draft('a'));
+    const second = await store.appendMessage(draft('b'));
+    const read = store.messagesAfter.bind(store);
+    let failures = 2;
+    store.messagesAfter = async (...args) => {
+      if (failures-- > 0) throw new Error('the database is away');
+      return read(...args);
+    };
+    hub.publishStored('r', { type: 'chat', id: 2, data: second });
+    await new Promise((done) => setTimeout(done, 300));
+    expect(seen).toEqual([]);
+    await eventually(() => seen.length === 2, 3000);
+    expect(seen).toEqual([first.seq, second.seq]);
   });
 });
 

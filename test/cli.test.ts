@@ -80,11 +80,40 @@ describe('npm start', { timeout: PROCESS_TEST_MS }, () => {
     [['--allowed-host', 'classroom.local:8005'], /--allowed-host must be a host name/],
     [['--store', 'mongo'], /--store mongo needs --mongo-url/],
     [['--store', 'mongo', '--mongo-url', 'http://db'], /--mongo-url must start with mongodb:\/\//],
+    [['--store', 'redis'], /--store redis needs --redis-url/],
+    [['--redis-url', 'http://cache:6379'], /--redis-url must start with redis:\/\//],
+    [['--store', 'file', '--redis-url', 'redis://127.0.0.1:1/0'], /--store file cannot be shared/],
+    [
+      ['--store', 'memory', '--redis-url', 'redis://127.0.0.1:1/0'],
+      /--store memory cannot be shared/,
+    ],
   ])('exits with status 2 and one line naming the problem: %j', async (args, message) => {
     const run = runServer([...args, '--data-dir', dataDir], { MONGO_URL: '' });
     expect(await run.exited).toBe(2);
     expect(run.output()).toMatch(message);
     expect(run.output()).not.toMatch(/\n\s+at /);
+  });
+
+  it('exits within 15 s with one line naming Redis, its password masked, when Redis is not reachable', async () => {
+    const started = Date.now();
+    const run = runServer(
+      [
+        '--store',
+        'redis',
+        '--redis-url',
+        'redis://lab:hunter2-secret@127.0.0.1:1/0',
+        '--data-dir',
+        dataDir,
+      ],
+      { REDIS_URL: '' },
+    );
+    expect(await run.exited).toBe(1);
+    expect(Date.now() - started).toBeLessThan(15_000);
+    const lines = run.output().trim().split('\n');
+    expect(lines).toEqual([
+      expect.stringMatching(/^Redis is not reachable at redis:\/\/lab:\*\*\*@127\.0\.0\.1:1\/0 /),
+    ]);
+    expect(run.output()).not.toContain('hunter2');
   });
 
   it('exits with status 2 and one line when COOKIE_SECRET is shorter than 32 characters', async () => {

@@ -3,6 +3,7 @@ import type { Message, TransportName } from '../core/model.ts';
 import { clientFor, type TestClient } from './support/clients.ts';
 import { type Front, startFront } from './support/front.ts';
 import { eventually, newSession, type Session, sessionOf } from './support/http.ts';
+import { type MongoForTests, mongoForTests } from './support/mongo-wire.ts';
 import { type ServerProcess, startServerProcess } from './support/process.ts';
 import { NO_REDIS, REDIS_BINARY, type RedisServer, startRedis } from './support/redis.ts';
 import { openSse } from './support/sse.ts';
@@ -224,6 +225,44 @@ if (!REDIS_BINARY) {
       expect(exits.map((e) => (e.data as Message).chat)).toEqual([`${lonely.user} left`]);
       watcher.close();
     }, 120_000);
+  });
+
+  describe('--store mongo with --redis-url', () => {
+    let redis: RedisServer;
+    let mongo: MongoForTests;
+    let servers: ServerProcess[];
+    beforeAll(async () => {
+      redis = await startRedis();
+      mongo = await mongoForTests();
+      const url = mongo.urlFor('many_processes');
+      servers = await cluster(redis, 2, ['--store', 'mongo', '--mongo-url', url]);
+    }, 60_000);
+    afterAll(async () => {
+      await Promise.all(servers?.map((server) => server.stop()) ?? []);
+      await mongo?.close();
+      await redis?.close();
+    });
+
+    it('posts on two processes at once reach both in seq order, with no gap: MongoDB gives the seq, Redis the fan-out', async () => {
+      const owner = await newSession(servers[0]!.url);
+      const room = (await owner.createRoom({ title: 'mongo and redis', max: 20 })).id;
+      const readers = [clientFor('sse', servers[0]!.url, owner)];
+      const guest = await newSession(servers[1]!.url);
+      readers.push(clientFor('ws', servers[1]!.url, on(servers[1]!, guest)));
+      for (const reader of readers) await reader.connectRoom(room);
+      const posts = Array.from({ length: 60 }, (_, i) =>
+        on(servers[i % 2]!, i % 4 < 2 ? owner : guest).say(room, `c${i}`),
+      );
+      const seqs = (await Promise.all(posts)).map((message) => message.seq).sort((a, b) => a - b);
+      for (const reader of readers) {
+        await reader.waitFor(() => reader.chats().length >= 60, '60 chats', 15_000);
+        const got = reader.chats().map((message) => message.seq);
+        expect(got, reader.transport).toEqual(seqs);
+      }
+      const stored = await historySeqs(owner, room);
+      expect(stored).toEqual(Array.from({ length: stored.length }, (_, i) => i + 1));
+      for (const reader of readers) reader.close();
+    }, 60_000);
   });
 
   describe('Redis stopped and started again under load', () => {

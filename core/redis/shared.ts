@@ -71,6 +71,9 @@ export class SharedRedis {
   readonly url: string;
   readonly #reconnected = new Set<() => void>();
   #lost = false;
+  /** Until the start has connected, errors are the start's to report, in its one line. */
+  #opened = false;
+  #lastError: Error | undefined;
 
   private constructor(url: string) {
     this.url = url;
@@ -92,7 +95,8 @@ export class SharedRedis {
     let said = false;
     for (const client of [this.command, this.subscriber]) {
       client.on('error', (error) => {
-        if (!said) logError(`Redis at ${maskRedisUrl(url)}`, error);
+        this.#lastError = error;
+        if (this.#opened && !said) logError(`Redis at ${maskRedisUrl(url)}`, error);
         said = true;
       });
       client.on('ready', () => {
@@ -124,13 +128,14 @@ export class SharedRedis {
     } catch (error) {
       redis.command.disconnect();
       redis.subscriber.disconnect();
-      const reason = (error as Error).message.split('\n')[0];
+      const reason = (redis.#lastError ?? (error as Error)).message.split('\n')[0];
       throw new RedisStartError(
         `Redis is not reachable at ${maskRedisUrl(url)} (${reason}): is redis-server running?`,
       );
     } finally {
       clearTimeout(timer);
     }
+    redis.#opened = true;
     return redis;
   }
 
