@@ -34,6 +34,8 @@ export async function startServer(
     allowedHosts: [],
     cookieSecret: 'test-secret-test-secret-test-secret',
     limits: true,
+    redisUrl: undefined,
+    workers: 1,
     ...rest,
   });
   return {
