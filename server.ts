@@ -3,12 +3,14 @@
  * `npm start -- --help` lists the flags (PROTOCOL.md, Starting the server).
  */
 import { randomBytes } from 'node:crypto';
-import { readFile, writeFile } from 'node:fs/promises';
+import type { EventEmitter } from 'node:events';
+import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { join, resolve } from 'node:path';
 import { argv, env, exit } from 'node:process';
 import { fileURLToPath } from 'node:url';
+import { runPrimary } from './cluster.ts';
 import { ChatService } from './core/chat.ts';
 import { GifFiles } from './core/gifs.ts';
 import { type LimitSettings, Limits } from './core/limits.ts';
@@ -45,6 +47,8 @@ export interface ServerOptions {
   cookieSecret: string | undefined;
   /** `--limits on|off` (PROTOCOL.md, Limits). */
   limits: boolean;
+  /** `--workers N`: worker processes behind the one port (cluster.ts); 1 is one process. */
+  workers: number;
   /**
    * Not flags: tests shorten the member grace (PROTOCOL: 2 s), every transport's heartbeat
    * interval (SSE 15 s, ws 30 s, Socket.IO's own), and how long an ended long poll still counts as
@@ -61,6 +65,13 @@ export interface ServerOptions {
   limitClock?: () => number;
   /** Not flags either: tests shorten the HTTP server's timeouts (see `HTTP_TIMEOUTS`). */
   httpTimeouts?: Partial<typeof HTTP_TIMEOUTS>;
+  /**
+   * Not flags: a worker of `--workers N` (worker.ts) does not listen, it serves the connections
+   * its primary hands over (its `url` and `port` are then the flags'); and every response it
+   * sends carries these headers (`X-Worker`).
+   */
+  listen?: boolean;
+  responseHeaders?: Readonly<Record<string, string>>;
 }
 
 /**
@@ -81,6 +92,8 @@ export interface RunningServer {
   options: ServerOptions;
   chat: ChatService;
   server: Server;
+  /** The sessions that live in this process only (Transport's `localSessions`), if any. */
+  localSessions: EventEmitter | undefined;
   close(): Promise<void>;
 }
 
@@ -89,9 +102,8 @@ export class StartError extends Error {}
 
 const USAGE = `usage: npm start -- [--transport all|polling|sse|ws|socketio] [--port 8005] [--host 127.0.0.1]
                     [--store file|memory|mongo|redis] [--data-dir ./data] [--mongo-url URL]
-                    [--redis-url URL]
-                    [--limits on|off] [--empty-room-grace MS] [--allowed-origin URL ...]
-                    [--allowed-host NAME ...]`;
+                    [--redis-url URL] [--workers N] [--limits on|off] [--empty-room-grace MS]
+                    [--allowed-origin URL ...] [--allowed-host NAME ...]`;
 
 /** Every transport, by name; `--transport all` mounts them in PROTOCOL.md's order. */
 const TRANSPORTS: Record<TransportName, (options: ServerOptions) => Transport> = {
@@ -111,6 +123,7 @@ export function parseOptions(args: string[], vars: NodeJS.ProcessEnv = {}): Serv
     'data-dir': { type: 'string' },
     'mongo-url': { type: 'string' },
     'redis-url': { type: 'string' },
+    workers: { type: 'string' },
     'empty-room-grace': { type: 'string' },
     'allowed-origin': { type: 'string', multiple: true },
     limits: { type: 'string' },
@@ -130,7 +143,9 @@ export function parseOptions(args: string[], vars: NodeJS.ProcessEnv = {}): Serv
   ]);
   const redisUrl = pick(flags['redis-url'], 'REDIS_URL') || undefined;
   if (redisUrl !== undefined && !/^rediss?:\/\/[^\s]+$/.test(redisUrl)) {
-    throw new UsageError(`--redis-url must start with redis://, not "${maskRedisUrl(redisUrl)}"`);
+    throw new UsageError(
+      `--redis-url must start with redis:// or rediss://, not "${maskRedisUrl(redisUrl)}"`,
+    );
   }
   if (store === 'redis' && redisUrl === undefined) {
     throw new UsageError(
@@ -150,6 +165,14 @@ export function parseOptions(args: string[], vars: NodeJS.ProcessEnv = {}): Serv
         `--allowed-origin must be an origin such as http://localhost:3000, not "${origin}"`,
       );
     }
+  }
+  const workers = wholeNumber('--workers', pick(flags.workers, 'WORKERS') ?? '1', 1, 64);
+  // REALTIME_LAB_WORKERS_WITHOUT_REDIS=1 is for tests only: the workers' plumbing (one port,
+  // stickiness, restarts) without Redis, each worker then a chat of its own that shares nothing.
+  if (workers > 1 && !redisUrl && vars.REALTIME_LAB_WORKERS_WITHOUT_REDIS !== '1') {
+    throw new UsageError(
+      `--workers ${workers} needs --redis-url (or REDIS_URL): the workers share rooms and events through Redis`,
+    );
   }
   const hosts = flags['allowed-host'] ?? vars.ALLOWED_HOSTS?.split(',') ?? [];
   const allowedHosts = hosts.map((host) => host.trim()).filter(Boolean);
@@ -178,6 +201,7 @@ export function parseOptions(args: string[], vars: NodeJS.ProcessEnv = {}): Serv
     allowedHosts,
     cookieSecret: checkedSecret(vars.COOKIE_SECRET || undefined),
     limits: oneOf('--limits', pick(flags.limits, 'LIMITS') ?? 'on', ['on', 'off']) === 'on',
+    workers,
   };
 }
 
@@ -238,8 +262,9 @@ function checkedSecret(secret: string | undefined): string | undefined {
 }
 
 /**
- * COOKIE_SECRET, or a secret generated once and kept in the data dir (so sessions survive), or,
- * with `--redis-url`, in Redis (so a session made on one process is valid on all).
+ * COOKIE_SECRET, or a secret generated once and kept in the data dir (so sessions survive, and
+ * every worker of `--workers N` reads the one its primary made before it started them), or, with
+ * `--redis-url`, in Redis (so a session made on one process is valid on all).
  */
 async function cookieSecret(
   options: ServerOptions,
@@ -248,6 +273,7 @@ async function cookieSecret(
   const given = checkedSecret(options.cookieSecret);
   if (given) return given;
   if (redis) return redis.sharedSecret();
+  await mkdir(options.dataDir, { recursive: true });
   const path = join(options.dataDir, 'cookie-secret');
   const kept = await readFile(path, 'utf8').catch(() => '');
   if (kept.trim().length >= 32) return kept.trim();
@@ -281,6 +307,7 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
     cookieSecret: await cookieSecret(options, redis),
     allowedOrigins: options.allowedOrigins,
     dataDir: options.dataDir,
+    responseHeaders: options.responseHeaders,
   });
   const koa = app.callback();
   const served = transports.filter((transport) => transport.serve);
@@ -290,27 +317,40 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
     void koa(req, res);
   });
   for (const transport of transports) transport.attach?.(server, http);
+  const marks = Object.entries(http.responseHeaders);
+  if (marks.length > 0) {
+    // First of all listeners: Socket.IO took the others over, and answers some requests itself.
+    server.prependListener('request', (_req, res) => {
+      for (const [name, value] of marks) res.setHeader(name, value);
+    });
+  }
   refuseForeignHosts(server, options.allowedHosts);
   server.on('clientError', (error, socket) => {
     if (socket.writable) socket.end('HTTP/1.1 400 Bad Request\r\nConnection: close\r\n\r\n');
     socket.destroy(error);
   });
-  await new Promise<void>((done, fail) => {
-    server.once('error', fail);
-    server.listen(options.port, options.host, () => {
-      server.off('error', fail);
-      done();
+  if (options.listen === false) {
+    // Node starts tracking connections (the timeouts above, closeAllConnections) on 'listening';
+    // a worker never listens, its primary hands it connections.
+    server.emit('listening');
+  } else {
+    await new Promise<void>((done, fail) => {
+      server.once('error', fail);
+      server.listen(options.port, options.host, () => {
+        server.off('error', fail);
+        done();
+      });
     });
-  });
-  const { port } = server.address() as AddressInfo;
-  const host = options.host.includes(':') ? `[${options.host}]` : options.host;
+  }
+  const port = options.listen === false ? options.port : (server.address() as AddressInfo).port;
   let closing: Promise<void> | undefined;
   return {
-    url: `http://${host}:${port}`,
+    url: urlOf(options.host, port),
     port,
     options,
     chat,
     server,
+    localSessions: transports.find((transport) => transport.localSessions)?.localSessions?.(),
     close: () => {
       closing ??= (async () => {
         const stopped = new Promise<void>((done) => server.close(() => done()));
@@ -325,40 +365,79 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
   };
 }
 
-async function main(): Promise<void> {
-  let options: ServerOptions;
+function urlOf(host: string, port: number): string {
+  return `http://${host.includes(':') ? `[${host}]` : host}:${port}`;
+}
+
+/**
+ * Why the server could not start: the exit status, and the one line to print (none when the
+ * error was unexpected: its stack is on stderr already).
+ */
+export function startFailure(
+  error: unknown,
+  options: ServerOptions,
+): { status: number; message?: string } {
+  if (error instanceof UsageError) return { status: 2, message: error.message };
+  if (error instanceof StartError) return { status: 1, message: error.message };
+  if ((error as NodeJS.ErrnoException).code === 'EADDRINUSE') {
+    return { status: 1, message: `port ${options.port} is in use: try --port <another>` };
+  }
+  logError('the server could not start', error);
+  return { status: 1 };
+}
+
+/** The flags of this process, or the exit: status 2 and one line. */
+export function optionsOrExit(): ServerOptions {
   try {
-    if (argv.includes('--help') || argv.includes('-h')) {
-      console.info(USAGE);
-      return;
-    }
-    options = parseOptions(argv.slice(2), env);
+    return parseOptions(argv.slice(2), env);
   } catch (error) {
     console.error(`${(error as Error).message} (npm start -- --help lists the flags)`);
     exit(2);
+  }
+}
+
+async function main(): Promise<void> {
+  if (argv.includes('--help') || argv.includes('-h')) {
+    console.info(USAGE);
+    return;
+  }
+  const options = optionsOrExit();
+  const names = options.transport === 'all' ? TRANSPORT_NAMES : [options.transport];
+  const serving = `transports: ${names.join(', ')}, store: ${options.store}`;
+  if (options.workers > 1 && !options.redisUrl) {
+    // Made (or read) once here, so that every worker signs sessions with the same secret (with
+    // Redis, the first worker makes it there).
+    await cookieSecret(options, undefined).catch((error: unknown) => {
+      const { status, message } = startFailure(error, options);
+      if (message) console.error(message);
+      exit(status);
+    });
+    await runPrimary({
+      workers: options.workers,
+      port: options.port,
+      host: options.host,
+      announce: (port) =>
+        console.info(
+          `listening on ${urlOf(options.host, port)} (${serving}, workers: ${options.workers})`,
+        ),
+      failure: (error) => startFailure(error, options),
+    });
+    return;
   }
   let running: RunningServer;
   try {
     running = await startServer(options);
   } catch (error) {
-    if (error instanceof UsageError) {
-      console.error(error.message);
-      exit(2);
-    }
-    if (error instanceof StartError) {
-      console.error(error.message);
-      exit(1);
-    }
-    const code = (error as NodeJS.ErrnoException).code;
-    if (code === 'EADDRINUSE')
-      console.error(`port ${options.port} is in use: try --port <another>`);
-    else logError('the server could not start', error);
-    exit(1);
+    const { status, message } = startFailure(error, options);
+    if (message) console.error(message);
+    exit(status);
   }
-  const names = options.transport === 'all' ? TRANSPORT_NAMES : [options.transport];
-  console.info(
-    `listening on ${running.url} (transports: ${names.join(', ')}, store: ${options.store})`,
-  );
+  console.info(`listening on ${running.url} (${serving})`);
+  stopOnSignals(running);
+}
+
+/** SIGINT or SIGTERM: close (clients resume elsewhere or later), then exit 0; 1 past 5 s. */
+export function stopOnSignals(running: RunningServer): void {
   const stop = () => {
     const force = setTimeout(() => exit(1), 5000);
     force.unref();

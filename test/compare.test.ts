@@ -1,5 +1,6 @@
 import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { workerHeaders } from '../cluster.ts';
 import { TRANSPORT_NAMES, type TransportName } from '../core/model.ts';
 import { endpointOf, Ledger, median, scaleFor } from '../web/views/compare-figures.ts';
 import { hasChromium, launchChromium } from './support/browser.ts';
@@ -257,6 +258,36 @@ describe.skipIf(!hasChromium)('the compare page in Chromium', () => {
     expect(problems).toEqual([]);
     await page.context().close();
   }, 90_000);
+
+  it('shows which worker answered a pane, where the page can know it (Server-Timing)', async () => {
+    // A worker's headers on an in-process server: the page cannot tell it from a worker's.
+    const marked = await startServer({ responseHeaders: workerHeaders() });
+    try {
+      const { page } = await visitor();
+      await page.goto(`${marked.url}/compare`);
+      for (const name of TRANSPORT_NAMES) {
+        await pane(page, name).locator('.state[data-state="open"]').waitFor();
+      }
+      const worker = (name: TransportName) => pane(page, name).locator('[data-worker]');
+      // Long polling's polls and Socket.IO's handshake are requests that end.
+      for (const name of ['polling', 'socketio'] as const) {
+        await worker(name).waitFor();
+        expect(await worker(name).textContent()).toBe(`worker ${process.pid}`);
+        expect(await worker(name).getAttribute('data-worker')).toBe(String(process.pid));
+      }
+      // An open EventSource and a WebSocket show nothing the page could read: no guess either.
+      expect(await worker('ws').isHidden()).toBe(true);
+      expect(await worker('sse').isHidden()).toBe(true);
+      // Without workers, no pane says one.
+      await page.goto(`${server.url}/compare`);
+      await pane(page, 'polling').locator('.state[data-state="open"]').waitFor();
+      expect(await page.locator('[data-worker]:visible').count()).toBe(0);
+      expect(problems).toEqual([]);
+      await page.context().close();
+    } finally {
+      await marked.close();
+    }
+  }, 30_000);
 
   it('shows only the running transports: --transport ws has one pane', async () => {
     const { page, asked } = await visitor();

@@ -594,6 +594,8 @@ describe('stats', () => {
     >;
     expect(stats).toMatchObject({ rooms: expect.any(Number), members: expect.any(Number) });
     expect(stats.rssBytes).toBeGreaterThan(0);
+    // The one process answers (PROTOCOL: with --workers N, the worker that did).
+    expect(stats.worker).toBe(process.pid);
     expect(Object.keys(stats.transports as object)).toEqual(['sse']);
   });
 });

@@ -20,4 +20,9 @@ export interface HttpContext {
   meter(name: TransportName): WireMeter;
   /** Transports running in this server, in PROTOCOL.md's order. */
   transports: readonly TransportName[];
+  /**
+   * Headers every response carries, the 101 of an upgrade included, where the transport's library
+   * writes it (a worker's `X-Worker`, see cluster.ts; none in a single process).
+   */
+  responseHeaders: Readonly<Record<string, string>>;
 }

@@ -1,3 +1,4 @@
+import type { EventEmitter } from 'node:events';
 import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import type Router from '@koa/router';
 import { ChatError } from '../core/errors.ts';
@@ -33,6 +34,14 @@ export interface Transport {
    * every request, returns true when it took it (long polling's room polls).
    */
   serve?(req: IncomingMessage, res: ServerResponse): boolean;
+  /**
+   * The sessions this transport keeps in this process only (Socket.IO's engine: a handshake id no
+   * other process knows), as an emitter of `connection` with each session (`{ id }`, which emits
+   * `close` when it ends). With `--workers N`, the primary's sticky balancer sends every later
+   * request naming a session to the worker that holds it (cluster.ts). Transports that resume by
+   * `seq` have none: any process can take their next request.
+   */
+  localSessions?(): EventEmitter | undefined;
   /** Live counters for /api/stats. */
   stats(): TransportStats;
   /** Stop accepting, close every connection (clients will resume), resolve when done. */

@@ -27,6 +27,8 @@ export interface AppOptions {
   cookieSecret: string;
   allowedOrigins: readonly string[];
   dataDir: string;
+  /** HttpContext's `responseHeaders`: none unless given. */
+  responseHeaders?: Readonly<Record<string, string>>;
 }
 
 const SECURITY_HEADERS = {
@@ -68,6 +70,7 @@ export async function createApp(options: AppOptions): Promise<{ app: Koa; http: 
     originAllowed,
     meter,
     transports: transports.map((transport) => transport.name),
+    responseHeaders: options.responseHeaders ?? {},
   };
 
   const uploadDir = join(options.dataDir, 'tmp');

@@ -1,7 +1,7 @@
 import { createReadStream } from 'node:fs';
 import { mkdtemp, rm, stat } from 'node:fs/promises';
 import { join } from 'node:path';
-import { cpuUsage, memoryUsage, uptime } from 'node:process';
+import { cpuUsage, memoryUsage, pid, uptime } from 'node:process';
 import Router from '@koa/router';
 import type { Context, Next } from 'koa';
 import { koaBody } from 'koa-body';
@@ -240,6 +240,8 @@ export function sharedRoutes(http: HttpContext, options: RouteOptions): Router {
     ctx.set('Cache-Control', 'no-store');
     ctx.body = {
       uptimeS: Math.round(uptime()),
+      // The process that answered: one of --workers N, or the one process.
+      worker: pid,
       rssBytes: memoryUsage.rss(),
       cpuUserUs: cpu.user,
       cpuSystemUs: cpu.system,

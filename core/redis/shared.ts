@@ -49,7 +49,7 @@ export const CHANNELS = {
 
 /** `redis://user:***@host:port/db`: the URL as it may be printed. */
 export function maskRedisUrl(url: string): string {
-  return url.replace(/^(rediss?:\/\/)([^@/]*)@/, (_, scheme: string, auth: string) => {
+  return url.replace(/^([a-z][a-z0-9+.-]*:\/\/)([^@/]*)@/i, (_, scheme: string, auth: string) => {
     const user = auth.includes(':') ? auth.slice(0, auth.indexOf(':')) : '';
     return `${scheme}${user}:***@`;
   });

@@ -35,6 +35,7 @@ export async function startServer(
     allowedHosts: [],
     cookieSecret: 'test-secret-test-secret-test-secret',
     limits: true,
+    workers: 1,
     ...rest,
   });
   return {

@@ -1,3 +1,4 @@
+import type { EventEmitter } from 'node:events';
 import { type Server as HttpServer, type IncomingMessage, ServerResponse } from 'node:http';
 import { Server, type Socket } from 'socket.io';
 import type { Subscription, Visitor } from '../../core/chat.ts';
@@ -94,6 +95,12 @@ export class SocketIoTransport extends TransportServer {
       else next(http.originAllowed(req) ? undefined : new Error('foreign origin'));
     });
     io.engine.on('connection', (conn: EngineSocket) => this.#engineOnConnection(conn));
+    // Engine.io writes its own answers, the websocket 101 too: every one of them gets these.
+    if (Object.keys(http.responseHeaders).length > 0) {
+      io.engine.on('headers', (headers: Record<string, string>) =>
+        Object.assign(headers, http.responseHeaders),
+      );
+    }
 
     // Engine.io answers its requests and upgrades before koa sees them: meter them here, first.
     const meter = this.useMeter(http);
@@ -157,6 +164,11 @@ export class SocketIoTransport extends TransportServer {
       release();
     });
     next();
+  }
+
+  /** Engine.io's sessions: a sid lives in this process only (Socket.IO's long polling). */
+  localSessions(): EventEmitter | undefined {
+    return this.#io?.engine;
   }
 
   protected connectionCount(): number {

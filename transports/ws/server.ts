@@ -78,6 +78,8 @@ export class WsTransport extends TransportServer {
       clientTracking: false,
       perMessageDeflate: false,
     });
+    const extra = Object.entries(http.responseHeaders).map(([name, value]) => `${name}: ${value}`);
+    if (extra.length > 0) this.#wss.on('headers', (lines: string[]) => lines.push(...extra));
     server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) =>
       this.#serverOnUpgrade(server, http, req, socket, head),
     );

@@ -221,6 +221,13 @@ const NETWORK_TAB: Record<TransportName, string> = {
     'ping and pong.',
 };
 
+/** What the pane's worker is (with --workers N), and why ws never shows one. */
+const WORKER_NOTE =
+  'The worker process (pid) that answered this pane’s last finished request, from its ' +
+  'Server-Timing header (--workers N). A long poll may reach a different worker each time; ' +
+  'Socket.IO’s requests all reach one (sticky). An open EventSource stream shows once it ends; ' +
+  'a WebSocket handshake never does (resource timing leaves it out).';
+
 /** One pane of /compare: filled by the page script (figures, chart, messages). */
 function comparePane(name: TransportName): SafeHtml {
   const figure = (key: string) => html`<span data-figure="${key}">–</span>`;
@@ -228,6 +235,7 @@ function comparePane(name: TransportName): SafeHtml {
   <header class="pane-header">
     <h2>${name}</h2>
     <span class="state" data-state="connecting">connecting</span>
+    <span class="worker" data-worker="" hidden title="${WORKER_NOTE}"></span>
     <span class="pane-actions">
       <button type="button" data-action="drop" title="End the connection as a network failure would; the client resumes by itself">Drop connection</button>
       <button type="button" data-action="offline" title="Close the client for 5 s, then resume from the last seq it saw">Offline 5 s</button>
@@ -300,7 +308,7 @@ ${p.transports.map((name) => html`    <option value="${name}">${upOf[name]}</opt
 <div class="panes">
 ${p.transports.map(comparePane)}
 </div>
-<p class="hint">Latency is send to arrival on one clock, the page’s: the time from handing a message to the chosen client until each pane receives it, for messages sent from this page, live ones only (recovered ones are counted apart). Server figures count every client of that transport since this page opened, bytes as they crossed the wire. Page figures count only this page’s requests, once they finish (transferSize: headers and body as received): a pending poll or an open SSE stream shows when it ends, and WebSocket frames never do.</p>
+<p class="hint">Latency is send to arrival on one clock, the page’s: the time from handing a message to the chosen client until each pane receives it, for messages sent from this page, live ones only (recovered ones are counted apart). Server figures count every client of that transport since this page opened, bytes as they crossed the wire (with --workers N, summed over the workers that answered /api/stats). Page figures count only this page’s requests, once they finish (transferSize: headers and body as received): a pending poll or an open SSE stream shows when it ends, and WebSocket frames never do.</p>
 </main>`,
   });
 }

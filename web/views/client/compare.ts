@@ -43,6 +43,8 @@ interface Pane {
   sent: number;
   /** This page's requests to the transport's endpoints, from resource timing. */
   readonly fromPage: { requests: number; bytes: number };
+  /** The worker that answered the last of them (Server-Timing `worker`, with --workers N). */
+  worker: string | undefined;
 }
 
 interface Counters {
@@ -53,6 +55,8 @@ interface Counters {
 }
 
 interface Stats {
+  /** The process that answered: with --workers N, each poll may reach another. */
+  worker?: number;
   transports: Partial<Record<TransportName, Counters>>;
   http?: Counters;
 }
@@ -72,8 +76,8 @@ const ledger = new Ledger();
 /** Each gap's line in its pane's list. */
 const gapNotes = new Map<Gap, HTMLLIElement>();
 const postFromPage = { requests: 0, bytes: 0 };
-let baseline: Stats | undefined;
-let latest: Stats | undefined;
+/** Each worker's counters when this page first read them, and the latest. */
+const samples = new Map<number, { baseline: Stats; latest: Stats }>();
 
 paintSwatches();
 
@@ -100,6 +104,7 @@ function paneOf(element: HTMLElement): Pane {
     offlineUntil: 0,
     sent: 0,
     fromPage: { requests: 0, bytes: 0 },
+    worker: undefined,
   };
   element.querySelector('[data-action="drop"]')?.addEventListener('click', () => {
     if (pane.state !== 'offline') pane.client.drop();
@@ -280,11 +285,13 @@ function watchResources(): void {
   const observer = new PerformanceObserver((list) => {
     for (const entry of list.getEntries() as PerformanceResourceTiming[]) {
       const endpoint = endpointOf(new URL(entry.name, location.href).pathname);
-      const counter =
-        endpoint === 'post' ? postFromPage : endpoint && byName.get(endpoint)?.fromPage;
+      const pane = endpoint && endpoint !== 'post' ? byName.get(endpoint) : undefined;
+      const counter = endpoint === 'post' ? postFromPage : pane?.fromPage;
       if (!counter) continue;
       counter.requests += 1;
       counter.bytes += entry.transferSize;
+      const worker = entry.serverTiming?.find((timing) => timing.name === 'worker');
+      if (pane && worker?.description) pane.worker = worker.description;
     }
     schedule();
   });
@@ -302,8 +309,9 @@ async function pollStats(): Promise<void> {
       cache: 'no-store',
     });
     if (response.ok) {
-      latest = (await response.json()) as Stats;
-      baseline ??= latest;
+      const latest = (await response.json()) as Stats;
+      const worker = latest.worker ?? 0;
+      samples.set(worker, { baseline: samples.get(worker)?.baseline ?? latest, latest });
       schedule();
     }
   } catch {
@@ -331,12 +339,17 @@ function render(): void {
       pane.state === 'offline'
         ? `offline ${Math.max(0, Math.ceil((pane.offlineUntil - now) / 1000))} s`
         : pane.state;
+    const workerView = element.querySelector<HTMLElement>('[data-worker]');
+    if (workerView && pane.worker && workerView.dataset.worker !== pane.worker) {
+      workerView.dataset.worker = pane.worker;
+      workerView.textContent = `worker ${pane.worker}`;
+      workerView.hidden = false;
+    }
     for (const button of element.querySelectorAll<HTMLButtonElement>('[data-action]')) {
       button.disabled = pane.state === 'offline';
     }
     const middle = median(record.latencies);
-    const server = latest?.transports[pane.name];
-    const start = baseline?.transports[pane.name];
+    const server = serverFigures((stats) => stats.transports[pane.name]);
     const resourceTimed = pane.name !== 'ws';
     showFigures(element, {
       'latency-last': record.lastLatency === undefined ? '–' : formatMs(record.lastLatency),
@@ -349,11 +362,11 @@ function render(): void {
       missed: record.missing.size,
       recovered: record.recovered,
       duplicated: record.duplicated,
-      ...(server && start
+      ...(server
         ? {
-            'server-requests': server.requests - start.requests,
-            'server-bytes-in': formatBytes(server.bytesIn - start.bytesIn),
-            'server-bytes-out': formatBytes(server.bytesOut - start.bytesOut),
+            'server-requests': server.requests,
+            'server-bytes-in': formatBytes(server.bytesIn),
+            'server-bytes-out': formatBytes(server.bytesOut),
             'server-connections': server.connections ?? '–',
           }
         : {}),
@@ -368,17 +381,36 @@ function render(): void {
     if (atBottom) pane.list.scrollTop = pane.list.scrollHeight;
     drawChart(element.querySelector('svg.latency-chart'), record.latencies, scale);
   }
+  const shared = serverFigures((stats) => stats.http);
   showFigures(upFigures, {
     'post-requests': postFromPage.requests,
     'post-bytes': formatBytes(postFromPage.bytes),
-    ...(latest?.http && baseline?.http
+    ...(shared
       ? {
-          'http-requests': latest.http.requests - baseline.http.requests,
-          'http-bytes-in': formatBytes(latest.http.bytesIn - baseline.http.bytesIn),
-          'http-bytes-out': formatBytes(latest.http.bytesOut - baseline.http.bytesOut),
+          'http-requests': shared.requests,
+          'http-bytes-in': formatBytes(shared.bytesIn),
+          'http-bytes-out': formatBytes(shared.bytesOut),
         }
       : {}),
   });
+}
+
+/**
+ * A server figure since this page first read it, summed over the workers that answered (one
+ * without --workers): what each counted since then, and the connections each has open now.
+ */
+function serverFigures(pick: (stats: Stats) => Counters | undefined): Counters | undefined {
+  let sum: Counters | undefined;
+  for (const { baseline, latest } of samples.values()) {
+    const [start, now] = [pick(baseline), pick(latest)];
+    if (!start || !now) continue;
+    sum ??= { requests: 0, bytesIn: 0, bytesOut: 0 };
+    sum.requests += now.requests - start.requests;
+    sum.bytesIn += now.bytesIn - start.bytesIn;
+    sum.bytesOut += now.bytesOut - start.bytesOut;
+    if (now.connections !== undefined) sum.connections = (sum.connections ?? 0) + now.connections;
+  }
+  return sum;
 }
 
 /** Writes each `[data-figure=key]` under `scope` that changed. */
