@@ -404,14 +404,16 @@ async function main(): Promise<void> {
   const options = optionsOrExit();
   const names = options.transport === 'all' ? TRANSPORT_NAMES : [options.transport];
   const serving = `transports: ${names.join(', ')}, store: ${options.store}`;
-  if (options.workers > 1 && !options.redisUrl) {
+  if (options.workers > 1) {
     // Made (or read) once here, so that every worker signs sessions with the same secret (with
-    // Redis, the first worker makes it there).
-    await cookieSecret(options, undefined).catch((error: unknown) => {
-      const { status, message } = startFailure(error, options);
-      if (message) console.error(message);
-      exit(status);
-    });
+    // Redis, the first worker makes it there instead).
+    if (!options.redisUrl) {
+      await cookieSecret(options, undefined).catch((error: unknown) => {
+        const { status, message } = startFailure(error, options);
+        if (message) console.error(message);
+        exit(status);
+      });
+    }
     await runPrimary({
       workers: options.workers,
       port: options.port,

@@ -4,9 +4,12 @@ import { join } from 'node:path';
 import { io } from 'socket.io-client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
+import { TRANSPORT_NAMES } from '../core/model.ts';
 import { parseOptions } from '../server.ts';
+import { hasChromium, launchChromium } from './support/browser.ts';
 import { eventually, newSession } from './support/http.ts';
 import { runServer, type ServerProcess, startServerProcess } from './support/process.ts';
+import { REDIS_BINARY, type RedisServer, startRedis } from './support/redis.ts';
 
 /**
  * `npm start -- --workers N` (PROTOCOL.md, Many processes), as real processes: one port, N
@@ -237,3 +240,91 @@ describe('--workers refusals', { timeout: PROCESS_TEST_MS }, () => {
     ]);
   });
 });
+
+describe.skipIf(!hasChromium || !REDIS_BINARY)(
+  'npm start -- --workers 3 --redis-url, in Chromium',
+  { timeout: PROCESS_TEST_MS },
+  () => {
+    let redis: RedisServer;
+    let server: ServerProcess;
+    beforeAll(async () => {
+      redis = await startRedis();
+      server = await startServerProcess(
+        ['--workers', '3', '--store', 'redis', '--redis-url', redis.url, '--data-dir', dataDir],
+        { REDIS_URL: '', COOKIE_SECRET: '' },
+      );
+    }, PROCESS_TEST_MS);
+    afterAll(async () => {
+      expect(await server?.stop()).toBe(0);
+      await redis?.close();
+    });
+
+    it('the chat page works on all four transports through the one port, Socket.IO on long polling only', async () => {
+      const owner = await newSession(server.url);
+      const room = (await owner.createRoom({ title: 'one port, three workers' })).id;
+      const browser = await launchChromium();
+      const problems: string[] = [];
+      try {
+        const pages = [];
+        const workers = new Set<string>();
+        const socketIoPolls: { status: number; sid: boolean }[] = [];
+        for (const transport of TRANSPORT_NAMES) {
+          const context = await browser.newContext();
+          const page = await context.newPage();
+          page.setDefaultTimeout(15_000);
+          page.on('pageerror', (error) => problems.push(`${transport}: ${error.message}`));
+          page.on('response', (response) => {
+            void response.headerValue('x-worker').then((worker) => {
+              if (worker) workers.add(worker);
+            });
+            const url = new URL(response.url());
+            if (
+              url.pathname.startsWith('/socket.io/') &&
+              url.searchParams.get('transport') === 'polling'
+            ) {
+              socketIoPolls.push({ status: response.status(), sid: url.searchParams.has('sid') });
+            }
+          });
+          // No WebSocket for Socket.IO: it stays on its long polling, which needs the stickiness.
+          if (transport === 'socketio') {
+            await page.routeWebSocket(/\/socket\.io\//, (socket) => socket.close());
+          }
+          await page.goto(`${server.url}/room/${room}?transport=${transport}`);
+          await page.locator('#state[data-state="open"]').waitFor();
+          pages.push({ transport, page });
+        }
+        for (const { transport, page } of pages) {
+          await page.fill('#chat', `hello from ${transport}`);
+          await page.press('#chat', 'Enter');
+        }
+        for (const { transport, page } of pages) {
+          for (const from of TRANSPORT_NAMES) {
+            await page
+              .locator('#chat-list > [data-seq]', { hasText: `hello from ${from}` })
+              .waitFor({ timeout: 15_000 })
+              .catch(() => {
+                throw new Error(`the ${transport} page never showed the message from ${from}`);
+              });
+          }
+        }
+        const orders = await Promise.all(
+          pages.map(({ page }) =>
+            page
+              .locator('#chat-list > [data-seq]')
+              .evaluateAll((items) => items.map((item) => item.getAttribute('data-seq'))),
+          ),
+        );
+        for (const order of orders) expect(order).toEqual(orders[0]);
+        expect(workers.size, 'pages and requests answered by more than one worker').toBeGreaterThan(
+          1,
+        );
+        const withSid = socketIoPolls.filter((poll) => poll.sid);
+        expect(withSid.length, 'Socket.IO polls after its handshake').toBeGreaterThan(2);
+        expect(withSid.filter((poll) => poll.status !== 200)).toEqual([]);
+        expect(problems).toEqual([]);
+      } finally {
+        await browser.close();
+      }
+    });
+  },
+);
