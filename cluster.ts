@@ -37,11 +37,13 @@ const WORKER_ENTRY = fileURLToPath(new URL('./worker.ts', import.meta.url));
 const STOP_MS = 8000;
 
 type WorkerReport =
-  | { type: 'realtime-lab:ready' }
+  | { type: 'realtime-lab:ready'; port?: number }
   | { type: 'realtime-lab:failed'; status: number; message?: string };
 
 export interface PrimaryPlan {
   workers: number;
+  /** Off: the workers listen themselves, and node:cluster deals connections round robin. */
+  sticky: boolean;
   port: number;
   host: string;
   /** Prints the ready line, once every worker serves. */
@@ -53,21 +55,24 @@ export interface PrimaryPlan {
 /** The primary: listens, starts the workers, keeps them running, stops them. */
 export async function runPrimary(plan: PrimaryPlan): Promise<void> {
   const server = createServer();
-  setupPrimary(server, { loadBalancingMethod: 'round-robin' });
-  try {
-    await new Promise<void>((done, fail) => {
-      server.once('error', fail);
-      server.listen(plan.port, plan.host, () => {
-        server.off('error', fail);
-        done();
+  let port = plan.port;
+  if (plan.sticky) {
+    setupPrimary(server, { loadBalancingMethod: 'round-robin' });
+    try {
+      await new Promise<void>((done, fail) => {
+        server.once('error', fail);
+        server.listen(plan.port, plan.host, () => {
+          server.off('error', fail);
+          done();
+        });
       });
-    });
-  } catch (error) {
-    const { status, message } = plan.failure(error);
-    if (message) console.error(message);
-    exit(status);
+    } catch (error) {
+      const { status, message } = plan.failure(error);
+      if (message) console.error(message);
+      exit(status);
+    }
+    port = (server.address() as AddressInfo).port;
   }
-  const { port } = server.address() as AddressInfo;
 
   const live = new Set<Worker>();
   const serving = new Set<Worker>();
@@ -79,7 +84,7 @@ export async function runPrimary(plan: PrimaryPlan): Promise<void> {
   const shutdown = (status: number) => {
     if (stopping !== undefined) return;
     stopping = status;
-    server.close();
+    if (server.listening) server.close();
     setTimeout(() => {
       for (const worker of live) worker.process.kill('SIGKILL');
       exit(status || 1);
@@ -98,6 +103,7 @@ export async function runPrimary(plan: PrimaryPlan): Promise<void> {
     if (report?.type === 'realtime-lab:failed') {
       failToStart(worker, report.status, report.message);
     } else if (report?.type === 'realtime-lab:ready') {
+      if (report.port !== undefined) port = report.port;
       serving.add(worker);
       cluster.workers![worker.id] = worker;
       if (!announced && serving.size === plan.workers) {
@@ -160,6 +166,14 @@ export function workerHeaders(): Record<string, string> {
 export interface WorkerApp {
   server: Server;
   localSessions: EventEmitter | undefined;
+}
+
+/**
+ * In a worker of `--sticky off`: listening itself, on the port every worker shares through
+ * node:cluster (the primary accepts and deals connections round robin), and saying so.
+ */
+export function serveShared(port: number): void {
+  report({ type: 'realtime-lab:ready', port });
 }
 
 /** In a worker: serves the connections the primary hands over, and tells it so. */

@@ -50,6 +50,11 @@ export interface ServerOptions {
   /** `--workers N`: worker processes behind the one port (cluster.ts); 1 is one process. */
   workers: number;
   /**
+   * `--sticky on|off`, with `--workers`: off hands connections out with node:cluster's own round
+   * robin, blind to Socket.IO's sessions (lab 09 shows what breaks).
+   */
+  sticky: boolean;
+  /**
    * Not flags: tests shorten the member grace (PROTOCOL: 2 s), every transport's heartbeat
    * interval (SSE 15 s, ws 30 s, Socket.IO's own), and how long an ended long poll still counts as
    * a subscription (PROTOCOL: 10 s).
@@ -102,7 +107,8 @@ export class StartError extends Error {}
 
 const USAGE = `usage: npm start -- [--transport all|polling|sse|ws|socketio] [--port 8005] [--host 127.0.0.1]
                     [--store file|memory|mongo|redis] [--data-dir ./data] [--mongo-url URL]
-                    [--redis-url URL] [--workers N] [--limits on|off] [--empty-room-grace MS]
+                    [--redis-url URL] [--workers N] [--sticky on|off] [--limits on|off]
+                    [--empty-room-grace MS]
                     [--allowed-origin URL ...] [--allowed-host NAME ...]`;
 
 /** Every transport, by name; `--transport all` mounts them in PROTOCOL.md's order. */
@@ -124,6 +130,7 @@ export function parseOptions(args: string[], vars: NodeJS.ProcessEnv = {}): Serv
     'mongo-url': { type: 'string' },
     'redis-url': { type: 'string' },
     workers: { type: 'string' },
+    sticky: { type: 'string' },
     'empty-room-grace': { type: 'string' },
     'allowed-origin': { type: 'string', multiple: true },
     limits: { type: 'string' },
@@ -202,6 +209,7 @@ export function parseOptions(args: string[], vars: NodeJS.ProcessEnv = {}): Serv
     cookieSecret: checkedSecret(vars.COOKIE_SECRET || undefined),
     limits: oneOf('--limits', pick(flags.limits, 'LIMITS') ?? 'on', ['on', 'off']) === 'on',
     workers,
+    sticky: oneOf('--sticky', pick(flags.sticky, 'STICKY') ?? 'on', ['on', 'off']) === 'on',
   };
 }
 
@@ -416,6 +424,7 @@ async function main(): Promise<void> {
     }
     await runPrimary({
       workers: options.workers,
+      sticky: options.sticky,
       port: options.port,
       host: options.host,
       announce: (port) =>

@@ -36,6 +36,7 @@ export async function startServer(
     cookieSecret: 'test-secret-test-secret-test-secret',
     limits: true,
     workers: 1,
+    sticky: true,
     ...rest,
   });
   return {

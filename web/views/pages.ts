@@ -256,6 +256,7 @@ function comparePane(name: TransportName): SafeHtml {
     <dd>${figure('reconnects')} reconnects · sent ${figure('sent')}</dd>
     <dt>Resume</dt>
     <dd class="resume">missed ${figure('missed')} · recovered ${figure('recovered')} · duplicated ${figure('duplicated')}</dd>
+    <dd class="check" data-check="">nothing yet</dd>
   </dl>
   <svg class="latency-chart" viewBox="0 0 300 70" role="img" aria-label="Latency of the last messages, ${name}">
     <line class="grid" x1="0" y1="35" x2="300" y2="35"></line>

@@ -373,6 +373,9 @@ function render(): void {
     });
     const healthy = record.missing.size === 0 && record.duplicated === 0;
     element.querySelector('.resume')?.classList.toggle('bad', !healthy);
+    const check = element.querySelector<HTMLElement>('[data-check]');
+    const verdict = checkText(record.seen.size, record.missing.size, record.duplicated);
+    if (check && check.textContent !== verdict) check.textContent = verdict;
     const atBottom = isAtBottom(pane.list);
     for (const gap of record.gaps) {
       const note = gapNotes.get(gap);
@@ -419,4 +422,12 @@ function showFigures(scope: HTMLElement, figures: Record<string, string | number
     const view = scope.querySelector(`[data-figure="${key}"]`);
     if (view && view.textContent !== String(value)) view.textContent = String(value);
   }
+}
+
+/** The pane's check, in the words of the labs' four-ways page: what it has, against the others. */
+function checkText(seen: number, missing: number, duplicated: number): string {
+  if (missing === 0 && duplicated === 0) {
+    return seen === 0 ? 'nothing yet' : `${seen} messages: all here, each once`;
+  }
+  return `${missing} missing, ${duplicated} twice`;
 }
