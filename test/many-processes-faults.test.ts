@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { Message } from '../core/model.ts';
+import type { Message, TransportName } from '../core/model.ts';
 import { clientFor } from './support/clients.ts';
 import { eventually, newSession, type Session, sessionOf } from './support/http.ts';
 import { type ServerProcess, startServerProcess } from './support/process.ts';
@@ -145,6 +145,122 @@ if (!REDIS_BINARY) {
       });
       watcher.close();
       other.close();
+    }, 60_000);
+  });
+
+  describe('three processes, racing', () => {
+    let redis: RedisServer;
+    let servers: ServerProcess[];
+    beforeAll(async () => {
+      redis = await startRedis();
+      servers = await Promise.all(
+        [0, 1, 2].map(() =>
+          startServerProcess(
+            ['--store', 'redis', '--redis-url', redis.url, '--empty-room-grace', '1500'],
+            { COOKIE_SECRET: SECRET },
+          ),
+        ),
+      );
+    }, 60_000);
+    afterAll(async () => {
+      await Promise.all(servers?.map((server) => server.stop()) ?? []);
+      await redis?.close();
+    });
+
+    it('lets 15 users joining a room of 4 on three processes at once in 4 times at most, and removes it once when they go', async () => {
+      let owner: Session = await newSession(servers[0]!.url);
+      const lobbies = servers.map((server) => clientFor('ws', server.url, on(server, owner)));
+      for (const lobby of lobbies) await lobby.connectLobby();
+      const room = (await owner.createRoom({ title: 'race', max: 4 })).id;
+      const transports: TransportName[] = ['ws', 'sse', 'socketio'];
+      const racers = await Promise.all(
+        Array.from({ length: 15 }, (_, i) => newSession(servers[i % 3]!.url)),
+      );
+      const clients = racers.map((session, i) =>
+        clientFor(transports[i % 3]!, servers[i % 3]!.url, session),
+      );
+      const outcomes = await Promise.allSettled(clients.map((client) => client.connectRoom(room)));
+      const admitted = outcomes.filter((outcome) => outcome.status === 'fulfilled').length;
+      expect(admitted).toBe(4);
+      for (const outcome of outcomes) {
+        if (outcome.status === 'rejected') expect(outcome.reason).toMatchObject({ status: 409 });
+      }
+      const joins = (await history(on(servers[1]!, owner), room)).filter((m) =>
+        m.chat?.endsWith(' joined'),
+      );
+      expect(joins).toHaveLength(4);
+      for (const client of clients) client.close();
+      for (const lobby of lobbies) {
+        await lobby.waitFor(
+          () => lobby.events.some((e) => e.type === 'removeRoom'),
+          'removeRoom',
+          15_000,
+        );
+      }
+      await sleep(2000);
+      for (const lobby of lobbies) {
+        expect(lobby.events.filter((e) => e.type === 'removeRoom')).toHaveLength(1);
+        lobby.close();
+      }
+      owner = on(servers[2]!, owner);
+      expect((await owner.fetch(`/api/rooms/${room}/messages`)).status).toBe(404);
+    }, 60_000);
+
+    it("a kick on one process ends the kicked user's streams on the other two, once, and keeps them out everywhere", async () => {
+      const owner = await newSession(servers[0]!.url);
+      const room = (await owner.createRoom({ title: 'kick across' })).id;
+      const watcher = clientFor('ws', servers[0]!.url, owner);
+      await watcher.connectRoom(room);
+      const target = await newSession(servers[1]!.url);
+      const streams = [
+        clientFor('sse', servers[1]!.url, on(servers[1]!, target)),
+        clientFor('socketio', servers[2]!.url, on(servers[2]!, target)),
+      ];
+      for (const stream of streams) await stream.connectRoom(room);
+      expect(await owner.kick(room, target.userId)).toBe(204);
+      for (const stream of streams) {
+        await stream.waitFor(() => stream.events.some((e) => e.type === 'kicked'), 'kicked');
+      }
+      await sleep(3000);
+      for (const server of servers) {
+        const response = await on(server, target).fetch(`/api/rooms/${room}/messages`);
+        expect(response.status).toBe(403);
+      }
+      const said = watcher.events
+        .filter((e) => ['join', 'exit'].includes(e.type))
+        .map((e) => (e.data as Message).chat);
+      expect(said).toEqual([
+        `${owner.user} joined`,
+        `${target.user} joined`,
+        `${target.user} left`,
+      ]);
+      for (const client of [watcher, ...streams]) client.close();
+    }, 30_000);
+  });
+
+  describe('Redis restarted without its data', () => {
+    let redis: RedisServer;
+    const servers: ServerProcess[] = [];
+    beforeAll(async () => {
+      redis = await startRedis();
+    });
+    afterAll(async () => {
+      await Promise.all(servers.map((server) => server.stop()));
+      await redis?.close();
+    });
+
+    it('keeps one cookie secret: a process started after the loss takes the sessions of one started before', async () => {
+      // No COOKIE_SECRET: the first process makes the shared one, in Redis.
+      const args = ['--store', 'redis', '--redis-url', redis.url];
+      servers.push(await startServerProcess(args));
+      const visitor = await newSession(servers[0]!.url);
+      await redis.stop(true);
+      await redis.start();
+      // The first process reconnects within a second.
+      await sleep(2000);
+      servers.push(await startServerProcess(args));
+      const me = await on(servers[1]!, visitor).fetch('/api/me');
+      expect(await me.json()).toMatchObject({ userId: visitor.userId });
     }, 60_000);
   });
 }

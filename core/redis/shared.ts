@@ -92,6 +92,8 @@ export class SharedRedis {
   #lastError: Error | undefined;
   /** A command went unanswered for COMMAND_TIMEOUT_MS, and the probe has had no answer since. */
   #stalled = false;
+  /** The cookie secret this process signs with, once `sharedSecret()` has read it. */
+  #secret: string | undefined;
   /** Redis's clock minus this process's, in ms (for `deadline()`), measured at each (re)connect. */
   #clockOffsetMs = 0;
 
@@ -123,6 +125,12 @@ export class SharedRedis {
         said = false;
       });
     }
+    // A Redis that came back without its data (no persistence) gets the secret back, so that a
+    // process started after it signs as the running ones do.
+    this.command.on('ready', () => {
+      if (this.#secret === undefined) return;
+      this.command.set(KEYS.cookieSecret, this.#secret, 'NX').catch(() => undefined);
+    });
     this.subscriber.on('close', () => {
       this.#lost = true;
     });
@@ -236,7 +244,8 @@ export class SharedRedis {
   async sharedSecret(): Promise<string> {
     const made = randomBytes(32).toString('base64url');
     await this.command.set(KEYS.cookieSecret, made, 'NX');
-    return (await this.command.get(KEYS.cookieSecret)) ?? made;
+    this.#secret = (await this.command.get(KEYS.cookieSecret)) ?? made;
+    return this.#secret;
   }
 
   async close(): Promise<void> {
