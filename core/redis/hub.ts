@@ -92,9 +92,13 @@ export class RedisHub implements Hub {
   #publish(channel: string, payload: unknown): void {
     // A publication lost while Redis is away is a seq-less event or one the store has (read back on
     // resync); the request that caused it has its answer already.
-    this.#redis.command.publish(channel, JSON.stringify(payload)).catch((error: Error) => {
-      debug('publishing on %s failed: %s', channel, error.message);
-    });
+    // Through `run`: nothing is sent (and kept) while Redis is stalled.
+    const text = JSON.stringify(payload);
+    this.#redis
+      .run((redis) => redis.publish(channel, text))
+      .catch((error: Error) => {
+        debug('publishing on %s failed: %s', channel, error.message);
+      });
   }
 
   #received(channel: string, text: string): void {

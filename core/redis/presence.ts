@@ -4,7 +4,7 @@ import { userOf } from '../identity.ts';
 import { logError } from '../log.ts';
 import type { Members, MembershipEvents, MembershipOptions } from '../membership.ts';
 import type { Member, UserId } from '../model.ts';
-import { KEYS, type SharedRedis } from './shared.ts';
+import { KEYS, REDIS_UNREACHABLE, type SharedRedis } from './shared.ts';
 
 /**
  * How presence is kept alive across processes (PROTOCOL.md, Many processes): each process holds
@@ -19,11 +19,14 @@ const SWEEP_MS = 1_000;
 
 /**
  * A subscription of a member opened (KEYS: members, arrivals, holders; ARGV: room, userId,
- * colour, holder field, lease end, max). 0 when the room is full, 1 for a new member, 2 for one
- * already there (held by another process, or inside the grace). Capacity is decided here, once,
- * for every process.
+ * colour, holder field, lease end, max, deadline). 0 when the room is full, 1 for a new member, 2
+ * for one already there (held by another process, or inside the grace), -1 past the deadline
+ * (SharedRedis.deadline: the subscriber has had 503, so nobody may join in their name). Capacity
+ * is decided here, once, for every process.
  */
 const JOIN = `
+local now = redis.call('TIME')
+if tonumber(now[1]) * 1000 + tonumber(now[2]) / 1000 > tonumber(ARGV[7]) then return {-1, 0} end
 local room, userId = ARGV[1], ARGV[2]
 if redis.call('HEXISTS', KEYS[1], userId) == 1 then
   redis.call('HSET', KEYS[3], ARGV[4], ARGV[5])
@@ -307,7 +310,9 @@ export class SharedMembership implements Members {
       this.#field(userId),
       end,
       String(max),
+      this.#redis.deadline(),
     ])) as [number, number];
+    if (outcome === -1) throw new ChatError(503, REDIS_UNREACHABLE);
     this.#counts.set(room, count);
     if (outcome === 0) throw new ChatError(409, 'The room is full.');
     if (outcome === 1) this.#events.onJoin(room, entry.member);

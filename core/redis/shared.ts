@@ -11,6 +11,15 @@ export const REDIS_UNREACHABLE =
 
 /** How long the start waits for Redis before it gives up (PROTOCOL: exit within 15 s). */
 const START_TIMEOUT_MS = 10_000;
+/** How long a command waits for its answer before its request gets 503. */
+const COMMAND_TIMEOUT_MS = 5_000;
+/**
+ * A script that checks its deadline (see `deadline()`) does nothing once this long has passed
+ * since it was sent: its caller is about to hear 503, and must not find the write done later.
+ */
+const SCRIPT_DEADLINE_MS = COMMAND_TIMEOUT_MS - 1_000;
+/** How often a Redis that stopped answering is asked again whether it is back. */
+const PROBE_MS = 500;
 
 /**
  * Every key and channel the lab keeps in Redis, in one place: `rl:` and what it is. A room's keys
@@ -64,6 +73,13 @@ export class RedisStartError extends Error {}
  * fail at once and `run` turns that into ChatError 503, so a request gets its answer instead of
  * hanging. Both connections reconnect by themselves; `onReconnect` hears when the subscriptions
  * are back, so that what was published meanwhile can be read from the streams.
+ *
+ * A Redis that keeps its connections but answers nothing (stopped, overloaded, a link that drops
+ * packets) closes nothing, so no reconnect says so: the first command that waits in vain for
+ * COMMAND_TIMEOUT_MS marks it stalled. Until a probe (PING, answered after everything sent before
+ * it) comes back, every `run` fails at once with 503: a room's queue of posts is not answered one
+ * timeout after another, nothing piles up behind a Redis that reads nothing, and presence neither
+ * renews nor sweeps. Its return counts as a reconnect (`onReconnect`).
  */
 export class SharedRedis {
   readonly command: Redis;
@@ -74,6 +90,12 @@ export class SharedRedis {
   /** Until the start has connected, errors are the start's to report, in its one line. */
   #opened = false;
   #lastError: Error | undefined;
+  /** A command went unanswered for COMMAND_TIMEOUT_MS, and the probe has had no answer since. */
+  #stalled = false;
+  /** The cookie secret this process signs with, once `sharedSecret()` has read it. */
+  #secret: string | undefined;
+  /** Redis's clock minus this process's, in ms (for `deadline()`), measured at each (re)connect. */
+  #clockOffsetMs = 0;
 
   private constructor(url: string) {
     this.url = url;
@@ -82,7 +104,7 @@ export class SharedRedis {
       enableOfflineQueue: false,
       maxRetriesPerRequest: 0,
       connectTimeout: 5_000,
-      commandTimeout: 5_000,
+      commandTimeout: COMMAND_TIMEOUT_MS,
       retryStrategy: (times) => Math.min(100 * times, 1_000),
     };
     this.command = new Redis(url, options);
@@ -103,6 +125,12 @@ export class SharedRedis {
         said = false;
       });
     }
+    // A Redis that came back without its data (no persistence) gets the secret back, so that a
+    // process started after it signs as the running ones do.
+    this.command.on('ready', () => {
+      if (this.#secret === undefined) return;
+      this.command.set(KEYS.cookieSecret, this.#secret, 'NX').catch(() => undefined);
+    });
     this.subscriber.on('close', () => {
       this.#lost = true;
     });
@@ -110,7 +138,8 @@ export class SharedRedis {
       if (!this.#lost) return;
       this.#lost = false;
       debug('the subscriptions are back');
-      for (const listener of this.#reconnected) listener();
+      void this.#measureClock();
+      this.#back();
     });
   }
 
@@ -136,22 +165,36 @@ export class SharedRedis {
       clearTimeout(timer);
     }
     redis.#opened = true;
+    await redis.#measureClock();
     return redis;
   }
 
-  /** Resolves as `operation` does; Redis away (or any error of its client) becomes ChatError 503. */
+  /**
+   * Resolves as `operation` does; Redis away (or any error of its client) becomes ChatError 503,
+   * at once while Redis is stalled (see the class).
+   */
   async run<T>(operation: (redis: Redis) => Promise<T>): Promise<T> {
+    if (this.#stalled) throw new ChatError(503, REDIS_UNREACHABLE);
     try {
       return await operation(this.command);
     } catch (error) {
       if (error instanceof ChatError) throw error;
       debug('a command failed: %s', (error as Error).message);
+      if ((error as Error).message === 'Command timed out') this.#stall();
       throw new ChatError(503, REDIS_UNREACHABLE);
     }
   }
 
   get ready(): boolean {
-    return this.command.status === 'ready' && this.subscriber.status === 'ready';
+    return !this.#stalled && this.command.status === 'ready' && this.subscriber.status === 'ready';
+  }
+
+  /**
+   * A script's last moment, on Redis's clock (ms): a script that reads TIME past it must change
+   * nothing, as whoever sent it may have answered 503 by then.
+   */
+  deadline(): string {
+    return String(Math.round(Date.now() + this.#clockOffsetMs + SCRIPT_DEADLINE_MS));
   }
 
   /** Runs `listener` each time the subscriptions come back after a loss. */
@@ -160,11 +203,49 @@ export class SharedRedis {
     return () => this.#reconnected.delete(listener);
   }
 
+  /** Redis stopped answering: say so once, fail fast, and ask until it answers again. */
+  #stall(): void {
+    if (this.#stalled) return;
+    this.#stalled = true;
+    logError(
+      `Redis at ${maskRedisUrl(this.url)}`,
+      new Error(`no answer in ${COMMAND_TIMEOUT_MS} ms; requests that need it answer 503`),
+    );
+    const probe = () => {
+      this.command.ping().then(
+        () => {
+          debug('Redis answers again');
+          this.#stalled = false;
+          void this.#measureClock();
+          this.#back();
+        },
+        () => setTimeout(probe, PROBE_MS).unref(),
+      );
+    };
+    probe();
+  }
+
+  #back(): void {
+    for (const listener of this.#reconnected) listener();
+  }
+
+  async #measureClock(): Promise<void> {
+    try {
+      const sent = Date.now();
+      const [seconds, micros] = await this.command.time();
+      const mid = (sent + Date.now()) / 2;
+      this.#clockOffsetMs = Number(seconds) * 1000 + Number(micros) / 1000 - mid;
+    } catch {
+      // Kept from the last reading; the next reconnect measures again.
+    }
+  }
+
   /** The cookie secret every process shares: the first process to ask makes it. */
   async sharedSecret(): Promise<string> {
     const made = randomBytes(32).toString('base64url');
     await this.command.set(KEYS.cookieSecret, made, 'NX');
-    return (await this.command.get(KEYS.cookieSecret)) ?? made;
+    this.#secret = (await this.command.get(KEYS.cookieSecret)) ?? made;
+    return this.#secret;
   }
 
   async close(): Promise<void> {

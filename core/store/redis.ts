@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { ChatError } from '../errors.ts';
 import type { Message, MessageDraft, StoredRoom, User, UserId } from '../model.ts';
-import { CHANNELS, KEYS, type SharedRedis } from '../redis/shared.ts';
+import { CHANNELS, KEYS, REDIS_UNREACHABLE, type SharedRedis } from '../redis/shared.ts';
 import type { Store } from './store.ts';
 
 /**
@@ -11,10 +11,15 @@ import type { Store } from './store.ts';
  * its `seq` left out (ARGV[2] and ARGV[3] are the text before and after it); the script only
  * puts the number in. Nil when the room does not exist.
  *
+ * Past its deadline (SharedRedis.deadline: Redis answered too late, and the poster has had 503)
+ * it stores nothing and answers -1.
+ *
  * KEYS: the room's hash, counter, stream, GIF set. ARGV: head, tail, channel, the publication's
- * head, the GIF's file name ('' for none).
+ * head, the GIF's file name ('' for none), the deadline.
  */
 const APPEND = `
+local now = redis.call('TIME')
+if tonumber(now[1]) * 1000 + tonumber(now[2]) / 1000 > tonumber(ARGV[6]) then return -1 end
 if redis.call('EXISTS', KEYS[1]) == 0 then return false end
 local seq = redis.call('INCR', KEYS[2])
 local message = ARGV[1] .. seq .. ARGV[2]
@@ -141,9 +146,11 @@ export class RedisStore implements Store {
           CHANNELS.room,
           `{"room":${JSON.stringify(room)},"message":`,
           draft.kind === 'gif' ? (draft.gif ?? '') : '',
+          this.#redis.deadline(),
         ) as Promise<number | null>,
     );
     if (seq === null) throw new ChatError(404, 'This room does not exist (any more).');
+    if (seq < 0) throw new ChatError(503, REDIS_UNREACHABLE);
     message.seq = seq;
     return message;
   }

@@ -29,6 +29,10 @@ export interface RedisServer {
   stop(hard?: boolean): Promise<void>;
   /** Starts it again on the same port, with what it kept (only if `persistent`). */
   start(): Promise<void>;
+  /** SIGSTOP: it keeps its sockets open and answers nothing, as a hung server or a lost link. */
+  pause(): void;
+  /** SIGCONT after `pause()`. */
+  resume(): void;
   /** Stops it and removes its data dir. */
   close(): Promise<void>;
 }
@@ -85,6 +89,7 @@ export async function startRedis(options: { persistent?: boolean } = {}): Promis
     child = undefined;
     if (!running || running.exitCode !== null) return;
     const exited = new Promise<void>((done) => running.once('exit', () => done()));
+    running.kill('SIGCONT');
     running.kill(hard ? 'SIGKILL' : 'SIGTERM');
     await exited;
   };
@@ -94,6 +99,8 @@ export async function startRedis(options: { persistent?: boolean } = {}): Promis
     port,
     stop,
     start,
+    pause: () => child?.kill('SIGSTOP'),
+    resume: () => child?.kill('SIGCONT'),
     close: async () => {
       await stop(true);
       await rm(dir, { recursive: true, force: true });
