@@ -56,8 +56,10 @@ export interface PrimaryPlan {
 export async function runPrimary(plan: PrimaryPlan): Promise<void> {
   const server = createServer();
   let port = plan.port;
+  const relayed = new RelayedConnections();
   if (plan.sticky) {
     setupPrimary(server, { loadBalancingMethod: 'round-robin' });
+    relayed.watch(server);
     try {
       await new Promise<void>((done, fail) => {
         server.once('error', fail);
@@ -115,6 +117,7 @@ export async function runPrimary(plan: PrimaryPlan): Promise<void> {
 
   const workerOnExit = (worker: Worker, code: number | null, signal: string | null) => {
     live.delete(worker);
+    relayed.endAll(worker);
     if (stopping !== undefined) {
       if (live.size === 0) exit(stopping);
       return;
@@ -138,6 +141,7 @@ export async function runPrimary(plan: PrimaryPlan): Promise<void> {
     // connection handed to a process that is still loading the app would be lost.
     delete cluster.workers![worker.id];
     live.add(worker);
+    relayed.track(worker);
     worker.on('message', (report: WorkerReport) => workerOnMessage(worker, report));
     worker.on('exit', (code: number | null, signal: string | null) => {
       // Its last report (`failed`, say) may still be on the way: the channel closes after it.
@@ -151,6 +155,49 @@ export async function runPrimary(plan: PrimaryPlan): Promise<void> {
   for (let i = 0; i < plan.workers; i += 1) start();
   process.once('SIGINT', () => shutdown(0));
   process.once('SIGTERM', () => shutdown(0));
+}
+
+/**
+ * The connections sticky keeps in the primary: a request with a body (a POST) is relayed to its
+ * worker chunk by chunk over IPC, the socket staying here. When that worker dies, sticky leaves the
+ * socket open, and the client would wait for an answer that cannot come (seen: a post hung until
+ * its client gave up): they are ended here instead, so the client sees the failure at once and
+ * tries again. Which worker a connection went to is read off sticky's own message to it
+ * (`sticky:http-chunk-start`), sent while it handles the connection's first chunk.
+ */
+class RelayedConnections {
+  readonly #byWorker = new Map<Worker, Set<Duplex>>();
+  #lastStart: Worker | undefined;
+
+  /** After sticky's own listeners: sees each connection's first chunk once sticky has routed it. */
+  watch(server: Server): void {
+    server.on('connection', (socket: Duplex) => {
+      socket.once('data', () => {
+        const worker = this.#lastStart;
+        this.#lastStart = undefined;
+        if (!worker) return;
+        const sockets = this.#byWorker.get(worker);
+        if (!sockets) return;
+        sockets.add(socket);
+        socket.once('close', () => sockets.delete(socket));
+      });
+    });
+  }
+
+  track(worker: Worker): void {
+    this.#byWorker.set(worker, new Set());
+    const send = worker.send.bind(worker) as (...args: unknown[]) => boolean;
+    worker.send = ((...args: unknown[]) => {
+      const message = args[0] as { type?: string } | undefined;
+      if (message?.type === 'sticky:http-chunk-start') this.#lastStart = worker;
+      return send(...args);
+    }) as Worker['send'];
+  }
+
+  endAll(worker: Worker): void {
+    for (const socket of this.#byWorker.get(worker) ?? []) socket.destroy();
+    this.#byWorker.delete(worker);
+  }
 }
 
 /**

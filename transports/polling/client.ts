@@ -16,6 +16,12 @@ export interface PollingClientOptions extends ClientOptions {
 /** An answer that comes back empty long before `wait`: another poll of the session took its place. */
 const DISPLACED_PAUSE_MS = 1000;
 const BACKOFF_MS = [250, 500, 1000, 2000, 5000, 10_000];
+/**
+ * A poll unanswered this long past its `wait` is given up and sent again: a request the network
+ * swallowed (a NAT that dropped it, a connection handed to a process that died at that instant)
+ * must not hold the room for ever.
+ */
+const ANSWER_MARGIN_MS = 10_000;
 /** Refusals that polling again will not cure. */
 const FATAL = new Set([400, 401, 403, 404, 409]);
 
@@ -106,7 +112,11 @@ export class PollingClient extends ClientBase {
       const query = new URLSearchParams({ wait: String(wait) });
       if (this.cursor !== undefined) query.set('after', String(this.cursor));
       const started = Date.now();
-      const result = await this.#poll(loop, `/poll/room/${encodeURIComponent(room)}?${query}`);
+      const result = await this.#poll(
+        loop,
+        `/poll/room/${encodeURIComponent(room)}?${query}`,
+        wait * 1000 + ANSWER_MARGIN_MS,
+      );
       if (loop.stopped) return;
       if (result instanceof ClientError) {
         this.refused(result, 'room');
@@ -138,9 +148,10 @@ export class PollingClient extends ClientBase {
   async #runLobby(loop: Loop): Promise<void> {
     let cursor: number | undefined;
     while (!loop.stopped) {
-      const query = new URLSearchParams({ wait: String(cursor === undefined ? 0 : this.#wait) });
+      const wait = cursor === undefined ? 0 : this.#wait;
+      const query = new URLSearchParams({ wait: String(wait) });
       if (cursor !== undefined) query.set('cursor', String(cursor));
-      const result = await this.#poll(loop, `/poll/lobby?${query}`);
+      const result = await this.#poll(loop, `/poll/lobby?${query}`, wait * 1000 + ANSWER_MARGIN_MS);
       if (loop.stopped) return;
       if (result instanceof ClientError) {
         this.refused(result, 'lobby');
@@ -170,10 +181,11 @@ export class PollingClient extends ClientBase {
    * a network failure, a drop, a stop, or a server failing or shutting down (503), an answer of
    * no known shape (none of them this client's fault).
    */
-  async #poll(loop: Loop, path: string): Promise<Answer | ClientError | null> {
+  async #poll(loop: Loop, path: string, limitMs: number): Promise<Answer | ClientError | null> {
     loop.dropped = false;
     const controller = new AbortController();
     loop.controller = controller;
+    const timer = setTimeout(() => controller.abort(), limitMs);
     try {
       const response = await this.fetch(this.url(path), {
         headers: { accept: 'application/json' },
@@ -186,6 +198,7 @@ export class PollingClient extends ClientBase {
     } catch {
       return null;
     } finally {
+      clearTimeout(timer);
       if (loop.controller === controller) loop.controller = undefined;
     }
   }
