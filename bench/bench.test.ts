@@ -5,8 +5,9 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startServer, type TestServer } from '../test/support/server.ts';
+import { NO_REDIS, REDIS_INSTALLED, runSetup, startSetup } from './cluster.ts';
 import { Deliveries } from './deliveries.ts';
-import { LoadGenerator, type PhaseReport } from './load.ts';
+import { type Job, LoadGenerator, type PhaseReport } from './load.ts';
 import {
   delta,
   median,
@@ -18,7 +19,8 @@ import {
   type ServerStats,
   serverFigures,
 } from './metrics.ts';
-import { capacityCheck } from './summary.ts';
+import { parseOptions, SCENARIO_NAMES, type Sizes } from './options.ts';
+import { type ClusterEntry, capacityCheck, summarize } from './summary.ts';
 import type { Measurement } from './window.ts';
 
 /** A WebSocket frame's bytes for a text payload: 2 bytes, +2 past 125 bytes, +4 of mask from a client. */
@@ -323,3 +325,99 @@ describe('the capacity check', () => {
     });
   }
 });
+
+describe('the scenario list', () => {
+  it('runs cluster by default and alone with --scenarios cluster, in --quick at small sizes', () => {
+    const all = parseOptions([]);
+    const quick = parseOptions(['--quick']);
+    expect(all !== 'help' && all.scenarios).toEqual([...SCENARIO_NAMES]);
+    expect(SCENARIO_NAMES).toContain('cluster');
+    expect(quick !== 'help' && quick.scenarios).toContain('cluster');
+    expect(quick !== 'help' && quick.sizes.cluster).toEqual({ users: 25, rate: 20 });
+    const alone = parseOptions(['--scenarios', 'cluster']);
+    expect(alone !== 'help' && alone.scenarios).toEqual(['cluster']);
+  });
+});
+
+describe('the cluster summary', () => {
+  /** A setup's figures: total CPU µs per delivery and what went wrong. */
+  const setup = (totalCpuMsPer1000: number | null, lost = 0) =>
+    ({
+      lost,
+      duplicates: 0,
+      outOfOrder: 0,
+      sendErrors: 0,
+      loadCpuPercent: 10,
+      warnings: [],
+      cluster: { processes: 1, redisCpuMsPer1000: null, totalCpuMsPer1000, totalCpuPercent: 5 },
+    }) as unknown as Measurement;
+  const summary = (setups: ClusterEntry['setups'], errors: string[] = []) =>
+    summarize([{ cluster: { ws: { setups, errors } } }], {
+      schema: 1,
+      date: '',
+      command: '',
+      quick: true,
+      wallS: 0,
+      machine: {},
+      node: '',
+      libraries: {},
+      pinning: '',
+      pinned: true,
+      runs: 1,
+      transports: ['ws'],
+      scenarios: ['cluster'],
+      sizes: {} as Sizes,
+    });
+
+  it('gives the CPU per delivery of (b) and (c) over (a), and none over an (a) of nothing', () => {
+    const good = summary({ oneMemory: setup(10), oneRedis: setup(15), twoRedis: setup(22) });
+    expect(good.results.cluster?.ws?.ratios).toEqual({ oneRedis: 1.5, twoRedis: 2.2 });
+    expect(good.problems).toEqual([]);
+    const none = summary({ oneMemory: setup(null), oneRedis: setup(15), twoRedis: null }, [
+      'twoRedis: the lab ws server exited',
+    ]);
+    expect(none.results.cluster?.ws?.ratios).toEqual({ oneRedis: null, twoRedis: null });
+    expect(none.problems).toEqual([
+      'cluster ws twoRedis: missing (twoRedis: the lab ws server exited)',
+    ]);
+  });
+
+  it('puts a loss in any setup under the problems', () => {
+    const lossy = summary({ oneMemory: setup(10), oneRedis: setup(15), twoRedis: setup(22, 3) });
+    expect(lossy.problems).toEqual([
+      'cluster ws twoRedis: 3 deliveries lost (not received by the end of the grace)',
+    ]);
+  });
+});
+
+describe.skipIf(!REDIS_INSTALLED)('the cluster on two processes and one redis-server', () => {
+  it('splits the room evenly between the processes, delivers every message once, and counts redis-server', async () => {
+    const servers = await startSetup('twoRedis', 'ws', null);
+    try {
+      const options = parseOptions(['--quick']);
+      if (options === 'help') throw new Error('no options');
+      const sizes = { ...options.sizes, cluster: { users: 4, rate: 10 }, senders: 4 };
+      const load = new LoadGenerator();
+      const worker = { run: <T>(job: Job) => load.run(job) as Promise<T>, stop: async () => {} };
+      const result = await runSetup(servers, 'ws', worker, sizes);
+      // 5 messages (10/s for 0.5 s) to 4 users.
+      expect(result).toMatchObject({ expected: 20, delivered: 20, lost: 0, duplicates: 0 });
+      expect(result.outOfOrder).toBe(0);
+      expect(result.cluster?.processes).toBe(2);
+      expect(result.cluster?.redisCpuMsPer1000).toBeGreaterThan(0);
+      expect(result.cluster?.totalCpuMsPer1000).toBeCloseTo(
+        result.cpuMsPer1000! + result.cluster!.redisCpuMsPer1000!,
+        6,
+      );
+      // Both processes counted the 4 members; each upgraded its 2 of the 4 users.
+      expect(result.warnings).toEqual([]);
+      for (const url of servers.urls) {
+        const stats = (await (await fetch(`${url}/api/stats`)).json()) as ServerStats;
+        expect(stats.transports.ws?.requests).toBe(2);
+      }
+    } finally {
+      await servers.stop();
+    }
+  }, 60_000);
+});
+if (!REDIS_INSTALLED) console.info(NO_REDIS);

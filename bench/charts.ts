@@ -2,7 +2,7 @@
  * The charts, as standalone SVG (no script, no external font or file): grouped bars, one group
  * per transport, lab in blue and the bare baseline in grey.
  */
-import type { ScenarioName } from './options.ts';
+import type { PairedScenario } from './options.ts';
 import type { BenchResults } from './summary.ts';
 import type { Measurement } from './window.ts';
 
@@ -36,7 +36,7 @@ export function charts(results: BenchResults): Record<string, string> {
     variant: 'lab' | 'bare',
     name: string,
     shade: number,
-    scenario: ScenarioName,
+    scenario: PairedScenario,
     read: Read,
   ) => ({
     label: name ? `${variant} ${name}` : variant,
@@ -52,7 +52,7 @@ export function charts(results: BenchResults): Record<string, string> {
       bars: all.map((s) => ({ label: s.label, color: s.color, value: s.values[i] })),
     }));
   const out: Record<string, string> = {};
-  const latencyChart = (scenario: ScenarioName, file: string) => {
+  const latencyChart = (scenario: PairedScenario, file: string) => {
     if (!results.scenarios.includes(scenario)) return;
     const p50: Read = (m) => m.latency?.p50;
     const p99: Read = (m) => m.latency?.p99;
@@ -87,7 +87,10 @@ export function charts(results: BenchResults): Record<string, string> {
   }
   const bytesFrom = results.scenarios.includes('fanout')
     ? 'fanout'
-    : results.scenarios.find((s) => s !== 'idle' && s !== 'send' && s !== 'capacity');
+    : results.scenarios.find(
+        (s): s is PairedScenario =>
+          s !== 'idle' && s !== 'send' && s !== 'capacity' && s !== 'cluster',
+      );
   // Up bytes from `send`: thousands of sends on few connections, so heartbeats (a pong from each
   // of a thousand sockets) do not weigh in as they do in a short fanout window.
   const upFrom = results.scenarios.includes('send') ? 'send' : bytesFrom;

@@ -19,6 +19,13 @@ export interface CrowdSpec {
   usersPerRoom: number;
   /** The first `senders` users of each room send, in turn. */
   senders: number;
+  /**
+   * Every process of a cluster (PROTOCOL.md, Many processes), when there are several: user i of
+   * each room has their session on the (i mod n)th and connects to it, so that the room's
+   * subscribers are split evenly and its senders, sending in turn, post to each in turn. Rooms
+   * are made on `baseUrl`.
+   */
+  spreadOver?: string[];
 }
 
 export interface VirtualUser {
@@ -68,7 +75,7 @@ export class Crowd {
     const added: VirtualUser[] = [];
     ids.forEach((id, r) => {
       const room: CrowdRoom = { id, users: [] };
-      for (const visitor of seats[r]!) room.users.push(this.#user(room, visitor));
+      for (const [i, visitor] of seats[r]!.entries()) room.users.push(this.#user(room, i, visitor));
       this.rooms.push(room);
       added.push(...room.users);
     });
@@ -109,10 +116,18 @@ export class Crowd {
     for (const user of this.users()) user.client.close();
   }
 
+  /** Where user `i` of a room has their session and connection. */
+  #urlOf(i: number): string {
+    const { baseUrl, spreadOver } = this.spec;
+    return spreadOver?.length ? spreadOver[i % spreadOver.length]! : baseUrl;
+  }
+
   /** Sessions for `rooms` rooms, `usersPerRoom` each. */
   async #sessions(rooms: number): Promise<Session[][]> {
-    const { baseUrl, usersPerRoom } = this.spec;
-    const made = await inBatches(rooms * usersPerRoom, () => session(baseUrl));
+    const { usersPerRoom } = this.spec;
+    const made = await inBatches(rooms * usersPerRoom, (i) =>
+      session(this.#urlOf(i % usersPerRoom)),
+    );
     return Array.from({ length: rooms }, (_, r) =>
       made.slice(r * usersPerRoom, (r + 1) * usersPerRoom),
     );
@@ -123,9 +138,10 @@ export class Crowd {
     return this.rooms.reduce((sum, room) => sum + room.users.length, 0);
   }
 
-  #user(room: CrowdRoom, { cookie, userId, user: colour }: Session): VirtualUser {
+  /** User `i` of `room`. */
+  #user(room: CrowdRoom, i: number, { cookie, userId, user: colour }: Session): VirtualUser {
     const client = createClient(this.spec.transport, {
-      baseUrl: this.spec.baseUrl,
+      baseUrl: this.#urlOf(i),
       cookie,
       EventSource,
       WebSocket,

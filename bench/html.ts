@@ -13,7 +13,9 @@ export function html(results: BenchResults, svgs: Record<string, string>): strin
     `<p><code>${escapeXml(results.command)}</code> took ${Math.round(results.wallS)} s on ${escapeXml(String(m.cpuModel))} ` +
       `(${m.cores} cores, ${escapeXml(String(m.os))}), Node ${escapeXml(results.node)}; ${escapeXml(results.pinning)}. ` +
       `${results.runs} run(s), median shown. Each transport of the lab's server (<code>--store memory</code>, limits off: <code>--limits off</code>) is compared with a bare ` +
-      'baseline of the same library, driven by the same clients (bench/README.md explains every column).</p>',
+      'baseline of the same library, driven by the same clients' +
+      `${results.scenarios.includes('cluster') ? "; cluster compares three setups of the lab's server instead (one process, one on Redis, two on Redis)" : ''}` +
+      ' (bench/README.md explains every column).</p>',
     '<div class="charts">',
     ...Object.values(svgs).map((svg) => `<figure>${svg.replace(/^<\?xml[^>]*>/, '')}</figure>`),
     '</div>',

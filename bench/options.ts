@@ -5,11 +5,33 @@
 import { TRANSPORT_NAMES, type TransportName } from '../core/model.ts';
 import { parseFlags, UsageError } from '../flags.ts';
 
-export const SCENARIO_NAMES = ['idle', 'latency', 'fanout', 'rooms', 'send', 'capacity'] as const;
+export const SCENARIO_NAMES = [
+  'idle',
+  'latency',
+  'fanout',
+  'rooms',
+  'send',
+  'capacity',
+  'cluster',
+] as const;
 export type ScenarioName = (typeof SCENARIO_NAMES)[number];
+/** The scenarios run on the lab's server and on a bare baseline; `cluster` on three setups of the lab's. */
+export type PairedScenario = Exclude<ScenarioName, 'cluster'>;
+
+/**
+ * The setups of `cluster`: (a) one lab server, `--store memory`; (b) one on Redis; (c) two on
+ * the same Redis, the room's subscribers split between them and its posts alternating.
+ */
+export const CLUSTER_SETUPS = ['oneMemory', 'oneRedis', 'twoRedis'] as const;
+export type ClusterSetup = (typeof CLUSTER_SETUPS)[number];
+export const SETUP_LABELS: Record<ClusterSetup, string> = {
+  oneMemory: '(a) 1 process',
+  oneRedis: '(b) 1 + Redis',
+  twoRedis: '(c) 2 + Redis',
+};
 
 export const USAGE = `usage: npm run bench -- [--quick] [--transports polling,sse,ws,socketio]
-         [--scenarios idle,latency,fanout,rooms,send,capacity] [--users N] [--rate R]
+         [--scenarios idle,latency,fanout,rooms,send,capacity,cluster] [--users N] [--rate R]
          [--duration S] [--idle S] [--runs N] [--max-rate R] [--out DIR] [--no-pin]`;
 
 export interface BenchOptions {
@@ -23,7 +45,7 @@ export interface BenchOptions {
 }
 
 export interface Sizes {
-  /** Measured window of latency, fanout, rooms and send. */
+  /** Measured window of latency, fanout, rooms, send and cluster. */
   durationMs: number;
   /** Unmeasured sending before each window, at the window's rate. */
   warmupMs: number;
@@ -37,6 +59,8 @@ export interface Sizes {
   senders: number;
   latency: { users: number; rate: number };
   fanout: { users: number; rate: number };
+  /** One room fanned out in three setups: one process, one on Redis, two on Redis. */
+  cluster: { users: number; rate: number };
   rooms: { rooms: number; users: number; rate: number };
   /** The idle window; null: one heartbeat period of each transport (bench/idle.ts). */
   idle: { connections: number; usersPerRoom: number; windowMs: number | null };
@@ -84,6 +108,8 @@ export function parseOptions(args: string[]): BenchOptions | 'help' {
     senders: 10,
     latency: { users: quick ? 5 : 10, rate },
     fanout: { users, rate },
+    // Half the fanout room: the crowd joins three times (one per setup) on every transport.
+    cluster: { users: Math.max(4, Math.round(users / 2)), rate },
     rooms: { rooms: quick ? 5 : 100, users: quick ? 4 : 10, rate: rate / 10 },
     idle: {
       connections: 2 * users,

@@ -41,16 +41,17 @@ export function pinning(enabled: boolean): { pins: Pinning | null; note: string 
 }
 
 /** Pins every thread of a process (new threads inherit it). */
-function pin(pid: number, core: string): void {
+export function pin(pid: number, core: string): void {
   execFileSync('taskset', ['-a', '-p', '-c', core, String(pid)], { stdio: 'ignore' });
 }
 
 /**
  * Starts node with tsx on both cores (start-up is not measured), to be pinned once it is ready.
  */
-function spawnNode(args: string[], ipc: boolean): ChildProcess {
+function spawnNode(args: string[], ipc: boolean, env: Record<string, string> = {}): ChildProcess {
   return spawn(process.execPath, ['--import', 'tsx', ...args], {
     cwd: ROOT,
+    env: { ...process.env, ...env },
     stdio: ['ignore', 'pipe', 'pipe', ...(ipc ? (['ipc'] as const) : [])],
   });
 }
@@ -67,18 +68,30 @@ export interface Target {
   stop(): Promise<void>;
 }
 
-/** Starts the lab's server (`--store memory --transport all --limits off`) or a bare baseline. */
+/** What the processes of one cluster share (PROTOCOL.md, Many processes). */
+export interface Shared {
+  redisUrl: string;
+  cookieSecret: string;
+}
+
+/**
+ * Starts the lab's server (`--store memory --transport all --limits off`) or a bare baseline;
+ * with `shared`, the lab's server on Redis (`--store redis --redis-url`, COOKIE_SECRET), one
+ * process of a cluster.
+ */
 export async function startTarget(
   variant: Variant,
   transport: TransportName,
   pins: Pinning | null,
+  shared?: Shared,
 ): Promise<Target> {
   const dataDir = mkdtempSync(join(tmpdir(), 'realtime-lab-bench-'));
+  const store = shared ? ['redis', '--redis-url', shared.redisUrl] : ['memory'];
   const args =
     variant === 'lab'
       ? [
           'server.ts',
-          ...['--store', 'memory', '--port', '0', '--transport', 'all', '--data-dir', dataDir],
+          ...['--store', ...store, '--port', '0', '--transport', 'all', '--data-dir', dataDir],
           // Rooms are created before their crowd connects, which with thousands of users takes
           // longer than the default 10 s: they must not be removed as empty meanwhile.
           ...['--empty-room-grace', '3600000'],
@@ -94,12 +107,13 @@ export async function startTarget(
     ? [
         '--cpu-prof',
         // One folder per server; the file names tell the main thread (…0.001) from tsx's loader.
-        `--cpu-prof-dir=${join(profileDir, `${variant}-${transport}`)}`,
+        `--cpu-prof-dir=${join(profileDir, `${variant}-${transport}${shared ? '-redis' : ''}`)}`,
       ]
     : [];
   const child = spawnNode(
     [...profile, '--expose-gc', '--import', './bench/gc-signal.ts', ...args],
     false,
+    shared ? { COOKIE_SECRET: shared.cookieSecret } : {},
   );
   let output = '';
   child.stdout!.on('data', (chunk) => {

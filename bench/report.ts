@@ -49,6 +49,7 @@ export function markdownReport(results: BenchResults, chartFiles: string[]): str
       `(${results.machine.cores} cores, ${results.machine.os}), Node ${results.node}; ${results.pinning}. ` +
       `${results.runs} run(s), median shown. Every row compares the lab's server (\`--store memory\`, limits off: \`--limits off\`) ` +
       `with a bare baseline of the same library (bench/baselines), driven by the same clients; ` +
+      `${results.scenarios.includes('cluster') ? "cluster compares three setups of the lab's server instead (one process, one on Redis, two on Redis); " : ''}` +
       'bench/README.md says what each column means.',
     '',
     ...chartFiles.map((file) => `![${file}](${file})`),

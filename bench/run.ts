@@ -9,8 +9,15 @@ import os from 'node:os';
 import { argv, exit } from 'node:process';
 import type { TransportName } from '../core/model.ts';
 import { UsageError } from '../flags.ts';
+import { NO_REDIS, REDIS_INSTALLED, runCluster } from './cluster.ts';
 import { runIdle } from './idle.ts';
-import { type BenchOptions, parseOptions, USAGE } from './options.ts';
+import {
+  type BenchOptions,
+  CLUSTER_SETUPS,
+  type PairedScenario,
+  parseOptions,
+  USAGE,
+} from './options.ts';
 import {
   type Pinning,
   pinning,
@@ -55,20 +62,30 @@ async function main(): Promise<number> {
     console.info(USAGE);
     return 0;
   }
+  const noRedis = options.scenarios.includes('cluster') && !REDIS_INSTALLED;
+  if (noRedis) {
+    // Not a failure: the other scenarios need no Redis, and the bench goes on without it.
+    console.info(NO_REDIS);
+    options.scenarios = options.scenarios.filter((s) => s !== 'cluster');
+  }
   const { pins, note } = pinning(options.pin);
-  const others = options.scenarios.filter((s) => s !== 'idle');
+  const paired = options.scenarios.filter((s) => s !== 'idle' && s !== 'cluster');
   const idle = options.scenarios.includes('idle');
+  const cluster = options.scenarios.includes('cluster');
   const progress = new Progress(
-    options.runs * ((idle ? 1 : 0) + options.transports.length * others.length * 2),
+    options.runs *
+      ((idle ? 1 : 0) +
+        options.transports.length * (paired.length * 2 + (cluster ? CLUSTER_SETUPS.length : 0))),
   );
   const workers = new Map<string, Worker>();
-  await Promise.all(
-    options.transports.flatMap((t) =>
+  await Promise.all([
+    ...(idle || paired.length > 0 ? options.transports : []).flatMap((t) =>
       (['lab', 'bare'] as const).map(async (v) =>
         workers.set(`${t}/${v}`, await startWorker(pins)),
       ),
     ),
-  );
+    cluster ? startWorker(pins).then((w) => workers.set('cluster', w)) : null,
+  ]);
   const runs: RunResults[] = [];
   const date = new Date().toISOString();
   try {
@@ -89,11 +106,13 @@ async function main(): Promise<number> {
     node: process.version,
     libraries: libraries(),
     pinning: note,
+    pinned: pins !== null,
     runs: options.runs,
     transports: options.transports,
     scenarios: options.scenarios,
     sizes: options.sizes,
   });
+  if (noRedis) results.notes.unshift(NO_REDIS);
   const files = await writeResults(options.out, results);
   console.info(terminalReport(results));
   console.info(`\nwrote ${files.join(', ')} in ${Math.round(results.wallS)} s`);
@@ -117,7 +136,7 @@ async function runOnce(
   progress: Progress,
 ): Promise<RunResults> {
   const results: RunResults = {};
-  const entry = (scenario: keyof RunResults, transport: TransportName): Entry => {
+  const entry = (scenario: PairedScenario, transport: TransportName): Entry => {
     const byTransport = results[scenario] ?? {};
     results[scenario] = byTransport;
     const found = byTransport[transport] ?? { lab: null, bare: null, errors: [] };
@@ -170,7 +189,7 @@ async function runOnce(
   }
 
   const runTransport = async (transport: TransportName) => {
-    for (const scenario of options.scenarios.filter((s) => s !== 'idle')) {
+    for (const scenario of options.scenarios.filter((s) => s !== 'idle' && s !== 'cluster')) {
       const started = await Promise.allSettled(order.map((v) => target(v, transport)));
       for (const [i, variant] of order.entries()) {
         progress.step(`run ${run + 1}: ${scenario} · ${transport} · ${variant}`);
@@ -191,9 +210,22 @@ async function runOnce(
       }
     }
   };
-  // --quick is a smoke test, not a measurement: its transports run side by side to stay short.
-  if (options.quick) await Promise.all(options.transports.map(runTransport));
-  else for (const transport of options.transports) await runTransport(transport);
+  // The cluster runs on a load generator of its own, after the other scenarios.
+  const measureCluster = async () => {
+    if (!options.scenarios.includes('cluster')) return;
+    results.cluster = await runCluster(run, options, pins, progress, {
+      get: () => workers.get('cluster')!,
+      failed: (error) => failed('cluster', error),
+    });
+  };
+  // --quick is a smoke test, not a measurement: its transports (and the cluster) run side by side
+  // to stay short.
+  if (options.quick) {
+    await Promise.all([...options.transports.map(runTransport), measureCluster()]);
+  } else {
+    for (const transport of options.transports) await runTransport(transport);
+    await measureCluster();
+  }
   // A server that never started was reported already; the others stop now.
   await Promise.all([...kept.values()].map(async (t) => (await t.catch(() => null))?.stop()));
   return results;

@@ -6,10 +6,10 @@
 import { capacity } from './capacity.ts';
 import { runIdle } from './idle.ts';
 import type { Job } from './load.ts';
-import type { ScenarioName, Sizes } from './options.ts';
+import type { PairedScenario, Sizes } from './options.ts';
 import { measured, measurement, open, type Pair } from './window.ts';
 
-export async function runScenario(name: ScenarioName, pair: Pair, sizes: Sizes) {
+export async function runScenario(name: PairedScenario, pair: Pair, sizes: Sizes) {
   switch (name) {
     case 'idle': {
       const [result] = await runIdle([pair], sizes);

@@ -5,7 +5,13 @@
  */
 import type { TransportName } from '../core/model.ts';
 import { medianOf, ratio } from './metrics.ts';
-import type { ScenarioName, Sizes } from './options.ts';
+import {
+  CLUSTER_SETUPS,
+  type ClusterSetup,
+  type PairedScenario,
+  type ScenarioName,
+  type Sizes,
+} from './options.ts';
 import type { CapacityStep, Measurement } from './window.ts';
 
 export type Variant = 'lab' | 'bare';
@@ -17,7 +23,17 @@ export interface Entry {
   errors: string[];
 }
 
-export type RunResults = Partial<Record<ScenarioName, Partial<Record<TransportName, Entry>>>>;
+/** `cluster` on one transport in one run: a measurement per setup. */
+export interface ClusterEntry {
+  setups: Record<ClusterSetup, Measurement | null>;
+  errors: string[];
+}
+
+type ByTransport<T> = Partial<Record<TransportName, T>>;
+
+export type RunResults = {
+  [S in ScenarioName]?: ByTransport<S extends 'cluster' ? ClusterEntry : Entry>;
+};
 
 export interface Ratios {
   p99: number | null;
@@ -28,6 +44,12 @@ export interface Ratios {
   ceiling: number | null;
   heapPerConnection: number | null;
   sendsPerS: number | null;
+}
+
+/** Of the CPU per delivery, the server processes and redis-server together, over setup (a)'s. */
+export interface ClusterRatios {
+  oneRedis: number | null;
+  twoRedis: number | null;
 }
 
 export interface Fairness {
@@ -56,13 +78,17 @@ export interface BenchResults {
   node: string;
   libraries: Record<string, string>;
   pinning: string;
+  /** Whether the server-side processes had a core of their own (the report words it). */
+  pinned: boolean;
   runs: number;
   transports: TransportName[];
   scenarios: ScenarioName[];
   sizes: Sizes;
-  results: Partial<
-    Record<ScenarioName, Partial<Record<TransportName, Entry & { ratios: Ratios }>>>
-  >;
+  results: {
+    [S in ScenarioName]?: ByTransport<
+      S extends 'cluster' ? ClusterEntry & { ratios: ClusterRatios } : Entry & { ratios: Ratios }
+    >;
+  };
   fairness: Partial<Record<TransportName, Fairness>>;
   /** What fails the bench: missing transports or scenarios, lost, repeated or reordered messages. */
   problems: string[];
@@ -81,7 +107,11 @@ export function summarize(
   const problems: string[] = [];
   const notes: string[] = [];
   for (const scenario of meta.scenarios) {
-    const byTransport: NonNullable<BenchResults['results'][ScenarioName]> = {};
+    if (scenario === 'cluster') {
+      results.cluster = cluster(runs, meta.transports, problems, notes);
+      continue;
+    }
+    const byTransport: NonNullable<BenchResults['results'][PairedScenario]> = {};
     for (const transport of meta.transports) {
       const entries = runs.map((run) => run[scenario]?.[transport]);
       const pick = (variant: Variant) => {
@@ -95,22 +125,7 @@ export function summarize(
       };
       byTransport[transport] = { ...entry, ratios: ratios(entry.lab, entry.bare) };
       for (const variant of ['lab', 'bare'] as const) {
-        const where = `${scenario} ${transport} ${variant}`;
-        const m = entry[variant];
-        if (!m) {
-          problems.push(`${where}: missing (${entry.errors.join('; ') || 'not run'})`);
-          continue;
-        }
-        const bad = (['lost', 'duplicates', 'outOfOrder', 'sendErrors'] as const).filter(
-          (field) => m[field] > 0,
-        );
-        for (const field of bad) problems.push(`${where}: ${m[field]} ${describe[field]}`);
-        for (const warning of m.warnings) notes.push(`${where}: ${warning}`);
-        if (m.loadCpuPercent >= 90) {
-          notes.push(
-            `${where}: the load generator used ${Math.round(m.loadCpuPercent)} % of its core: its own pace is in these latencies`,
-          );
-        }
+        check(`${scenario} ${transport} ${variant}`, entry[variant], entry.errors, problems, notes);
       }
     }
     results[scenario] = byTransport;
@@ -118,6 +133,61 @@ export function summarize(
   const fairness: BenchResults['fairness'] = {};
   for (const transport of meta.transports) fairness[transport] = fair(results, transport);
   return { ...meta, results, fairness, problems, notes };
+}
+
+/** A missing measurement, a loss, a repeat, a step back or a refused send is a problem. */
+function check(
+  where: string,
+  m: Measurement | null,
+  errors: string[],
+  problems: string[],
+  notes: string[],
+): void {
+  if (!m) {
+    problems.push(`${where}: missing (${errors.join('; ') || 'not run'})`);
+    return;
+  }
+  const bad = (['lost', 'duplicates', 'outOfOrder', 'sendErrors'] as const).filter(
+    (field) => m[field] > 0,
+  );
+  for (const field of bad) problems.push(`${where}: ${m[field]} ${describe[field]}`);
+  for (const warning of m.warnings) notes.push(`${where}: ${warning}`);
+  if (m.loadCpuPercent >= 90) {
+    notes.push(
+      `${where}: the load generator used ${Math.round(m.loadCpuPercent)} % of its core: its own pace is in these latencies`,
+    );
+  }
+}
+
+/** `cluster`: the median of the runs per setup, and the CPU per delivery over setup (a)'s. */
+function cluster(
+  runs: RunResults[],
+  transports: TransportName[],
+  problems: string[],
+  notes: string[],
+): NonNullable<BenchResults['results']['cluster']> {
+  const byTransport: NonNullable<BenchResults['results']['cluster']> = {};
+  for (const transport of transports) {
+    const entries = runs.map((run) => run.cluster?.[transport]);
+    const errors = [...new Set(entries.flatMap((e) => e?.errors ?? []))];
+    const setups = {} as ClusterEntry['setups'];
+    for (const setup of CLUSTER_SETUPS) {
+      const found = entries.map((e) => e?.setups[setup]).filter((m): m is Measurement => !!m);
+      setups[setup] = found.length > 0 ? medianOf(found) : null;
+      const own = errors.filter((e) => e.startsWith(`${setup}:`));
+      check(`cluster ${transport} ${setup}`, setups[setup], own, problems, notes);
+    }
+    const cpu = (setup: ClusterSetup) => setups[setup]?.cluster?.totalCpuMsPer1000;
+    byTransport[transport] = {
+      setups,
+      errors,
+      ratios: {
+        oneRedis: ratio(cpu('oneRedis'), cpu('oneMemory')),
+        twoRedis: ratio(cpu('twoRedis'), cpu('oneMemory')),
+      },
+    };
+  }
+  return byTransport;
 }
 
 const describe = {

@@ -4,7 +4,7 @@
  */
 import { idleWindowMs } from './idle.ts';
 import { ratio } from './metrics.ts';
-import type { ScenarioName } from './options.ts';
+import { CLUSTER_SETUPS, type PairedScenario, type ScenarioName, SETUP_LABELS } from './options.ts';
 import type { BenchResults } from './summary.ts';
 import type { Measurement } from './window.ts';
 
@@ -44,7 +44,7 @@ const DELIVERY: Column[] = [
   { title: 'load %', value: (m) => m.loadCpuPercent },
 ];
 
-export const COLUMNS: Record<ScenarioName, Column[]> = {
+export const COLUMNS: Record<PairedScenario, Column[]> = {
   idle: [
     { title: 'connections', value: (m) => m.idle?.connections, digits: 0 },
     {
@@ -112,11 +112,24 @@ export function describeScenario(name: ScenarioName, results: BenchResults): str
       return `the way up at full speed for ${seconds(s.durationMs)}: autocannon (${s.send.connections} connections) on POST /room/:id/chat for polling and SSE; ${s.senders} clients sending on acknowledgement for ws and Socket.IO`;
     case 'capacity':
       return `1 room, ${s.capacity.users} users, rate ×${s.capacity.factor} per ${seconds(s.capacity.stepMs)} step from ${s.capacity.startRate} msg/s until p99 > ${s.capacity.p99LimitMs} ms or a loss`;
+    case 'cluster':
+      return (
+        `1 room, ${s.cluster.users} users, ${s.cluster.rate} msg/s, ${seconds(s.durationMs)}, in three setups of the lab's server: ` +
+        '(a) one process (--store memory), (b) one process on Redis (--store redis), (c) two processes on the same Redis, ' +
+        'the subscribers split evenly between them and the posts alternating. CPU per delivery counts the server processes ' +
+        'and redis-server (its INFO cpu: used_cpu_user + used_cpu_sys). This is a cost measurement, not a speed-up: on this ' +
+        `${results.machine.cores}-core machine ${
+          results.pinned
+            ? "the server processes and redis-server share the server's one core (the load generators have another)"
+            : `the server processes, redis-server and the load generators share the ${results.machine.cores} cores`
+        }: a second process adds no CPU to spend, and (c) over (a) is what spreading one room over processes through Redis costs per delivery, not what it gains.`
+      );
   }
 }
 
-/** Rows of one scenario's table: a header, then lab, bare and lab÷bare per transport. */
+/** Rows of one scenario's table: a header, then lab, bare and lab÷bare per transport (cluster: its setups). */
 export function tableRows(name: ScenarioName, results: BenchResults): string[][] {
+  if (name === 'cluster') return clusterRows(results);
   const columns = COLUMNS[name];
   const rows = [['transport', '', ...columns.map((c) => c.title)]];
   for (const transport of results.transports) {
@@ -134,6 +147,52 @@ export function tableRows(name: ScenarioName, results: BenchResults): string[][]
         return r === null ? '' : `${r.toFixed(2)}×`;
       }),
     ]);
+  }
+  return rows;
+}
+
+/** `cluster`: a row per setup, with its CPU per delivery over setup (a)'s. */
+function clusterRows(results: BenchResults): string[][] {
+  const rows = [
+    [
+      'transport',
+      'setup',
+      'deliv/s',
+      'p50 ms',
+      'p99 ms',
+      'lost/dup/ooo',
+      'server µs/deliv',
+      'Redis µs/deliv',
+      'CPU µs/deliv',
+      'CPU ÷ (a)',
+      'CPU %',
+      'load %',
+    ],
+  ];
+  for (const transport of results.transports) {
+    const entry = results.results.cluster?.[transport];
+    for (const [i, setup] of CLUSTER_SETUPS.entries()) {
+      const m = entry?.setups[setup];
+      const over = setup === 'oneMemory' ? undefined : entry?.ratios[setup];
+      rows.push([
+        i === 0 ? transport : '',
+        SETUP_LABELS[setup],
+        ...(!m
+          ? Array.from({ length: 10 }, () => '-')
+          : [
+              format(m.deliveredPerS),
+              format(m.latency?.p50, 1),
+              format(m.latency?.p99, 1),
+              `${m.lost}/${m.duplicates}/${m.outOfOrder}`,
+              format(m.cpuMsPer1000, 1),
+              format(m.cluster?.redisCpuMsPer1000, 1),
+              format(m.cluster?.totalCpuMsPer1000, 1),
+              over == null ? '' : `${over.toFixed(2)}×`,
+              format(m.cluster?.totalCpuPercent),
+              format(m.loadCpuPercent),
+            ]),
+      ]);
+    }
   }
   return rows;
 }

@@ -55,6 +55,19 @@ export interface Measurement extends ServerFigures, Omit<DeliveryReport, 'firstS
     ceilingPerS: number;
     steps: CapacityStep[];
   };
+  /** (`cluster`) The server processes of the setup and redis-server, together. */
+  cluster?: {
+    processes: number;
+    /**
+     * redis-server's CPU (its `INFO cpu`: used_cpu_user + used_cpu_sys, every thread of it) per
+     * 1000 delivered messages, in ms (µs per delivery); null in the setup without Redis.
+     */
+    redisCpuMsPer1000: number | null;
+    /** The server processes' CPU (`cpuMsPer1000`, summed) and redis-server's, per 1000 delivered. */
+    totalCpuMsPer1000: number | null;
+    /** Their CPU as a share of one core, in %. */
+    totalCpuPercent: number;
+  };
   warnings: string[];
 }
 
@@ -70,16 +83,23 @@ export interface Pair {
 export async function open(
   pair: Pair,
   sizes: Sizes,
-  crowd: { rooms: number; usersPerRoom: number; senders: number; grow?: boolean },
+  crowd: {
+    rooms: number;
+    usersPerRoom: number;
+    senders: number;
+    grow?: boolean;
+    spreadOver?: string[];
+  },
 ) {
   const { target, worker } = pair;
-  const { rooms, usersPerRoom, senders } = crowd;
+  const { rooms, usersPerRoom, senders, spreadOver } = crowd;
   const spec = {
     baseUrl: target.url,
     transport: target.transport,
     rooms,
     usersPerRoom,
     senders,
+    ...(spreadOver ? { spreadOver } : {}),
   };
   const { members } = await worker.run<{ members: number }>(
     crowd.grow ? { type: 'grow', rooms } : { type: 'open', spec },
