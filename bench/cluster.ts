@@ -9,7 +9,7 @@
 import { randomBytes } from 'node:crypto';
 import { Redis } from 'ioredis';
 import { TRANSPORT_NAMES, type TransportName } from '../core/model.ts';
-import { REDIS_BINARY, startRedis } from '../test/support/redis.ts';
+import { REDIS_BINARY, startRedis } from '../labs/shared/redis-server.ts';
 import type { ServerStats, WireCounters } from './metrics.ts';
 import {
   type BenchOptions,
@@ -221,7 +221,7 @@ function sum(values: (number | undefined)[]): number {
 }
 
 /**
- * A redis-server of the setup's own (test/support/redis.ts: a free port, nothing kept on disk),
+ * A redis-server of the setup's own (labs/shared/redis-server.ts: a free port, nothing kept on disk),
  * pinned beside the servers, and its CPU as its `INFO cpu` says: used_cpu_user + used_cpu_sys,
  * from getrusage, to the microsecond and for every thread of it (/proc/<pid>/stat counts in
  * clock ticks, 10 ms, too coarse for a short window).
