@@ -22,6 +22,7 @@ const FULL_APP = new Set([
   '06-self-study',
   '07-broken-connections',
   '08-one-room-four-ways',
+  '10-book-pages',
 ]);
 
 let dataDir: string;

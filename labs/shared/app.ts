@@ -22,6 +22,8 @@ export interface LabDefaults {
   store: 'memory' | 'file';
   /** A page of the lab's own, served at /lab/ (its folder: index.html, page.ts, page.css). */
   page?: string;
+  /** What a lab puts in front of the app's routes (lab 10: the book's pages), on every start. */
+  front?: (server: Server, lab: LabApp) => void;
 }
 
 export interface LabApp {
@@ -86,16 +88,13 @@ export async function startLabApp(
     if (temporary) await rm(dataDir, { recursive: true, force: true });
     throw error;
   }
-  if (page) servePage(running.server, page);
   const origin = running.url;
   const url = page ? `${origin}/lab/` : `${origin}/`;
   const names = options.transport === 'all' ? 'polling, sse, ws, socketio' : options.transport;
   const shown = relative(ROOT, dataDir);
   const where =
     values.store === 'file' ? ` in ${shown.startsWith('..') || !shown ? dataDir : shown}` : '';
-  log(`open ${url}  (transports: ${names}; store: ${values.store}${where})`);
-
-  return {
+  const lab: LabApp = {
     url,
     origin,
     options,
@@ -103,13 +102,20 @@ export async function startLabApp(
     restart: async () => {
       await running.close();
       running = await startServer({ ...options, port: running.port });
-      if (page) servePage(running.server, page);
+      mount();
     },
     close: async () => {
       await running.close();
       if (temporary) await rm(dataDir, { recursive: true, force: true });
     },
   };
+  const mount = () => {
+    if (page) servePage(running.server, page);
+    defaults.front?.(running.server, lab);
+  };
+  mount();
+  log(`open ${url}  (transports: ${names}; store: ${values.store}${where})`);
+  return lab;
 }
 
 /** A clock a test or a curious student shortens, in ms. */
