@@ -194,7 +194,7 @@ export function sharedRoutes(http: HttpContext, options: RouteOptions): Router {
       const gif = [files.gif].flat()[0];
       if (!gif) {
         await Promise.all(uploads.map((file) => chat.gifs.discard(file.filepath)));
-        throw new ChatError(400, 'Choose a GIF to upload (field "gif").');
+        throw new ChatError(400, 'Choose a GIF to upload (field "gif").', { code: 'noGif' });
       }
       const message = await chat.postGif(requireVisitor(ctx), ctx.params.id!, gif.filepath);
       ctx.status = 201;
@@ -210,7 +210,8 @@ export function sharedRoutes(http: HttpContext, options: RouteOptions): Router {
   router.get('/gif/:file', async (ctx) => {
     const path = chat.gifs.pathOf(ctx.params.file!);
     const info = path ? await stat(path).catch(() => null) : null;
-    if (!path || !info?.isFile()) throw new ChatError(404, 'There is no such GIF.');
+    if (!path || !info?.isFile())
+      throw new ChatError(404, 'There is no such GIF.', { code: 'noSuchGif' });
     ctx.set('X-Content-Type-Options', 'nosniff');
     ctx.set('Cache-Control', 'public, max-age=31536000, immutable');
     ctx.type = 'image/gif';
