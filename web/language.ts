@@ -59,3 +59,15 @@ export function errorSentence(error: unknown, language: Language): string {
   if (status === 500) return t(language, 'error.generic');
   return sentence;
 }
+
+/**
+ * What a page is told of its reader's language: the language, and the same address in the other
+ * language (only for a GET, which the link can repeat; a form's answer has none).
+ */
+export function reading(ctx: Context): { lang: Language; switchHref?: string } {
+  const lang = pageLanguage(ctx);
+  if (ctx.method !== 'GET') return { lang };
+  const query = new URLSearchParams(ctx.querystring);
+  query.set('lang', lang === 'ko' ? 'en' : 'ko');
+  return { lang, switchHref: `${ctx.path}?${query}` };
+}

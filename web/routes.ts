@@ -13,6 +13,7 @@ import { describe, refusalHeaders } from '../transports/errors.ts';
 import type { WireMeter } from '../transports/meter.ts';
 import type { TransportStats } from '../transports/transport.ts';
 import { wantsHtml } from './errors.ts';
+import { errorSentence, reading } from './language.ts';
 import { ensureVisitor, grant, requireVisitor } from './session.ts';
 import { chatPage, comparePage, lobbyPage, newRoomPage, passwordPage } from './views/pages.ts';
 import { LOBBY_ROOMS } from './views/room-count.ts';
@@ -73,12 +74,12 @@ export function sharedRoutes(http: HttpContext, options: RouteOptions): Router {
       // Past the new-session limit the lobby still shows, with the sentence: every error page
       // redirects here, so a refusal here must not.
       if (!(refusal instanceof ChatError) || refusal.status !== 429) throw refusal;
-      [status, error] = [429, refusal.message];
+      [status, error] = [429, errorSentence(refusal, reading(ctx).lang)];
       ctx.set(refusalHeaders(refusal));
     }
     const choice = { ...pickTransport(ctx, http), query: keptTransport(ctx, http) };
     const { rooms, total } = chat.listRooms({ limit: LOBBY_ROOMS });
-    page(ctx, status, lobbyPage({ rooms, total, error, ...choice }));
+    page(ctx, status, lobbyPage({ rooms, total, error, ...choice, ...reading(ctx) }));
   });
 
   // Browsers ask for it whatever the page says.
@@ -90,17 +91,17 @@ export function sharedRoutes(http: HttpContext, options: RouteOptions): Router {
   router.get('/room', (ctx) => {
     ensureVisitor(ctx);
     const error = typeof ctx.query.error === 'string' ? ctx.query.error.slice(0, 300) : undefined;
-    page(ctx, 200, newRoomPage({ error, query: keptTransport(ctx, http) }));
+    page(ctx, 200, newRoomPage({ error, query: keptTransport(ctx, http), ...reading(ctx) }));
   });
 
   router.get('/room/:id', (ctx) => {
     const visitor = ensureVisitor(ctx);
     const room = chat.getRoom(ctx.params.id!);
     if (chat.pageAccess(visitor, room.id) === 'password') {
-      page(ctx, 200, passwordPage({ room, query: keptTransport(ctx, http) }));
+      page(ctx, 200, passwordPage({ room, query: keptTransport(ctx, http), ...reading(ctx) }));
       return;
     }
-    page(ctx, 200, chatPage({ room, ...visitor, ...pickTransport(ctx, http) }));
+    page(ctx, 200, chatPage({ room, ...visitor, ...pickTransport(ctx, http), ...reading(ctx) }));
   });
 
   // PROTOCOL.md, Pages: without `room`, a new room titled "compare" owned by the visitor.
@@ -115,10 +116,10 @@ export function sharedRoutes(http: HttpContext, options: RouteOptions): Router {
     }
     const room = chat.getRoom(asked);
     if (chat.pageAccess(visitor, room.id) === 'password') {
-      page(ctx, 200, passwordPage({ room }));
+      page(ctx, 200, passwordPage({ room, ...reading(ctx) }));
       return;
     }
-    page(ctx, 200, comparePage({ room, ...visitor, transports: http.transports }));
+    page(ctx, 200, comparePage({ room, ...visitor, transports: http.transports, ...reading(ctx) }));
   });
 
   // ---- rooms ------------------------------------------------------------------------------
@@ -136,11 +137,13 @@ export function sharedRoutes(http: HttpContext, options: RouteOptions): Router {
       }
     } catch (error) {
       if (!wantsHtml(ctx)) throw error;
-      const [status, sentence] = describe(error);
+      const [status] = describe(error);
       ctx.set(refusalHeaders(error));
       const body = (ctx.request.body ?? {}) as Record<string, unknown>;
       const values = { title: stringOr(body.title), max: stringOr(body.max) };
-      page(ctx, status, newRoomPage({ error: sentence, values, query: keptTransport(ctx, http) }));
+      const { lang } = reading(ctx);
+      const shown = { error: errorSentence(error, lang), values, lang };
+      page(ctx, status, newRoomPage({ ...shown, query: keptTransport(ctx, http) }));
     }
   });
 
@@ -154,7 +157,9 @@ export function sharedRoutes(http: HttpContext, options: RouteOptions): Router {
       if (!wantsHtml(ctx) || !shown) throw error;
       ctx.set(refusalHeaders(error));
       const query = keptTransport(ctx, http);
-      page(ctx, error.status, passwordPage({ room, error: error.message, query }));
+      const { lang } = reading(ctx);
+      const sentence = errorSentence(error, lang);
+      page(ctx, error.status, passwordPage({ room, error: sentence, query, lang }));
       return;
     }
     grant(ctx, room.id);

@@ -1,7 +1,18 @@
 import type { Message } from '../../core/model.ts';
 import { GIF_NAME_PATTERN, SYSTEM_USER, USER_PATTERN } from '../../core/model.ts';
+import { documentLanguage, type Language, type MessageKey, type Params, t } from './i18n/index.ts';
 
 /** Browser-side helpers shared by the page scripts. User text only ever goes in as text. */
+
+/** The page's language: the one its server-rendered `<html lang>` says. */
+export function pageLanguage(): Language {
+  return documentLanguage(document.documentElement.lang);
+}
+
+/** A catalogue sentence in the page's language: the scripts' texts are the pages' catalogue. */
+export function say(key: MessageKey, params?: Params): string {
+  return t(pageLanguage(), key, params);
+}
 
 /** A user's colour swatch and name, as the member list, messages and the lobby show them. */
 export function userTag(user: string): HTMLElement {
@@ -39,7 +50,7 @@ export function gifImage(message: Message): HTMLImageElement | undefined {
   if (message.kind !== 'gif' || !message.gif || !GIF_NAME_PATTERN.test(message.gif)) return;
   const image = document.createElement('img');
   image.src = `/gif/${message.gif}`;
-  image.alt = `GIF from ${message.user}`;
+  image.alt = say('user.gifFrom', { user: message.user });
   return image;
 }
 
