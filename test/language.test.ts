@@ -180,6 +180,12 @@ describe.skipIf(!hasChromium).each(['ko', 'en'] as const)(
         say('chat.placeholder'),
       );
       await owner.locator('#members .badge.you', { hasText: say('chat.badgeYou') }).waitFor();
+    // The stored join line ("#a3c25e joined") is said in the language, from its event.
+    const colour = (await owner.locator('#chat-page').getAttribute('data-user')) ?? '';
+    await owner
+      .locator('#chat-list > .system', { hasText: say('system.join', { user: colour }) })
+      .waitFor();
+    expect(await owner.locator('.lang-switch').textContent()).toBe(say('site.switchTo'));
 
       // The lobby row the script adds speaks the language too.
       const lobby = await visitor();

@@ -1,4 +1,4 @@
-import type { Message } from '../../core/model.ts';
+import type { Message, SystemEventType } from '../../core/model.ts';
 import { GIF_NAME_PATTERN, SYSTEM_USER, USER_PATTERN } from '../../core/model.ts';
 import { documentLanguage, type Language, type MessageKey, type Params, t } from './i18n/index.ts';
 
@@ -43,6 +43,18 @@ export function paintSwatches(): void {
 /** A message the chat itself wrote (a join, an exit, an owner hand-over): shown as plain text. */
 export function isSystemMessage(message: Message): boolean {
   return message.kind === 'system' || message.user === SYSTEM_USER;
+}
+
+/**
+ * A system message's line in the page's language. PROTOCOL.md stores it as the member's colour and
+ * English words ("#a3c25e joined"); the event it came as (`join`, `exit`, `owner`) says which
+ * sentence it is, and the colour it starts with whom it names. Anything else is shown as stored.
+ */
+export function systemLine(type: SystemEventType | 'chat', message: Message): string {
+  const text = message.chat ?? '';
+  const user = /^#[0-9a-f]{6}(?=\s)/.exec(text)?.[0];
+  if (type === 'chat' || user === undefined) return text;
+  return say(`system.${type}`, { user });
 }
 
 /** The image of a GIF message, if its file name is one the server gives; else undefined. */

@@ -59,7 +59,7 @@ ${script ? html`<script type="module" src="${script}"></script>` : ''}
   <a class="brand" href="/">${t(lang, 'site.brand')}</a>
   ${
     switchHref
-      ? html`<a class="lang-switch" href="${switchHref}" hreflang="${other}" lang="${other}">${t(other, 'site.switchTo')}</a>`
+      ? html`<a class="lang-switch" href="${switchHref}" hreflang="${other}" lang="${other}">${t(lang, 'site.switchTo')}</a>`
       : ''
   }
 </header>

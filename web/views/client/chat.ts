@@ -1,8 +1,22 @@
-import type { Member, MembersPayload, Message, TransportName } from '../../../core/model.ts';
+import type {
+  Member,
+  MembersPayload,
+  Message,
+  SystemEventType,
+  TransportName,
+} from '../../../core/model.ts';
 import { USER_PATTERN } from '../../../core/model.ts';
 import { ClientError, type ClientState, errorFrom, readJson } from '../../../transports/client.ts';
 import { createClient } from '../../../transports/clients.ts';
-import { gifImage, insertInOrder, isSystemMessage, paintSwatches, say, userTag } from '../dom.ts';
+import {
+  gifImage,
+  insertInOrder,
+  isSystemMessage,
+  paintSwatches,
+  say,
+  systemLine,
+  userTag,
+} from '../dom.ts';
 
 /**
  * The chat page (the book's chat.html): history first, then live events, over the transport the
@@ -28,6 +42,9 @@ const whisperTarget = document.getElementById('whisper-target') as HTMLElement;
 const whisperClear = document.getElementById('whisper-clear') as HTMLButtonElement;
 const stateView = document.getElementById('state');
 
+/** The events a message comes as. */
+type ChatEventType = 'chat' | SystemEventType;
+
 const roomPath = `/room/${encodeURIComponent(room)}`;
 const shown = new Set<number>();
 let members: Member[] = [];
@@ -36,7 +53,9 @@ let whisperTo: Member | undefined;
 paintSwatches();
 
 const client = createClient(transport, { baseUrl: location.origin });
-for (const type of ['chat', 'join', 'exit', 'owner'] as const) client.on(type, showMessage);
+for (const type of ['chat', 'join', 'exit', 'owner'] as const) {
+  client.on(type, (message) => showMessage(message, type));
+}
 client.on('members', showMembers);
 client.on('state', showState);
 client.on('kicked', () => leave(say('error.kicked')));
@@ -114,19 +133,22 @@ function showFailure(error: unknown): void {
   showError(error instanceof Error ? error.message : say('chat.requestFailed'));
 }
 
-function showMessage(message: Message): void {
+/** Shows a message once; `type` is the event it came as (a post's own answer is a `chat`). */
+function showMessage(message: Message, type: ChatEventType = 'chat'): void {
   if (shown.has(message.seq)) return;
   shown.add(message.seq);
-  insertInOrder(chatList, messageItem(message), message.seq, (node) => Number(node.dataset.seq));
+  insertInOrder(chatList, messageItem(message, type), message.seq, (node) =>
+    Number(node.dataset.seq),
+  );
   scrollToNewest();
 }
 
-function messageItem(message: Message): HTMLLIElement {
+function messageItem(message: Message, type: ChatEventType): HTMLLIElement {
   const item = document.createElement('li');
   item.dataset.seq = String(message.seq);
   if (isSystemMessage(message)) {
     item.className = 'message system';
-    item.textContent = message.chat ?? '';
+    item.textContent = systemLine(type, message);
     return item;
   }
   const mine = message.userId === me;

@@ -21,6 +21,7 @@ import {
   pageLanguage,
   paintSwatches,
   say,
+  systemLine,
   userTag,
 } from '../dom.ts';
 
@@ -128,7 +129,7 @@ function connect(pane: Pane, after: number): void {
   const client = createClient(pane.name, { baseUrl: location.origin });
   pane.client = client;
   pane.detach = [
-    ...STORED_TYPES.map((type) => client.on(type, (message) => receive(pane, message))),
+    ...STORED_TYPES.map((type) => client.on(type, (message) => receive(pane, message, type))),
     client.on('state', (state) => changeState(pane, state)),
     client.on('error', (error) => showPaneError(pane, error.message)),
     client.on('kicked', () => endRoom(say('error.kicked'))),
@@ -165,10 +166,10 @@ function changeState(pane: Pane, state: PaneState): void {
 }
 
 /** One stored event reaching a pane: counted and timed by the ledger, shown once. */
-function receive(pane: Pane, message: Message): void {
+function receive(pane: Pane, message: Message, type: (typeof STORED_TYPES)[number]): void {
   const arrival = ledger.arrive(pane.record, message.seq, message.userId === me, performance.now());
   if (!arrival.duplicate) {
-    place(pane, messageItem(message, arrival.recoveredIn !== undefined), message.seq);
+    place(pane, messageItem(message, type, arrival.recoveredIn !== undefined), message.seq);
   }
   schedule();
 }
@@ -231,7 +232,11 @@ burstButton.addEventListener('click', async () => {
   burstButton.disabled = false;
 });
 
-function messageItem(message: Message, recovered: boolean): HTMLLIElement {
+function messageItem(
+  message: Message,
+  type: (typeof STORED_TYPES)[number],
+  recovered: boolean,
+): HTMLLIElement {
   const item = document.createElement('li');
   item.dataset.seq = String(message.seq);
   item.className = recovered ? 'pane-message recovered' : 'pane-message';
@@ -241,7 +246,7 @@ function messageItem(message: Message, recovered: boolean): HTMLLIElement {
   item.append(seq);
   if (isSystemMessage(message)) {
     item.classList.add('system');
-    item.append(message.chat ?? '');
+    item.append(systemLine(type, message));
     return item;
   }
   const image = gifImage(message);

@@ -8,6 +8,7 @@ export const en = {
   'site.brand': 'GIF chat',
   'site.title': '{page} · GIF chat',
   'site.language': 'Language',
+  /** The link to the page in the other language, written in that language. */
   'site.switchTo': '한국어',
   'form.back': 'Back to the rooms',
   'state.connecting': 'connecting',
@@ -19,6 +20,9 @@ export const en = {
   'transport.current': 'Transport: {name}',
   'transport.try': 'Try:',
   'user.gifFrom': 'GIF from {user}',
+  'system.join': '{user} joined',
+  'system.exit': '{user} left',
+  'system.owner': '{user} is now the owner',
 
   // ---- lobby --------------------------------------------------------------------------------
   'lobby.title': 'Rooms',

@@ -17,6 +17,9 @@ export const ko: Catalogue = {
   'transport.current': '전송 방식: {name}',
   'transport.try': '바꿔 보기:',
   'user.gifFrom': '{user}님이 보낸 GIF',
+  'system.join': '{user}님이 입장하셨습니다.',
+  'system.exit': '{user}님이 퇴장하셨습니다.',
+  'system.owner': '{user}님이 이제 방장입니다.',
 
   // ---- lobby --------------------------------------------------------------------------------
   'lobby.title': '채팅방 목록',
