@@ -3,6 +3,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { LIMITS } from '../core/model.ts';
 import { t } from '../web/views/i18n/index.ts';
 import { hasChromium, launchChromium } from './support/browser.ts';
+import { PNG_1X1 } from './support/files.ts';
 import { startServer, type TestServer } from './support/server.ts';
 
 /**
@@ -180,12 +181,20 @@ describe.skipIf(!hasChromium).each(['ko', 'en'] as const)(
         say('chat.placeholder'),
       );
       await owner.locator('#members .badge.you', { hasText: say('chat.badgeYou') }).waitFor();
-    // The stored join line ("#a3c25e joined") is said in the language, from its event.
-    const colour = (await owner.locator('#chat-page').getAttribute('data-user')) ?? '';
-    await owner
-      .locator('#chat-list > .system', { hasText: say('system.join', { user: colour }) })
-      .waitFor();
-    expect(await owner.locator('.lang-switch').textContent()).toBe(say('site.switchTo'));
+      // The stored join line ("#a3c25e joined") is said in the language, from its event.
+      const colour = (await owner.locator('#chat-page').getAttribute('data-user')) ?? '';
+      await owner
+        .locator('#chat-list > .system', { hasText: say('system.join', { user: colour }) })
+        .waitFor();
+      expect(await owner.locator('.lang-switch').textContent()).toBe(say('site.switchTo'));
+      // A refusal of the API, shown by the page script: a file that is not a GIF.
+      await owner.setInputFiles('#gif', {
+        name: 'fake.gif',
+        mimeType: 'image/gif',
+        buffer: PNG_1X1,
+      });
+      await owner.locator('#chat-error:not([hidden])').waitFor();
+      expect(await owner.locator('#chat-error').textContent()).toBe(say('error.notAGif'));
 
       // The lobby row the script adds speaks the language too.
       const lobby = await visitor();

@@ -12,6 +12,7 @@ import {
   gifImage,
   insertInOrder,
   isSystemMessage,
+  pageLanguage,
   paintSwatches,
   say,
   systemLine,
@@ -116,12 +117,15 @@ membersList.addEventListener('click', (event) => {
 
 whisperClear.addEventListener('click', () => chooseWhisper(undefined));
 
-/** A POST that answers JSON; throws a ClientError with the server's sentence on refusal. */
+/**
+ * A POST that answers JSON; throws a ClientError with the server's sentence on refusal, asked for
+ * in the page's language (which `?lang=` may have made other than the browser's).
+ */
 async function post(path: string, init: { body: BodyInit; headers?: Record<string, string> }) {
   const response = await fetch(path, {
     method: 'POST',
     body: init.body,
-    headers: { accept: 'application/json', ...init.headers },
+    headers: { accept: 'application/json', 'accept-language': pageLanguage(), ...init.headers },
   });
   const answer = await readJson(response);
   if (!response.ok) throw errorFrom(response.status, answer);
