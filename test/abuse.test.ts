@@ -117,6 +117,7 @@ describe('the Host rule (DNS rebinding)', () => {
       ['GET', `/sse/room/${room}`],
       ['GET', '/sse/lobby'],
       ['GET', '/socket.io/?EIO=4&transport=polling'],
+      ['GET', '/socket.io/socket.io.js'],
     ];
     for (const [method, path, body] of cases) {
       const answer = await send(server.port, path, { method, headers: body ? json : host, body });

@@ -325,6 +325,102 @@ describe('rooms, ids and access', () => {
     expect(await response.text()).toContain('The password is wrong.');
   });
 
+  describe("GET /room/:id?password= (the book's lobby)", () => {
+    const page = (session: Session, path: string) =>
+      session.fetch(path, { headers: { accept: 'text/html' } });
+    const canRead = async (cookie: string, room: string) =>
+      (await fetch(`${server.url}/api/rooms/${room}/messages`, { headers: { cookie } })).status;
+
+    it('a right one is kept in the session and answered 303 to the room, out of the address bar', async () => {
+      const room = await owner.createRoom({ password: 'open sesame' });
+      for (const accept of ['text/html', 'application/json']) {
+        const visitor = await newSession(server.url);
+        const path = `/room/${room.id}?password=open%20sesame`;
+        const response = await visitor.fetch(path, { headers: { accept } });
+        expect(response.status, accept).toBe(303);
+        expect(response.headers.get('location')).toBe(`/room/${room.id}`);
+        await response.body?.cancel();
+        expect(await canRead(cookieHeader(response), room.id)).toBe(200);
+        expect(await canRead(visitor.cookie, room.id)).toBe(403);
+      }
+      // The transport the address named is kept; a visitor without a session gets one.
+      const kept = await page(guest, `/room/${room.id}?transport=sse&password=open+sesame`);
+      expect(kept.headers.get('location')).toBe(`/room/${room.id}?transport=sse`);
+      const anonymous = await fetch(`${server.url}/room/${room.id}?password=open+sesame`, {
+        headers: { accept: 'text/html' },
+        redirect: 'manual',
+      });
+      expect(anonymous.status).toBe(303);
+      expect(await canRead(cookieHeader(anonymous), room.id)).toBe(200);
+    });
+
+    it('a wrong, empty, missing, too long or repeated one: the page goes back to the form with the sentence, a program gets its status; no grant', async () => {
+      const room = await owner.createRoom({ password: 'pw' });
+      const cases: [string, number, RegExp][] = [
+        ['password=nope', 403, /^The password is wrong\.$/],
+        ['password=', 403, /^The password is wrong\.$/],
+        ['password', 403, /^The password is wrong\.$/],
+        [`password=${'p'.repeat(65)}`, 400, /at most 64 characters/],
+        ['password=pw&password=pw', 400, /must be text/],
+      ];
+      for (const [query, status, sentence] of cases) {
+        const visitor = await newSession(server.url);
+        const json = await visitor.fetch(`/room/${room.id}?${query}`);
+        expect(json.status, query).toBe(status);
+        expect(await errorOf(json)).toMatch(sentence);
+        expect(await canRead(cookieHeader(json) || visitor.cookie, room.id)).toBe(403);
+
+        const html = await page(visitor, `/room/${room.id}?${query}`);
+        expect(html.status, query).toBe(303);
+        const location = new URL(html.headers.get('location')!, server.url);
+        expect(location.pathname).toBe(`/room/${room.id}`);
+        expect([...location.searchParams.keys()]).toEqual(['error']);
+        expect(location.searchParams.get('error')).toMatch(sentence);
+        expect(await canRead(cookieHeader(html) || visitor.cookie, room.id)).toBe(403);
+        const form = await page(visitor, `${location.pathname}${location.search}`);
+        expect(form.status).toBe(200);
+        const text = await form.text();
+        expect(text).toContain(`/room/${room.id}/enter`);
+        expect(text).toContain(location.searchParams.get('error')!.replace(/"/g, '&quot;'));
+      }
+      const kept = await page(guest, `/room/${room.id}?transport=sse&password=nope`);
+      expect(kept.headers.get('location')).toBe(
+        `/room/${room.id}?transport=sse&error=The+password+is+wrong.`,
+      );
+    });
+
+    it("an unknown or malformed room is a 404; the owner, a room without a password and a kicked user are answered as /enter answers them; the form's error is text", async () => {
+      for (const id of ['nosuchroom', '%00', 'x'.repeat(65)]) {
+        const response = await guest.fetch(`/room/${id}?password=pw`);
+        expect(response.status, id).toBe(404);
+        await errorOf(response);
+        const html = await page(guest, `/room/${id}?password=pw`);
+        expect(html.status).toBe(303);
+        expect(html.headers.get('location')).toMatch(/^\/\?error=/);
+      }
+      const open = await owner.createRoom();
+      const locked = await owner.createRoom({ password: 'pw' });
+      for (const room of [open.id, locked.id]) {
+        const answer = await page(owner, `/room/${room}?password=anything`);
+        expect(answer.status).toBe(303);
+        expect(answer.headers.get('location')).toBe(`/room/${room}`);
+      }
+      const answer = await page(guest, `/room/${open.id}?password=anything`);
+      expect(answer.headers.get('location')).toBe(`/room/${open.id}`);
+
+      const kicked = await newSession(server.url);
+      expect(await owner.kick(locked.id, kicked.userId)).toBe(204);
+      const refused = await kicked.fetch(`/room/${locked.id}?password=pw`);
+      expect(refused.status).toBe(403);
+      expect(await canRead(cookieHeader(refused) || kicked.cookie, locked.id)).toBe(403);
+
+      const shown = await page(guest, `/room/${locked.id}?error=${encodeURIComponent('<b>x</b>')}`);
+      const text = await shown.text();
+      expect(text).toContain('&lt;b&gt;x&lt;/b&gt;');
+      expect(text).not.toContain('<b>x</b>');
+    });
+  });
+
   it('POST /room/:id/enter gives a visitor without a session one (form: 303 back to the room)', async () => {
     const room = await owner.createRoom({ password: 'pw' });
     const response = await fetch(`${server.url}/room/${room.id}/enter`, {

@@ -4,6 +4,7 @@ import { LIMITS } from '../core/model.ts';
 import { t } from '../web/views/i18n/index.ts';
 import { hasChromium, launchChromium } from './support/browser.ts';
 import { PNG_1X1 } from './support/files.ts';
+import { newSession } from './support/http.ts';
 import { startServer, type TestServer } from './support/server.ts';
 
 /**
@@ -102,6 +103,21 @@ describe('the language of a page, over HTTP', () => {
       expect(response.status).toBe(303);
       const location = new URL(response.headers.get('location') ?? '', server.url);
       expect(location.searchParams.get('error')).toBe(t(lang, 'error.roomGone'));
+    }
+  });
+  it("answers the book's /room/:id?password= with the sentence in the page's language", async () => {
+    const owner = await newSession(server.url);
+    const room = await owner.createRoom({ title: 'secret', password: 'open sesame' });
+    for (const lang of ['ko', 'en'] as const) {
+      const guest = await newSession(server.url);
+      const response = await fetch(`${server.url}/room/${room.id}?password=wrong`, {
+        redirect: 'manual',
+        headers: { accept: 'text/html', 'accept-language': HEADER[lang], cookie: guest.cookie },
+      });
+      expect(response.status).toBe(303);
+      const location = new URL(response.headers.get('location') ?? '', server.url);
+      expect(location.pathname).toBe(`/room/${room.id}`);
+      expect(location.searchParams.get('error')).toBe(t(lang, 'error.wrongPassword'));
     }
   });
 });

@@ -242,6 +242,33 @@ describe('password attempts: 10 a minute per session and room, 60 per address', 
     for (let i = 0; i < 15; i += 1) expect((await enter(owner, locked.id, 'x')).status).toBe(204);
   });
 
+  it("the book's GET /room/:id?password= counts as an attempt, in the same bucket as /enter", async () => {
+    const server = await frozen();
+    const owner = await newSession(server.url);
+    const guesser = await newSession(server.url);
+    const locked = await owner.createRoom({ password: 'right' });
+    const byAddress = (password: string, accept = 'application/json') =>
+      guesser.fetch(`/room/${locked.id}?password=${password}`, { headers: { accept } });
+    for (let i = 0; i < 5; i += 1) {
+      expect((await enter(guesser, locked.id, `w${i}`)).status).toBe(403);
+      expect((await byAddress(`q${i}`)).status).toBe(403);
+    }
+    await expectRefused(await byAddress('right'), '6');
+    await expectRefused(await enter(guesser, locked.id, 'right'), '6');
+    // A page is sent back to the form with the sentence, the password out of the address.
+    const page = await byAddress('right', 'text/html');
+    expect(page.status).toBe(303);
+    const location = new URL(page.headers.get('location')!, server.url);
+    expect(location.pathname).toBe(`/room/${locked.id}`);
+    expect(location.searchParams.get('error')).toMatch(/^Too many password attempts/);
+    expect(location.search).not.toContain('right');
+    // Another session still gets its answer.
+    const other = await newSession(server.url);
+    const entered = await other.fetch(`/room/${locked.id}?password=right`);
+    expect(entered.status).toBe(303);
+    expect(entered.headers.get('location')).toBe(`/room/${locked.id}`);
+  });
+
   it('the 61st attempt from one address, across sessions, gets 429', async () => {
     const server = await frozen();
     const owner = await newSession(server.url);

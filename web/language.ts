@@ -68,6 +68,8 @@ export function reading(ctx: Context): { lang: Language; switchHref?: string } {
   const lang = pageLanguage(ctx);
   if (ctx.method !== 'GET') return { lang };
   const query = new URLSearchParams(ctx.querystring);
+  // A sentence carried in the address was said in this language: the other page goes without it.
+  query.delete('error');
   query.set('lang', lang === 'ko' ? 'en' : 'ko');
   return { lang, switchHref: `${ctx.path}?${query}` };
 }

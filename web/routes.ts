@@ -5,6 +5,7 @@ import { cpuUsage, memoryUsage, pid, uptime } from 'node:process';
 import Router from '@koa/router';
 import type { Context, Next } from 'koa';
 import { koaBody } from 'koa-body';
+import type { Visitor } from '../core/chat.ts';
 import { ChatError } from '../core/errors.ts';
 import { logError } from '../core/log.ts';
 import { LIMITS, type TransportName } from '../core/model.ts';
@@ -94,11 +95,17 @@ export function sharedRoutes(http: HttpContext, options: RouteOptions): Router {
     page(ctx, 200, newRoomPage({ error, query: keptTransport(ctx, http), ...reading(ctx) }));
   });
 
-  router.get('/room/:id', (ctx) => {
+  router.get('/room/:id', async (ctx) => {
     const visitor = ensureVisitor(ctx);
     const room = chat.getRoom(ctx.params.id!);
+    if (ctx.query.password !== undefined) {
+      await enterByAddress(ctx, http, visitor, room.id);
+      return;
+    }
     if (chat.pageAccess(visitor, room.id) === 'password') {
-      page(ctx, 200, passwordPage({ room, query: keptTransport(ctx, http), ...reading(ctx) }));
+      const error = typeof ctx.query.error === 'string' ? ctx.query.error.slice(0, 300) : undefined;
+      const query = keptTransport(ctx, http);
+      page(ctx, 200, passwordPage({ room, error, query, ...reading(ctx) }));
       return;
     }
     page(ctx, 200, chatPage({ room, ...visitor, ...pickTransport(ctx, http), ...reading(ctx) }));
@@ -259,6 +266,31 @@ export function sharedRoutes(http: HttpContext, options: RouteOptions): Router {
   });
 
   return router;
+}
+
+/**
+ * The book's lobby sends a secret room's password in the address (`GET /room/:id?password=`):
+ * checked as `/enter` checks it, limits included, and answered 303 either way, so the password
+ * leaves the address bar and the history. A right one is kept in the session and goes to the room;
+ * a page refused goes to the password form with the sentence (programs get it as JSON).
+ */
+async function enterByAddress(ctx: Context, http: HttpContext, visitor: Visitor, room: string) {
+  const kept = keptTransport(ctx, http);
+  const address = ctx.req.socket.remoteAddress;
+  try {
+    await http.chat.enter(visitor, room, { password: ctx.query.password }, address);
+  } catch (error) {
+    const shown = error instanceof ChatError && [400, 403, 429].includes(error.status);
+    if (!wantsHtml(ctx) || !shown) throw error;
+    const query = new URLSearchParams(kept);
+    query.set('error', errorSentence(error, reading(ctx).lang));
+    ctx.status = 303;
+    ctx.redirect(`/room/${room}?${query}`);
+    return;
+  }
+  grant(ctx, room);
+  ctx.status = 303;
+  ctx.redirect(`/room/${room}${kept}`);
 }
 
 function page(ctx: Context, status: number, html: string): void {

@@ -158,16 +158,22 @@ export class SocketIoClient extends ClientBase {
       if (!socket.active) this.refused(new ClientError(500, error.message), 'lobby');
     });
     for (const type of LOBBY_EVENT_TYPES) {
-      // The book's `removeRoom` carries the room id itself (PROTOCOL.md, Socket.IO).
-      socket.on(type, (data: unknown) =>
-        this.lobbyEvent(
-          type,
-          type === 'removeRoom' && typeof data === 'string' ? { id: data } : data,
-        ),
-      );
+      socket.on(type, (data: unknown) => this.lobbyEvent(type, labLobbyPayload(data)));
     }
     return socket;
   }
+}
+
+/**
+ * `/room` speaks the book's payloads (PROTOCOL.md, Socket.IO): `removeRoom` is the bare id, and a
+ * Room comes with `_id` and a `password` flag. This client reports what every transport's does:
+ * `{id}`, and the Room alone.
+ */
+function labLobbyPayload(data: unknown): unknown {
+  if (typeof data === 'string') return { id: data };
+  if (typeof data !== 'object' || data === null) return data;
+  const { _id, password, ...room } = data as { _id?: unknown; password?: unknown };
+  return room;
 }
 
 /** `{error, status}` from an acknowledgement or a `connect_error`'s data, as a ClientError. */

@@ -1,5 +1,6 @@
 import type { Namespace, Socket } from 'socket.io';
 import { ChatError } from '../../core/errors.ts';
+import type { LobbyEvent, Room } from '../../core/model.ts';
 import * as validate from '../../core/validate.ts';
 
 /** socket.io-parser's PacketType.EVENT. */
@@ -34,6 +35,19 @@ export function encode(nsp: Namespace, type: string, data: unknown): Encoded {
 /** Writes a pre-encoded event to one socket. */
 export function writeEncoded(socket: Socket, encoded: Encoded): void {
   (socket.client as unknown as PacketWriter)._packet(encoded.packets, encoded.options);
+}
+
+/** A Room as the book's lobby (`main.html`) reads it: its id as `_id`, and a `password` flag. */
+export type BookRoom = Room & { _id: string; password: boolean };
+
+/**
+ * PROTOCOL.md, Socket.IO: the lobby on `/room` speaks the book's payloads, so the book's own page
+ * works unchanged. `newRoom` and `roomUpdate` carry the Room plus `_id` and `password` (whether it
+ * has one, never its text); `removeRoom` carries the bare id (the book compares `data-id === data`).
+ */
+export function bookLobbyPayload(event: LobbyEvent): BookRoom | string {
+  if (event.type === 'removeRoom') return event.data.id;
+  return { ...event.data, _id: event.data.id, password: event.data.hasPassword };
 }
 
 /** An event's payload and, when its last argument is one, its acknowledgement. */

@@ -11,6 +11,7 @@ import { NO_SESSION, refusalHeaders, refuseUpgrade, SHUTTING_DOWN } from '../err
 import { encodeOnce, TransportServer } from '../transport.ts';
 import { type EngineSocket, Outboxes } from './outbox.ts';
 import {
+  bookLobbyPayload,
   chatInput,
   connectRefusal,
   type Encoded,
@@ -33,6 +34,9 @@ export interface SocketIoOptions {
 }
 
 const PREFIX = '/socket.io/';
+/** The client scripts Socket.IO serves itself (`serveClient`), as the book's pages load them. */
+const CLIENT_SCRIPT =
+  /^\/socket\.io\/socket\.io(?:\.esm|\.msgpack)?(?:\.min)?\.js(?:\.map)?(?:\?|$)/;
 const CHAT_EVENTS: ReadonlySet<unknown> = new Set(['join', 'leave', 'chat']);
 
 /** A room this socket joined: the map's entry for the room until a later join or leave replaces it. */
@@ -72,7 +76,8 @@ export class SocketIoTransport extends TransportServer {
     // other path on to koa.
     const io = new Server(server, {
       path: PREFIX.slice(0, -1),
-      serveClient: false,
+      // `/socket.io/socket.io.js` and its kin, from socket.io's own copy of the client (`client-dist`).
+      serveClient: true,
       cors: undefined,
       maxHttpBufferSize: 64 * 1024,
       ...heartbeat,
@@ -104,8 +109,12 @@ export class SocketIoTransport extends TransportServer {
 
     // Engine.io answers its requests and upgrades before koa sees them: meter them here, first.
     const meter = this.useMeter(http);
+    // The client script is the transport's too: a book page pays for it before it connects.
     server.prependListener('request', (req, res) => {
-      if (req.url?.startsWith(PREFIX)) meter.track(req, res);
+      if (!req.url?.startsWith(PREFIX)) return;
+      meter.track(req, res);
+      // Koa, which sets it on everything it answers, never sees the script.
+      if (CLIENT_SCRIPT.test(req.url)) res.setHeader('X-Content-Type-Options', 'nosniff');
     });
     server.prependListener('upgrade', (req: IncomingMessage) => {
       if (req.url?.startsWith(PREFIX)) meter.trackSocket(req.socket);
@@ -114,7 +123,9 @@ export class SocketIoTransport extends TransportServer {
     const rooms = io.of('/chat');
     const lobby = io.of('/room');
     this.#encodeRoom = encodeOnce((event: RoomEvent) => encode(rooms, event.type, event.data));
-    this.#encodeLobby = encodeOnce((event: LobbyEvent) => encode(lobby, event.type, event.data));
+    this.#encodeLobby = encodeOnce((event: LobbyEvent) =>
+      encode(lobby, event.type, bookLobbyPayload(event)),
+    );
 
     rooms.use((socket, next) => {
       try {

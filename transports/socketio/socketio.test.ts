@@ -134,6 +134,36 @@ describe('the endpoint', () => {
     expect(await outside.json()).toEqual({ error: expect.any(String) });
   });
 
+  it('serves the client script the book loads, as JavaScript, counted as Socket.IO bytes', async () => {
+    const before = await stats();
+    const response = await fetch(`${server.url}/socket.io/socket.io.js`, {
+      headers: { 'accept-encoding': 'identity' },
+    });
+    expect(response.status).toBe(200);
+    expect(response.headers.get('content-type')).toBe('application/javascript; charset=utf-8');
+    expect(response.headers.get('x-content-type-options')).toBe('nosniff');
+    const script = await response.text();
+    expect(script).toMatch(/^\/\*!\n \* Socket\.IO v4\./);
+    expect(script).toContain('function lookup');
+    const after = await stats();
+    expect(after.socketio.requests - before.socketio.requests).toBe(1);
+    expect(after.socketio.bytesOut - before.socketio.bytesOut).toBeGreaterThan(
+      Buffer.byteLength(script),
+    );
+    // The second GET /api/stats, nothing else.
+    expect(after.http.requests - before.http.requests).toBe(1);
+    // Its cache check, and the minified kin; a name Socket.IO does not serve is engine.io's.
+    const etag = response.headers.get('etag')!;
+    const again = await fetch(`${server.url}/socket.io/socket.io.js`, {
+      headers: { 'if-none-match': etag },
+    });
+    expect(again.status).toBe(304);
+    expect((await fetch(`${server.url}/socket.io/socket.io.min.js`)).status).toBe(200);
+    const other = await fetch(`${server.url}/socket.io/other.js`);
+    expect(other.status).toBe(400);
+    await other.body?.cancel();
+  });
+
   it('a foreign Origin is refused: the polling handshake, a websocket-only client, and later polls and upgrades of a session', async () => {
     const poll = await alice.fetch('/socket.io/?EIO=4&transport=polling', {
       headers: { origin: EVIL },
@@ -281,23 +311,41 @@ describe('namespace /room (the lobby)', () => {
     const all = record(socket, ['newRoom', 'roomUpdate', 'removeRoom']);
     const room = await alice.createRoom({ title: 'lobby test' });
     // Rooms of earlier tests may still report their members leaving.
-    const events = () => all.filter((e) => (e.data as { id: string }).id === room.id);
+    const events = () =>
+      all.filter((e) => e.data === room.id || (e.data as { id?: string }).id === room.id);
     await eventually(() => events().length === 1, 3000, 'newRoom');
-    expect(events()[0]).toEqual({ type: 'newRoom', data: { ...room, members: 0 } });
+    // The book's payloads: `_id` and a `password` flag beside the Room.
+    expect(events()[0]).toEqual({
+      type: 'newRoom',
+      data: { ...room, members: 0, _id: room.id, password: false },
+    });
     await client(bob).connectRoom(room.id);
     await eventually(() => events().length === 2, 3000, 'roomUpdate');
     expect(events()[1]).toEqual({
       type: 'roomUpdate',
-      data: expect.objectContaining({ id: room.id, members: 1 }),
+      data: expect.objectContaining({ id: room.id, _id: room.id, password: false, members: 1 }),
     });
     expect((await alice.fetch(`/room/${room.id}`, { method: 'DELETE' })).status).toBe(204);
     await eventually(() => events().some((e) => e.type === 'removeRoom'), 3000, 'removeRoom');
-    expect(events().at(-1)).toEqual({ type: 'removeRoom', data: { id: room.id } });
+    // The book compares the row's `data-id` with the payload: the bare id.
+    expect(events().at(-1)).toEqual({ type: 'removeRoom', data: room.id });
     expect(await ack(socket, 'join', room.id)).toMatchObject({ status: 400 });
   });
 });
 
 describe('the client lobby', () => {
+  it("reports what every transport's client does: the Room alone, and removeRoom as {id}", async () => {
+    const c = client(carol);
+    await c.connectLobby();
+    const room = await alice.createRoom({ title: 'secret', password: 'pw' });
+    const ofRoom = () => c.events.filter((e) => (e.data as { id?: string }).id === room.id);
+    await eventually(() => ofRoom().length === 1, 3000, 'newRoom');
+    expect(ofRoom()[0]).toEqual({ type: 'newRoom', data: { ...room, members: 0 } });
+    expect((await alice.fetch(`/room/${room.id}`, { method: 'DELETE' })).status).toBe(204);
+    await eventually(() => ofRoom().length === 2, 3000, 'removeRoom');
+    expect(ofRoom()[1]).toEqual({ type: 'removeRoom', data: { id: room.id } });
+  });
+
   it('after a drop, what changed meanwhile is reported as lobby events (lobby events carry no cursor)', async () => {
     const gone = await alice.createRoom({ title: 'going' });
     const c = client(carol, { reconnectionDelayMs: 300 });
