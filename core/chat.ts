@@ -178,7 +178,7 @@ export class ChatService {
     this.#limits.password(visitor, room.id, address);
     const password = validate.password(fieldsOf(body).password);
     if (password === null || !(await verifyPassword(password, room.passwordHash))) {
-      throw new ChatError(403, 'The password is wrong.');
+      throw new ChatError(403, 'The password is wrong.', { code: 'wrongPassword' });
     }
   }
 
@@ -188,7 +188,7 @@ export class ChatService {
     refuseKicked(room, visitor);
     if (!granted(room, visitor)) return 'password';
     if (!this.#membership.hasRoomFor(room.id, visitor.userId, room.max)) {
-      throw new ChatError(409, 'The room is full.');
+      throw new ChatError(409, 'The room is full.', { code: 'roomFull' });
     }
     return 'chat';
   }
@@ -196,16 +196,20 @@ export class ChatService {
   async removeRoom(visitor: Visitor, id: string): Promise<void> {
     const room = this.#rooms.find(id);
     if (!isOwner(room, visitor)) {
-      throw new ChatError(403, 'Only the owner of the room can remove it.');
+      throw new ChatError(403, 'Only the owner of the room can remove it.', {
+        code: 'ownerOnlyRemove',
+      });
     }
     await this.#removeRoom(room.id);
   }
 
   async kick(visitor: Visitor, id: string, body: unknown): Promise<void> {
     const room = this.#rooms.find(id);
-    if (!isOwner(room, visitor)) throw new ChatError(403, 'Only the owner can kick a member.');
+    if (!isOwner(room, visitor))
+      throw new ChatError(403, 'Only the owner can kick a member.', { code: 'ownerOnlyKick' });
     const target = validate.userId(fieldsOf(body).userId, 'userId');
-    if (target === room.ownerId) throw new ChatError(400, 'The owner cannot kick themselves.');
+    if (target === room.ownerId)
+      throw new ChatError(400, 'The owner cannot kick themselves.', { code: 'ownerSelfKick' });
     if (!room.kicked.includes(target)) {
       await this.store.addKicked(room.id, target);
       room.kicked.push(target);

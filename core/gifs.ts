@@ -35,7 +35,8 @@ export class GifFiles {
   async adopt(uploadPath: string): Promise<string> {
     try {
       const { size } = await stat(uploadPath);
-      if (size > LIMITS.gifBytes) throw new ChatError(413, 'The GIF is larger than 5 MiB.');
+      if (size > LIMITS.gifBytes)
+        throw new ChatError(413, 'The GIF is larger than 5 MiB.', { code: 'gifTooLarge' });
       const head = Buffer.alloc(6);
       const file = await open(uploadPath, 'r');
       try {
@@ -44,7 +45,9 @@ export class GifFiles {
         await file.close();
       }
       if (!isGifHeader(head)) {
-        throw new ChatError(415, 'Only GIF images can be uploaded (the file is not a GIF).');
+        throw new ChatError(415, 'Only GIF images can be uploaded (the file is not a GIF).', {
+          code: 'notAGif',
+        });
       }
       const name = `${randomBytes(12).toString('base64url')}.gif`;
       // A copy, not a rename: the upload folder may sit on another file system.

@@ -1,4 +1,4 @@
-import { ChatError } from './errors.ts';
+import { ChatError, type ErrorCode } from './errors.ts';
 import type { UserId } from './model.ts';
 
 /**
@@ -91,7 +91,8 @@ export class Limits {
   post(visitor: Counted): void {
     if (!this.on) return;
     const wait = this.#posts.take(visitor.userId);
-    if (wait > 0) refuse(`You are sending too fast: wait ${wait} s, then send again.`, wait);
+    if (wait > 0)
+      refuse(`You are sending too fast: wait ${wait} s, then send again.`, wait, 'postsTooFast');
   }
 
   /** A new room, by a user who owns `liveOwned` rooms now. */
@@ -102,10 +103,17 @@ export class Limits {
       refuse(
         `You own ${most} rooms already: remove one (or leave one empty until it goes) first.`,
         RETRY_LIVE_ROOMS_S,
+        'tooManyRooms',
+        { most },
       );
     }
     const wait = this.#rooms.take(visitor.userId);
-    if (wait > 0) refuse(`You are creating rooms too fast: wait ${wait} s, then try again.`, wait);
+    if (wait > 0)
+      refuse(
+        `You are creating rooms too fast: wait ${wait} s, then try again.`,
+        wait,
+        'roomsTooFast',
+      );
   }
 
   /**
@@ -117,13 +125,18 @@ export class Limits {
     const own = `${visitor.userId} ${room}`;
     const wait = this.#passwords.wait(own);
     if (wait > 0) {
-      refuse(`Too many password attempts for this room: wait ${wait} s, then try again.`, wait);
+      refuse(
+        `Too many password attempts for this room: wait ${wait} s, then try again.`,
+        wait,
+        'passwordsTooFast',
+      );
     }
     const shared = this.#passwordsPerAddress.take(address ?? '');
     if (shared > 0) {
       refuse(
         `Too many password attempts from your network: wait ${shared} s, then try again.`,
         shared,
+        'passwordsFromNetwork',
       );
     }
     this.#passwords.take(own);
@@ -137,6 +150,7 @@ export class Limits {
       refuse(
         `Too many new sessions from your network: wait ${wait} s, and send the session cookie back so you stay one visitor.`,
         wait,
+        'sessionsFromNetwork',
       );
     }
   }
@@ -153,6 +167,8 @@ export class Limits {
       refuse(
         `Too many open connections from your network (${open}): close some tabs, then try again.`,
         RETRY_CONNECTIONS_S,
+        'connectionsFromNetwork',
+        { open },
       );
     }
     this.#connections.set(key, open + 1);
@@ -172,8 +188,18 @@ export class Limits {
   }
 }
 
-function refuse(sentence: string, retryAfterS: number): never {
-  throw new ChatError(429, sentence, { retryAfterS });
+/** A 429; its translations get `{wait}` (the seconds) and whatever else `params` names. */
+function refuse(
+  sentence: string,
+  retryAfterS: number,
+  code: ErrorCode,
+  params: Record<string, number> = {},
+): never {
+  throw new ChatError(429, sentence, {
+    retryAfterS,
+    code,
+    params: { wait: retryAfterS, ...params },
+  });
 }
 
 interface Bucket {

@@ -118,7 +118,8 @@ export class Membership implements Members {
   /** A member (also one inside the grace) is never refused. */
   async open(room: string, member: Member, max: number): Promise<void> {
     const entry = this.#rooms.get(room);
-    if (!entry) throw new ChatError(404, 'This room does not exist (any more).');
+    if (!entry)
+      throw new ChatError(404, 'This room does not exist (any more).', { code: 'roomGone' });
     const presence = entry.members.get(member.userId);
     if (presence) {
       clearTimeout(presence.exitTimer);
@@ -126,7 +127,8 @@ export class Membership implements Members {
       presence.subscriptions += 1;
       return;
     }
-    if (entry.members.size >= max) throw new ChatError(409, 'The room is full.');
+    if (entry.members.size >= max)
+      throw new ChatError(409, 'The room is full.', { code: 'roomFull' });
     const joined = { userId: member.userId, user: member.user };
     entry.members.set(member.userId, { member: joined, subscriptions: 1 });
     clearTimeout(entry.emptyTimer);

@@ -92,7 +92,7 @@ export class RoomLog {
   append(type: 'chat' | SystemEventType, draft: MessageDraft): Promise<Message> {
     return this.enqueue(draft.room, async () => {
       if (!this.#lastSeqs.has(draft.room)) {
-        throw new ChatError(404, 'This room does not exist (any more).');
+        throw new ChatError(404, 'This room does not exist (any more).', { code: 'roomGone' });
       }
       const message = await this.#store.appendMessage(draft);
       this.#hub.publishStored(draft.room, { type, id: message.seq, data: message });

@@ -84,7 +84,8 @@ export class RoomDirectory {
   /** The room, or 400 for a malformed id and 404 for one that does not exist (any more). */
   find(id: unknown): StoredRoom {
     const room = this.#rooms.get(validate.roomId(id));
-    if (!room) throw new ChatError(404, 'This room does not exist (any more).');
+    if (!room)
+      throw new ChatError(404, 'This room does not exist (any more).', { code: 'roomGone' });
     return room;
   }
 
@@ -93,7 +94,9 @@ export class RoomDirectory {
     const room = this.find(id);
     refuseKicked(room, visitor);
     if (!granted(room, visitor)) {
-      throw new ChatError(403, 'This room needs its password: enter it first.');
+      throw new ChatError(403, 'This room needs its password: enter it first.', {
+        code: 'needsPassword',
+      });
     }
     return room;
   }
@@ -111,6 +114,6 @@ export function granted(room: StoredRoom, visitor: Visitor): boolean {
 
 export function refuseKicked(room: StoredRoom, visitor: Visitor): void {
   if (room.kicked.includes(visitor.userId)) {
-    throw new ChatError(403, 'You were removed from this room by its owner.');
+    throw new ChatError(403, 'You were removed from this room by its owner.', { code: 'kicked' });
   }
 }

@@ -17,7 +17,10 @@ export function roomInput(body: unknown): RoomInput {
   const fields = record(body);
   const title = text(fields.title, 'title');
   if (title.length < 1 || title.length > LIMITS.titleMax) {
-    throw new ChatError(400, `The title must be 1 to ${LIMITS.titleMax} characters long.`);
+    throw new ChatError(400, `The title must be 1 to ${LIMITS.titleMax} characters long.`, {
+      code: 'titleLength',
+      params: { max: LIMITS.titleMax },
+    });
   }
   return { title, max: capacity(fields.max), password: password(fields.password) };
 }
@@ -32,7 +35,10 @@ export function chatInput(body: unknown): ChatInput {
   const fields = record(body);
   const chat = text(fields.chat, 'chat');
   if (chat.length < 1 || chat.length > LIMITS.chatMax) {
-    throw new ChatError(400, `A message must be 1 to ${LIMITS.chatMax} characters long.`);
+    throw new ChatError(400, `A message must be 1 to ${LIMITS.chatMax} characters long.`, {
+      code: 'chatLength',
+      params: { max: LIMITS.chatMax },
+    });
   }
   // v1 named a whisper's recipient by colour; sent on, it would go to everyone. Refuse it.
   if (fields.to !== undefined) {
@@ -58,7 +64,14 @@ export function password(value: unknown): string | null {
   if (value === undefined || value === null || value === '') return null;
   if (typeof value !== 'string') throw new ChatError(400, 'The password must be text.');
   if (value.length > LIMITS.passwordMax) {
-    throw new ChatError(400, `The password must be at most ${LIMITS.passwordMax} characters long.`);
+    throw new ChatError(
+      400,
+      `The password must be at most ${LIMITS.passwordMax} characters long.`,
+      {
+        code: 'passwordLength',
+        params: { max: LIMITS.passwordMax },
+      },
+    );
   }
   return value;
 }
@@ -66,7 +79,7 @@ export function password(value: unknown): string | null {
 /** A room id from a URL or a frame: a malformed one names no room, so it is a 404. */
 export function roomId(value: unknown): string {
   if (typeof value !== 'string' || !ID_PATTERN.test(value)) {
-    throw new ChatError(404, 'This room does not exist (any more).');
+    throw new ChatError(404, 'This room does not exist (any more).', { code: 'roomGone' });
   }
   return value;
 }
@@ -100,6 +113,7 @@ function capacity(value: unknown): number {
     throw new ChatError(
       400,
       `The capacity must be a whole number from ${LIMITS.maxMin} to ${LIMITS.maxMax}.`,
+      { code: 'capacity', params: { min: LIMITS.maxMin, max: LIMITS.maxMax } },
     );
   }
   return n;

@@ -126,7 +126,8 @@ export abstract class TransportServer implements Transport {
 
   /** 503 from the first `close()` on: a connection opened now would be ended at once. */
   protected refuseWhileClosing(): void {
-    if (this.#readyState !== 'open') throw new ChatError(503, SHUTTING_DOWN);
+    if (this.#readyState !== 'open')
+      throw new ChatError(503, SHUTTING_DOWN, { code: 'shuttingDown' });
   }
 
   /**

@@ -88,7 +88,9 @@ export async function createApp(options: AppOptions): Promise<{ app: Koa; http: 
   app.use(errorMapper);
   app.use(async (ctx, next) => {
     if ((ctx.method === 'POST' || ctx.method === 'DELETE') && !originAllowed(ctx.req)) {
-      throw new ChatError(403, 'Requests from another site are refused (Origin check).');
+      throw new ChatError(403, 'Requests from another site are refused (Origin check).', {
+        code: 'originRefused',
+      });
     }
     await next();
   });

@@ -1,6 +1,8 @@
 import type { Context, Next } from 'koa';
 import { logError, logger } from '../core/log.ts';
 import { refusalHeaders, refusalOf } from '../transports/errors.ts';
+import { apiLanguage, errorSentence, pageLanguage } from './language.ts';
+import { t } from './views/i18n/index.ts';
 
 const debug = logger('http');
 
@@ -9,8 +11,9 @@ const debug = logger('http');
  * raised by koa or a body parser (bad JSON, too large) gets a sentence of ours for its status;
  * anything else is a 500 with a generic sentence, its stack logged on the server only.
  *
- * JSON `{"error": sentence}` for programs; HTML requests (Accept names text/html) get a 303 to
- * `/?error=...`, or the page a route chose to render with the sentence (see `renderError`).
+ * JSON `{"error": sentence}` for programs, in English unless the request asks for Korean
+ * (`apiLanguage`); HTML requests (Accept names text/html) get a 303 to `/?error=...` with the
+ * sentence in the page's language, or the page a route chose to render with the sentence.
  */
 export async function errorMapper(ctx: Context, next: Next): Promise<void> {
   try {
@@ -28,16 +31,19 @@ export async function errorMapper(ctx: Context, next: Next): Promise<void> {
       return;
     }
     // A ChatError (503 during a database outage, say) was foreseen: no stack for it.
-    const { status, error: sentence } = refusalOf(`${ctx.method} ${ctx.path}`, error);
+    const { status } = refusalOf(`${ctx.method} ${ctx.path}`, error);
     ctx.set(refusalHeaders(error));
-    respond(ctx, status, sentence);
+    const language = wantsHtml(ctx) ? pageLanguage(ctx) : apiLanguage(ctx);
+    respond(ctx, status, errorSentence(error, language));
   }
 }
 
 /** The router's own answers, which carry no body: 404, and 405 or 501 for a method. */
 function unanswered(ctx: Context): void {
-  if (ctx.status === 404) respond(ctx, 404, 'There is nothing at this address.');
-  else if (ctx.status === 405) {
+  if (ctx.status === 404) {
+    const language = wantsHtml(ctx) ? pageLanguage(ctx) : apiLanguage(ctx);
+    respond(ctx, 404, t(language, 'error.notFound'));
+  } else if (ctx.status === 405) {
     respond(
       ctx,
       405,

@@ -14,6 +14,7 @@ import { describe, refusalHeaders } from '../transports/errors.ts';
 import type { WireMeter } from '../transports/meter.ts';
 import type { TransportStats } from '../transports/transport.ts';
 import { wantsHtml } from './errors.ts';
+import { errorSentence, reading } from './language.ts';
 import { ensureVisitor, grant, requireVisitor } from './session.ts';
 import { chatPage, comparePage, lobbyPage, newRoomPage, passwordPage } from './views/pages.ts';
 import { LOBBY_ROOMS } from './views/room-count.ts';
@@ -74,12 +75,12 @@ export function sharedRoutes(http: HttpContext, options: RouteOptions): Router {
       // Past the new-session limit the lobby still shows, with the sentence: every error page
       // redirects here, so a refusal here must not.
       if (!(refusal instanceof ChatError) || refusal.status !== 429) throw refusal;
-      [status, error] = [429, refusal.message];
+      [status, error] = [429, errorSentence(refusal, reading(ctx).lang)];
       ctx.set(refusalHeaders(refusal));
     }
     const choice = { ...pickTransport(ctx, http), query: keptTransport(ctx, http) };
     const { rooms, total } = chat.listRooms({ limit: LOBBY_ROOMS });
-    page(ctx, status, lobbyPage({ rooms, total, error, ...choice }));
+    page(ctx, status, lobbyPage({ rooms, total, error, ...choice, ...reading(ctx) }));
   });
 
   // Browsers ask for it whatever the page says.
@@ -91,7 +92,7 @@ export function sharedRoutes(http: HttpContext, options: RouteOptions): Router {
   router.get('/room', (ctx) => {
     ensureVisitor(ctx);
     const error = typeof ctx.query.error === 'string' ? ctx.query.error.slice(0, 300) : undefined;
-    page(ctx, 200, newRoomPage({ error, query: keptTransport(ctx, http) }));
+    page(ctx, 200, newRoomPage({ error, query: keptTransport(ctx, http), ...reading(ctx) }));
   });
 
   router.get('/room/:id', async (ctx) => {
@@ -103,10 +104,11 @@ export function sharedRoutes(http: HttpContext, options: RouteOptions): Router {
     }
     if (chat.pageAccess(visitor, room.id) === 'password') {
       const error = typeof ctx.query.error === 'string' ? ctx.query.error.slice(0, 300) : undefined;
-      page(ctx, 200, passwordPage({ room, error, query: keptTransport(ctx, http) }));
+      const query = keptTransport(ctx, http);
+      page(ctx, 200, passwordPage({ room, error, query, ...reading(ctx) }));
       return;
     }
-    page(ctx, 200, chatPage({ room, ...visitor, ...pickTransport(ctx, http) }));
+    page(ctx, 200, chatPage({ room, ...visitor, ...pickTransport(ctx, http), ...reading(ctx) }));
   });
 
   // PROTOCOL.md, Pages: without `room`, a new room titled "compare" owned by the visitor.
@@ -121,10 +123,10 @@ export function sharedRoutes(http: HttpContext, options: RouteOptions): Router {
     }
     const room = chat.getRoom(asked);
     if (chat.pageAccess(visitor, room.id) === 'password') {
-      page(ctx, 200, passwordPage({ room }));
+      page(ctx, 200, passwordPage({ room, ...reading(ctx) }));
       return;
     }
-    page(ctx, 200, comparePage({ room, ...visitor, transports: http.transports }));
+    page(ctx, 200, comparePage({ room, ...visitor, transports: http.transports, ...reading(ctx) }));
   });
 
   // ---- rooms ------------------------------------------------------------------------------
@@ -142,11 +144,13 @@ export function sharedRoutes(http: HttpContext, options: RouteOptions): Router {
       }
     } catch (error) {
       if (!wantsHtml(ctx)) throw error;
-      const [status, sentence] = describe(error);
+      const [status] = describe(error);
       ctx.set(refusalHeaders(error));
       const body = (ctx.request.body ?? {}) as Record<string, unknown>;
       const values = { title: stringOr(body.title), max: stringOr(body.max) };
-      page(ctx, status, newRoomPage({ error: sentence, values, query: keptTransport(ctx, http) }));
+      const { lang } = reading(ctx);
+      const shown = { error: errorSentence(error, lang), values, lang };
+      page(ctx, status, newRoomPage({ ...shown, query: keptTransport(ctx, http) }));
     }
   });
 
@@ -160,7 +164,9 @@ export function sharedRoutes(http: HttpContext, options: RouteOptions): Router {
       if (!wantsHtml(ctx) || !shown) throw error;
       ctx.set(refusalHeaders(error));
       const query = keptTransport(ctx, http);
-      page(ctx, error.status, passwordPage({ room, error: error.message, query }));
+      const { lang } = reading(ctx);
+      const sentence = errorSentence(error, lang);
+      page(ctx, error.status, passwordPage({ room, error: sentence, query, lang }));
       return;
     }
     grant(ctx, room.id);
@@ -200,7 +206,7 @@ export function sharedRoutes(http: HttpContext, options: RouteOptions): Router {
       const gif = [files.gif].flat()[0];
       if (!gif) {
         await Promise.all(uploads.map((file) => chat.gifs.discard(file.filepath)));
-        throw new ChatError(400, 'Choose a GIF to upload (field "gif").');
+        throw new ChatError(400, 'Choose a GIF to upload (field "gif").', { code: 'noGif' });
       }
       const message = await chat.postGif(requireVisitor(ctx), ctx.params.id!, gif.filepath);
       ctx.status = 201;
@@ -216,7 +222,8 @@ export function sharedRoutes(http: HttpContext, options: RouteOptions): Router {
   router.get('/gif/:file', async (ctx) => {
     const path = chat.gifs.pathOf(ctx.params.file!);
     const info = path ? await stat(path).catch(() => null) : null;
-    if (!path || !info?.isFile()) throw new ChatError(404, 'There is no such GIF.');
+    if (!path || !info?.isFile())
+      throw new ChatError(404, 'There is no such GIF.', { code: 'noSuchGif' });
     ctx.set('X-Content-Type-Options', 'nosniff');
     ctx.set('Cache-Control', 'public, max-age=31536000, immutable');
     ctx.type = 'image/gif';
@@ -276,7 +283,7 @@ async function enterByAddress(ctx: Context, http: HttpContext, visitor: Visitor,
     const shown = error instanceof ChatError && [400, 403, 429].includes(error.status);
     if (!wantsHtml(ctx) || !shown) throw error;
     const query = new URLSearchParams(kept);
-    query.set('error', error.message);
+    query.set('error', errorSentence(error, reading(ctx).lang));
     ctx.status = 303;
     ctx.redirect(`/room/${room}?${query}`);
     return;

@@ -137,7 +137,7 @@ export function ensureVisitor(ctx: Context): Visitor {
 export function requireVisitor(ctx: Context): Visitor {
   const visitor = verifiedSessions(ctx.app).get(cookieKey(ctx.req)) ?? readVisitor(ctx);
   if (!visitor) {
-    throw new ChatError(401, NO_SESSION);
+    throw new ChatError(401, NO_SESSION, { code: 'noSession' });
   }
   return visitor;
 }

@@ -314,7 +314,7 @@ export class SharedMembership implements Members {
     ])) as [number, number];
     if (outcome === -1) throw new ChatError(503, REDIS_UNREACHABLE);
     this.#counts.set(room, count);
-    if (outcome === 0) throw new ChatError(409, 'The room is full.');
+    if (outcome === 0) throw new ChatError(409, 'The room is full.', { code: 'roomFull' });
     if (outcome === 1) this.#events.onJoin(room, entry.member);
   }
 

@@ -97,7 +97,8 @@ export class FileStore implements Store {
       const room: RoomDocument | null = await this.#rooms.findOneAsync<RoomDocument>({
         id: draft.room,
       });
-      if (!room) throw new ChatError(404, 'This room does not exist (any more).');
+      if (!room)
+        throw new ChatError(404, 'This room does not exist (any more).', { code: 'roomGone' });
       const message: Message = {
         ...draft,
         id: randomBytes(12).toString('base64url'),

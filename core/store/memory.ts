@@ -55,7 +55,8 @@ export class MemoryStore implements Store {
 
   async appendMessage(draft: MessageDraft): Promise<Message> {
     const record = this.#rooms.get(draft.room);
-    if (!record) throw new ChatError(404, 'This room does not exist (any more).');
+    if (!record)
+      throw new ChatError(404, 'This room does not exist (any more).', { code: 'roomGone' });
     const message: Message = {
       ...draft,
       id: randomBytes(12).toString('base64url'),

@@ -267,7 +267,7 @@ async function reachable<T>(operation: Promise<T>): Promise<T> {
 }
 
 function roomGone(): ChatError {
-  return new ChatError(404, 'This room does not exist (any more).');
+  return new ChatError(404, 'This room does not exist (any more).', { code: 'roomGone' });
 }
 
 function toStoredRoom(room: RoomDocument): StoredRoom {

@@ -149,7 +149,8 @@ export class RedisStore implements Store {
           this.#redis.deadline(),
         ) as Promise<number | null>,
     );
-    if (seq === null) throw new ChatError(404, 'This room does not exist (any more).');
+    if (seq === null)
+      throw new ChatError(404, 'This room does not exist (any more).', { code: 'roomGone' });
     if (seq < 0) throw new ChatError(503, REDIS_UNREACHABLE);
     message.seq = seq;
     return message;

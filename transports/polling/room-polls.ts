@@ -273,6 +273,6 @@ export class RoomPolls {
   }
 
   #refuseWhileClosing(): void {
-    if (!this.#isOpen()) throw new ChatError(503, SHUTTING_DOWN);
+    if (!this.#isOpen()) throw new ChatError(503, SHUTTING_DOWN, { code: 'shuttingDown' });
   }
 }

@@ -1,4 +1,5 @@
 import type { TransportName } from '../../core/model.ts';
+import { type Language, t } from './i18n/index.ts';
 
 /**
  * What the compare page counts and draws, apart from the DOM so that its rules can be tested in
@@ -158,11 +159,11 @@ export function endpointOf(path: string): TransportName | 'post' | undefined {
 }
 
 /** The line a gap leaves in its pane's message list. */
-export function gapText(gap: Gap): string {
-  return gap.up === undefined
-    ? `connection lost after seq ${gap.afterSeq}: resuming…`
-    : `lost after seq ${gap.afterSeq}, back in ${formatMs(gap.up - gap.down)}: ` +
-        `${gap.recovered} recovered by resume`;
+export function gapText(lang: Language, gap: Gap): string {
+  const seq = gap.afterSeq;
+  if (gap.up === undefined) return t(lang, 'compare.gapOpen', { seq });
+  const took = formatMs(gap.up - gap.down);
+  return t(lang, 'compare.gapClosed', { seq, took, recovered: gap.recovered });
 }
 
 // ---- drawing --------------------------------------------------------------------------------

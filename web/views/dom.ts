@@ -1,7 +1,18 @@
-import type { Message } from '../../core/model.ts';
+import type { Message, SystemEventType } from '../../core/model.ts';
 import { GIF_NAME_PATTERN, SYSTEM_USER, USER_PATTERN } from '../../core/model.ts';
+import { documentLanguage, type Language, type MessageKey, type Params, t } from './i18n/index.ts';
 
 /** Browser-side helpers shared by the page scripts. User text only ever goes in as text. */
+
+/** The page's language: the one its server-rendered `<html lang>` says. */
+export function pageLanguage(): Language {
+  return documentLanguage(document.documentElement.lang);
+}
+
+/** A catalogue sentence in the page's language: the scripts' texts are the pages' catalogue. */
+export function say(key: MessageKey, params?: Params): string {
+  return t(pageLanguage(), key, params);
+}
 
 /** A user's colour swatch and name, as the member list, messages and the lobby show them. */
 export function userTag(user: string): HTMLElement {
@@ -34,12 +45,24 @@ export function isSystemMessage(message: Message): boolean {
   return message.kind === 'system' || message.user === SYSTEM_USER;
 }
 
+/**
+ * A system message's line in the page's language. PROTOCOL.md stores it as the member's colour and
+ * English words ("#a3c25e joined"); the event it came as (`join`, `exit`, `owner`) says which
+ * sentence it is, and the colour it starts with whom it names. Anything else is shown as stored.
+ */
+export function systemLine(type: SystemEventType | 'chat', message: Message): string {
+  const text = message.chat ?? '';
+  const user = /^#[0-9a-f]{6}(?=\s)/.exec(text)?.[0];
+  if (type === 'chat' || user === undefined) return text;
+  return say(`system.${type}`, { user });
+}
+
 /** The image of a GIF message, if its file name is one the server gives; else undefined. */
 export function gifImage(message: Message): HTMLImageElement | undefined {
   if (message.kind !== 'gif' || !message.gif || !GIF_NAME_PATTERN.test(message.gif)) return;
   const image = document.createElement('img');
   image.src = `/gif/${message.gif}`;
-  image.alt = `GIF from ${message.user}`;
+  image.alt = say('user.gifFrom', { user: message.user });
   return image;
 }
 

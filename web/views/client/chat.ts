@@ -1,8 +1,23 @@
-import type { Member, MembersPayload, Message, TransportName } from '../../../core/model.ts';
+import type {
+  Member,
+  MembersPayload,
+  Message,
+  SystemEventType,
+  TransportName,
+} from '../../../core/model.ts';
 import { USER_PATTERN } from '../../../core/model.ts';
 import { ClientError, type ClientState, errorFrom, readJson } from '../../../transports/client.ts';
 import { createClient } from '../../../transports/clients.ts';
-import { gifImage, insertInOrder, isSystemMessage, paintSwatches, userTag } from '../dom.ts';
+import {
+  gifImage,
+  insertInOrder,
+  isSystemMessage,
+  pageLanguage,
+  paintSwatches,
+  say,
+  systemLine,
+  userTag,
+} from '../dom.ts';
 
 /**
  * The chat page (the book's chat.html): history first, then live events, over the transport the
@@ -28,6 +43,9 @@ const whisperTarget = document.getElementById('whisper-target') as HTMLElement;
 const whisperClear = document.getElementById('whisper-clear') as HTMLButtonElement;
 const stateView = document.getElementById('state');
 
+/** The events a message comes as. */
+type ChatEventType = 'chat' | SystemEventType;
+
 const roomPath = `/room/${encodeURIComponent(room)}`;
 const shown = new Set<number>();
 let members: Member[] = [];
@@ -36,11 +54,13 @@ let whisperTo: Member | undefined;
 paintSwatches();
 
 const client = createClient(transport, { baseUrl: location.origin });
-for (const type of ['chat', 'join', 'exit', 'owner'] as const) client.on(type, showMessage);
+for (const type of ['chat', 'join', 'exit', 'owner'] as const) {
+  client.on(type, (message) => showMessage(message, type));
+}
 client.on('members', showMembers);
 client.on('state', showState);
-client.on('kicked', () => leave('You were removed from this room by its owner.'));
-client.on('removeRoom', () => leave('The room was removed.'));
+client.on('kicked', () => leave(say('error.kicked')));
+client.on('removeRoom', () => leave(say('chat.roomRemoved')));
 client.on('error', (error) => showError(error.message));
 
 showState('connecting');
@@ -49,7 +69,7 @@ client.connectRoom(room, { after: 0 }).catch((error: unknown) => {
   if (error instanceof ClientError && [401, 403, 404, 409].includes(error.status)) {
     leave(error.message);
   } else {
-    showError(error instanceof Error ? error.message : 'Could not connect to the room.');
+    showError(error instanceof Error ? error.message : say('chat.cannotConnect'));
   }
 });
 
@@ -63,7 +83,7 @@ chatForm.addEventListener('submit', (event) => {
       showError('');
       showMessage(message);
     },
-    (error: unknown) => showError(error instanceof Error ? error.message : 'Sending failed.'),
+    (error: unknown) => showError(error instanceof Error ? error.message : say('chat.sendFailed')),
   );
 });
 
@@ -97,12 +117,15 @@ membersList.addEventListener('click', (event) => {
 
 whisperClear.addEventListener('click', () => chooseWhisper(undefined));
 
-/** A POST that answers JSON; throws a ClientError with the server's sentence on refusal. */
+/**
+ * A POST that answers JSON; throws a ClientError with the server's sentence on refusal, asked for
+ * in the page's language (which `?lang=` may have made other than the browser's).
+ */
 async function post(path: string, init: { body: BodyInit; headers?: Record<string, string> }) {
   const response = await fetch(path, {
     method: 'POST',
     body: init.body,
-    headers: { accept: 'application/json', ...init.headers },
+    headers: { accept: 'application/json', 'accept-language': pageLanguage(), ...init.headers },
   });
   const answer = await readJson(response);
   if (!response.ok) throw errorFrom(response.status, answer);
@@ -111,22 +134,25 @@ async function post(path: string, init: { body: BodyInit; headers?: Record<strin
 }
 
 function showFailure(error: unknown): void {
-  showError(error instanceof Error ? error.message : 'The request failed.');
+  showError(error instanceof Error ? error.message : say('chat.requestFailed'));
 }
 
-function showMessage(message: Message): void {
+/** Shows a message once; `type` is the event it came as (a post's own answer is a `chat`). */
+function showMessage(message: Message, type: ChatEventType = 'chat'): void {
   if (shown.has(message.seq)) return;
   shown.add(message.seq);
-  insertInOrder(chatList, messageItem(message), message.seq, (node) => Number(node.dataset.seq));
+  insertInOrder(chatList, messageItem(message, type), message.seq, (node) =>
+    Number(node.dataset.seq),
+  );
   scrollToNewest();
 }
 
-function messageItem(message: Message): HTMLLIElement {
+function messageItem(message: Message, type: ChatEventType): HTMLLIElement {
   const item = document.createElement('li');
   item.dataset.seq = String(message.seq);
   if (isSystemMessage(message)) {
     item.className = 'message system';
-    item.textContent = message.chat ?? '';
+    item.textContent = systemLine(type, message);
     return item;
   }
   const mine = message.userId === me;
@@ -141,7 +167,9 @@ function messageItem(message: Message): HTMLLIElement {
     item.classList.add('whisper');
     const note = document.createElement('span');
     note.className = 'whisper-note';
-    note.textContent = mine ? `whisper to ${message.to}` : 'whispers to you (귓속말)';
+    note.textContent = mine
+      ? say('chat.whisperTo', { user: message.to ?? '' })
+      : say('chat.whispersToYou');
     meta.append(note);
   }
   const time = document.createElement('time');
@@ -186,19 +214,19 @@ function showMembers(payload: MembersPayload): void {
     pick.type = 'button';
     pick.className = 'member-pick';
     pick.disabled = userId === me;
-    pick.title = userId === me ? 'You' : `Whisper to ${user}`;
+    pick.title = userId === me ? say('chat.memberYou') : say('chat.memberWhisper', { user });
     pick.append(userTag(user));
     if ((colours.get(user) ?? 0) > 1) pick.append(badge('twin', `·${userId.slice(0, 4)}`));
     item.append(pick);
-    if (userId === ownerId) item.append(badge('owner', '♛ owner'));
-    if (userId === me) item.append(badge('you', 'you'));
+    if (userId === ownerId) item.append(badge('owner', say('chat.badgeOwner')));
+    if (userId === me) item.append(badge('you', say('chat.badgeYou')));
     if (userId === whisperTo?.userId) item.classList.add('selected');
     if (me === ownerId && userId !== me) {
       const kick = document.createElement('button');
       kick.type = 'button';
       kick.className = 'kick';
-      kick.textContent = 'Kick';
-      kick.title = `Remove ${user} from the room`;
+      kick.textContent = say('chat.kick');
+      kick.title = say('chat.kickTitle', { user });
       item.append(kick);
     }
     return item;
@@ -220,14 +248,17 @@ function chooseWhisper(member: Member | undefined): void {
   for (const item of membersList.querySelectorAll<HTMLElement>('.member')) {
     item.classList.toggle('selected', item.dataset.userId === member?.userId);
   }
-  chatInput.placeholder = member === undefined ? 'Say something' : `Whisper to ${member.user}`;
+  chatInput.placeholder =
+    member === undefined
+      ? say('chat.placeholder')
+      : say('chat.placeholderWhisper', { user: member.user });
   chatInput.focus();
 }
 
 function showState(state: ClientState): void {
   if (!stateView) return;
   stateView.dataset.state = state;
-  stateView.textContent = state;
+  stateView.textContent = say(`state.${state}`);
 }
 
 function showError(sentence: string): void {

@@ -14,7 +14,16 @@ import {
   type PaneRecord,
   scaleFor,
 } from '../compare-figures.ts';
-import { gifImage, insertInOrder, isSystemMessage, paintSwatches, userTag } from '../dom.ts';
+import {
+  gifImage,
+  insertInOrder,
+  isSystemMessage,
+  pageLanguage,
+  paintSwatches,
+  say,
+  systemLine,
+  userTag,
+} from '../dom.ts';
 
 /**
  * The compare page (PROTOCOL.md, Pages): one pane per running transport, each its own ChatClient
@@ -120,14 +129,14 @@ function connect(pane: Pane, after: number): void {
   const client = createClient(pane.name, { baseUrl: location.origin });
   pane.client = client;
   pane.detach = [
-    ...STORED_TYPES.map((type) => client.on(type, (message) => receive(pane, message))),
+    ...STORED_TYPES.map((type) => client.on(type, (message) => receive(pane, message, type))),
     client.on('state', (state) => changeState(pane, state)),
     client.on('error', (error) => showPaneError(pane, error.message)),
-    client.on('kicked', () => endRoom('You were removed from this room by its owner.')),
-    client.on('removeRoom', () => endRoom('The room was removed.')),
+    client.on('kicked', () => endRoom(say('error.kicked'))),
+    client.on('removeRoom', () => endRoom(say('chat.roomRemoved'))),
   ];
   client.connectRoom(room, { after }).catch((error: unknown) => {
-    showPaneError(pane, error instanceof Error ? error.message : 'Could not connect to the room.');
+    showPaneError(pane, error instanceof Error ? error.message : say('chat.cannotConnect'));
     changeState(pane, 'closed');
   });
 }
@@ -149,7 +158,7 @@ function changeState(pane: Pane, state: PaneState): void {
     const note = document.createElement('li');
     note.className = 'gap-note';
     note.dataset.after = String(gap.afterSeq);
-    note.textContent = gapText(gap);
+    note.textContent = gapText(pageLanguage(), gap);
     gapNotes.set(gap, note);
     place(pane, note, gap.afterSeq + 0.5);
   }
@@ -157,10 +166,10 @@ function changeState(pane: Pane, state: PaneState): void {
 }
 
 /** One stored event reaching a pane: counted and timed by the ledger, shown once. */
-function receive(pane: Pane, message: Message): void {
+function receive(pane: Pane, message: Message, type: (typeof STORED_TYPES)[number]): void {
   const arrival = ledger.arrive(pane.record, message.seq, message.userId === me, performance.now());
   if (!arrival.duplicate) {
-    place(pane, messageItem(message, arrival.recoveredIn !== undefined), message.seq);
+    place(pane, messageItem(message, type, arrival.recoveredIn !== undefined), message.seq);
   }
   schedule();
 }
@@ -185,7 +194,7 @@ function chosenSender(): Pane | undefined {
   const pane = byName.get(sendVia.value as TransportName);
   if (!pane) return undefined;
   if (pane.state !== 'offline') return pane;
-  sendStatus.textContent = `The ${pane.name} pane is offline: choose another way up.`;
+  sendStatus.textContent = say('compare.paneOffline', { name: pane.name });
   return undefined;
 }
 
@@ -197,10 +206,10 @@ sendForm.addEventListener('submit', (event) => {
   sendThrough(pane, text).then(
     (message) => {
       if (sendText.value === text) sendText.value = '';
-      sendStatus.textContent = `Sent as seq ${message.seq} via ${pane.name}.`;
+      sendStatus.textContent = say('compare.sent', { seq: message.seq, name: pane.name });
     },
     (error: unknown) => {
-      sendStatus.textContent = error instanceof Error ? error.message : 'Sending failed.';
+      sendStatus.textContent = error instanceof Error ? error.message : say('chat.sendFailed');
     },
   );
 });
@@ -209,7 +218,7 @@ burstButton.addEventListener('click', async () => {
   const pane = chosenSender();
   if (!pane) return;
   burstButton.disabled = true;
-  sendStatus.textContent = `Sending ${BURST_SIZE} messages via ${pane.name}…`;
+  sendStatus.textContent = say('compare.sending', { count: BURST_SIZE, name: pane.name });
   const started = performance.now();
   const results = await Promise.allSettled(
     Array.from({ length: BURST_SIZE }, (_, i) =>
@@ -218,13 +227,16 @@ burstButton.addEventListener('click', async () => {
   );
   const failed = results.filter((result) => result.status === 'rejected').length;
   const took = formatMs(performance.now() - started);
-  sendStatus.textContent = `Burst via ${pane.name}: ${BURST_SIZE - failed} confirmed in ${took}${
-    failed > 0 ? `, ${failed} failed` : ''
-  }.`;
+  const burst = { name: pane.name, confirmed: BURST_SIZE - failed, took, failed };
+  sendStatus.textContent = say(failed > 0 ? 'compare.burstFailed' : 'compare.burstDone', burst);
   burstButton.disabled = false;
 });
 
-function messageItem(message: Message, recovered: boolean): HTMLLIElement {
+function messageItem(
+  message: Message,
+  type: (typeof STORED_TYPES)[number],
+  recovered: boolean,
+): HTMLLIElement {
   const item = document.createElement('li');
   item.dataset.seq = String(message.seq);
   item.className = recovered ? 'pane-message recovered' : 'pane-message';
@@ -234,7 +246,7 @@ function messageItem(message: Message, recovered: boolean): HTMLLIElement {
   item.append(seq);
   if (isSystemMessage(message)) {
     item.classList.add('system');
-    item.append(message.chat ?? '');
+    item.append(systemLine(type, message));
     return item;
   }
   const image = gifImage(message);
@@ -337,12 +349,14 @@ function render(): void {
     stateView.dataset.state = pane.state;
     stateView.textContent =
       pane.state === 'offline'
-        ? `offline ${Math.max(0, Math.ceil((pane.offlineUntil - now) / 1000))} s`
-        : pane.state;
+        ? say('state.offlineFor', {
+            seconds: Math.max(0, Math.ceil((pane.offlineUntil - now) / 1000)),
+          })
+        : say(`state.${pane.state}`);
     const workerView = element.querySelector<HTMLElement>('[data-worker]');
     if (workerView && pane.worker && workerView.dataset.worker !== pane.worker) {
       workerView.dataset.worker = pane.worker;
-      workerView.textContent = `worker ${pane.worker}`;
+      workerView.textContent = say('compare.worker', { pid: pane.worker });
       workerView.hidden = false;
     }
     for (const button of element.querySelectorAll<HTMLButtonElement>('[data-action]')) {
@@ -355,7 +369,7 @@ function render(): void {
       'latency-last': record.lastLatency === undefined ? '–' : formatMs(record.lastLatency),
       'latency-median': middle === undefined ? '–' : formatMs(middle),
       'latency-count': record.latencies.length,
-      'page-requests': resourceTimed ? pane.fromPage.requests : 'n/a',
+      'page-requests': resourceTimed ? pane.fromPage.requests : say('compare.notApplicable'),
       'page-bytes': formatBytes(pane.fromPage.bytes),
       reconnects: record.reconnects,
       sent: pane.sent,
@@ -379,7 +393,8 @@ function render(): void {
     const atBottom = isAtBottom(pane.list);
     for (const gap of record.gaps) {
       const note = gapNotes.get(gap);
-      if (note && note.textContent !== gapText(gap)) note.textContent = gapText(gap);
+      if (note && note.textContent !== gapText(pageLanguage(), gap))
+        note.textContent = gapText(pageLanguage(), gap);
     }
     if (atBottom) pane.list.scrollTop = pane.list.scrollHeight;
     drawChart(element.querySelector('svg.latency-chart'), record.latencies, scale);
@@ -427,7 +442,7 @@ function showFigures(scope: HTMLElement, figures: Record<string, string | number
 /** The pane's check, in the words of the labs' four-ways page: what it has, against the others. */
 function checkText(seen: number, missing: number, duplicated: number): string {
   if (missing === 0 && duplicated === 0) {
-    return seen === 0 ? 'nothing yet' : `${seen} messages: all here, each once`;
+    return seen === 0 ? say('compare.nothingYet') : say('compare.allHere', { seen });
   }
-  return `${missing} missing, ${duplicated} twice`;
+  return say('compare.notAllHere', { missing, duplicated });
 }

@@ -2,7 +2,7 @@ import type { Room, TransportName } from '../../../core/model.ts';
 import { TRANSPORT_NAMES } from '../../../core/model.ts';
 import type { ClientState } from '../../../transports/client.ts';
 import { createClient } from '../../../transports/clients.ts';
-import { paintSwatches, userTag } from '../dom.ts';
+import { pageLanguage, paintSwatches, say, userTag } from '../dom.ts';
 import { LOBBY_ROOMS, roomCount } from '../room-count.ts';
 
 /**
@@ -93,7 +93,7 @@ function removeRoom(id: string): void {
 
 function showCount(): void {
   countView.dataset.total = String(total);
-  countView.textContent = roomCount(roomList.rows.length, total);
+  countView.textContent = roomCount(pageLanguage(), roomList.rows.length, total);
 }
 
 function findRow(id: string): HTMLTableRowElement | undefined {
@@ -105,13 +105,13 @@ function rowOf(room: Room): HTMLTableRowElement {
   const row = document.createElement('tr');
   row.dataset.id = room.id;
   cell(row, 'room-title').textContent = room.title;
-  cell(row, 'room-type').textContent = room.hasPassword ? 'secret' : 'public';
+  cell(row, 'room-type').textContent = say(room.hasPassword ? 'lobby.secret' : 'lobby.public');
   cell(row, 'room-members').textContent = `${room.members} / ${room.max}`;
   cell(row, 'room-owner').append(userTag(room.owner));
   const enter = document.createElement('a');
   enter.className = 'button';
   enter.href = `/room/${encodeURIComponent(room.id)}`;
-  enter.textContent = 'Enter';
+  enter.textContent = say('lobby.enter');
   cell(row, 'room-enter').append(enter);
   keepTransport(row);
   return row;
@@ -133,6 +133,6 @@ function keepTransport(row: HTMLTableRowElement): void {
 function showState(state: ClientState, detail?: string): void {
   if (!stateView) return;
   stateView.dataset.state = state;
-  stateView.textContent = state;
+  stateView.textContent = say(`state.${state}`);
   stateView.title = detail ?? '';
 }
