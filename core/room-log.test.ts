@@ -38,7 +38,7 @@ async function logWithRoom() {
     createdAt: new Date().toISOString(),
   });
   log.track('r', 0);
-  return { store, log };
+  return { store, hub, log };
 }
 
 const draft = (chat: string): MessageDraft => ({ room: 'r', user: '#aaaaaa', kind: 'chat', chat });
@@ -107,25 +107,10 @@ describe('RoomLog', () => {
 describe('RoomLog, as events come from other processes', () => {
   /** The hub of another process, in effect: events arrive as published, in whatever order. */
   async function logAndHub() {
-    const store = new CountingStore();
-    const hub = new LocalHub((error) => {
-      throw error;
-    });
-    const log = new RoomLog(store, hub);
-    await store.createRoom({
-      id: 'r',
-      title: 't',
-      max: 10,
-      owner: '#aaaaaa',
-      ownerId: 'owner-userid-0001',
-      passwordHash: null,
-      kicked: [],
-      createdAt: new Date().toISOString(),
-    });
-    log.track('r', 0);
+    const parts = await logWithRoom();
     const seen: number[] = [];
-    log.listen('r', (event) => seen.push('id' in event ? event.id : -1));
-    return { store, hub, log, seen };
+    parts.log.listen('r', (event) => seen.push('id' in event ? event.id : -1));
+    return { ...parts, seen };
   }
 
   it('delivers in seq order: a message published ahead of an earlier one waits while the gap is read from the store', async () => {

@@ -9,7 +9,7 @@ import { parseOptions } from '../server.ts';
 import { hasChromium, launchChromium } from './support/browser.ts';
 import { eventually, newSession } from './support/http.ts';
 import { runServer, type ServerProcess, startServerProcess } from './support/process.ts';
-import { REDIS_BINARY, type RedisServer, startRedis } from './support/redis.ts';
+import { NO_REDIS, REDIS_BINARY, type RedisServer, startRedis } from './support/redis.ts';
 
 /**
  * `npm start -- --workers N` (PROTOCOL.md, Many processes), as real processes: one port, N
@@ -240,6 +240,11 @@ describe('--workers refusals', { timeout: PROCESS_TEST_MS }, () => {
     ]);
   });
 });
+
+if (!hasChromium) {
+  console.info('skipping the --workers browser test: apt-get install -y chromium');
+}
+if (!REDIS_BINARY) console.info(`${NO_REDIS}: the --workers browser test needs it`);
 
 describe.skipIf(!hasChromium || !REDIS_BINARY)(
   'npm start -- --workers 3 --redis-url, in Chromium',

@@ -4,29 +4,12 @@ import { clientFor } from './support/clients.ts';
 import { eventually, newSession, type Session, sessionOf } from './support/http.ts';
 import { type ServerProcess, startServerProcess } from './support/process.ts';
 import { NO_REDIS, REDIS_BINARY, type RedisServer, startRedis } from './support/redis.ts';
+import { on, sharedProcesses } from './support/shared-processes.ts';
 
 /**
  * PROTOCOL.md, Many processes, as an attacker or a bad network finds it: real `npm start`
  * processes on one real redis-server, and real clients.
  */
-const SECRET = 'many-processes-faults-secret-many-processes-faults';
-
-async function cluster(redis: RedisServer, count: number, extra: string[] = []) {
-  return Promise.all(
-    Array.from({ length: count }, () =>
-      startServerProcess(
-        ['--store', 'redis', '--redis-url', redis.url, '--empty-room-grace', '600000', ...extra],
-        { COOKIE_SECRET: SECRET },
-      ),
-    ),
-  );
-}
-
-/** The same session (cookie) on another process. */
-function on(process: ServerProcess, session: Session): Session {
-  return sessionOf(process.url, session, session.cookie);
-}
-
 async function history(session: Session, room: string): Promise<Message[]> {
   const response = await session.fetch(`/api/rooms/${room}/messages?after=0&limit=200`);
   return ((await response.json()) as { messages: Message[] }).messages;
@@ -34,16 +17,16 @@ async function history(session: Session, room: string): Promise<Message[]> {
 
 const sleep = (ms: number) => new Promise((done) => setTimeout(done, ms));
 
-if (!REDIS_BINARY) {
-  console.info(NO_REDIS);
-  describe.skip('many processes, faults', () => it('needs redis-server', () => undefined));
-} else {
+// Without redis-server every case here is skipped, with the one printed line saying why.
+if (!REDIS_BINARY) console.info(NO_REDIS);
+
+describe.skipIf(!REDIS_BINARY)('many processes, faults', () => {
   describe('two processes on one Redis, attacked', () => {
     let redis: RedisServer;
     let servers: ServerProcess[];
     beforeAll(async () => {
       redis = await startRedis();
-      servers = await cluster(redis, 2);
+      servers = await sharedProcesses(redis, 2);
     }, 60_000);
     afterAll(async () => {
       redis?.resume();
@@ -153,14 +136,7 @@ if (!REDIS_BINARY) {
     let servers: ServerProcess[];
     beforeAll(async () => {
       redis = await startRedis();
-      servers = await Promise.all(
-        [0, 1, 2].map(() =>
-          startServerProcess(
-            ['--store', 'redis', '--redis-url', redis.url, '--empty-room-grace', '1500'],
-            { COOKIE_SECRET: SECRET },
-          ),
-        ),
-      );
+      servers = await sharedProcesses(redis, 3, ['--empty-room-grace', '1500']);
     }, 60_000);
     afterAll(async () => {
       await Promise.all(servers?.map((server) => server.stop()) ?? []);
@@ -263,4 +239,4 @@ if (!REDIS_BINARY) {
       expect(await me.json()).toMatchObject({ userId: visitor.userId });
     }, 60_000);
   });
-}
+});

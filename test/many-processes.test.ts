@@ -6,30 +6,13 @@ import { eventually, newSession, type Session, sessionOf } from './support/http.
 import { type MongoForTests, mongoForTests } from './support/mongo-wire.ts';
 import { type ServerProcess, startServerProcess } from './support/process.ts';
 import { NO_REDIS, REDIS_BINARY, type RedisServer, startRedis } from './support/redis.ts';
+import { on, sharedProcesses } from './support/shared-processes.ts';
 import { openSse } from './support/sse.ts';
 
 /**
  * PROTOCOL.md, Many processes: real `npm start` processes sharing one real redis-server, with
  * `--store redis` and one COOKIE_SECRET, talked to by every transport's own client.
  */
-const SECRET = 'many-processes-secret-many-processes-secret';
-
-async function cluster(redis: RedisServer, count: number, extra: string[] = []) {
-  return Promise.all(
-    Array.from({ length: count }, () =>
-      startServerProcess(
-        ['--store', 'redis', '--redis-url', redis.url, '--empty-room-grace', '600000', ...extra],
-        { COOKIE_SECRET: SECRET },
-      ),
-    ),
-  );
-}
-
-/** The same session (cookie) on another process. */
-function on(process: ServerProcess, session: Session): Session {
-  return sessionOf(process.url, session, session.cookie);
-}
-
 async function historySeqs(session: Session, room: string): Promise<number[]> {
   const seqs: number[] = [];
   for (;;) {
@@ -41,16 +24,16 @@ async function historySeqs(session: Session, room: string): Promise<number[]> {
   }
 }
 
-if (!REDIS_BINARY) {
-  console.info(NO_REDIS);
-  describe.skip('many processes', () => it('needs redis-server', () => undefined));
-} else {
+// Without redis-server every case here is skipped, with the one printed line saying why.
+if (!REDIS_BINARY) console.info(NO_REDIS);
+
+describe.skipIf(!REDIS_BINARY)('many processes', () => {
   describe('three processes on one Redis', () => {
     let redis: RedisServer;
     let servers: ServerProcess[];
     beforeAll(async () => {
       redis = await startRedis();
-      servers = await cluster(redis, 3);
+      servers = await sharedProcesses(redis, 3);
     }, 60_000);
     afterAll(async () => {
       await Promise.all(servers?.map((server) => server.stop()) ?? []);
@@ -139,7 +122,7 @@ if (!REDIS_BINARY) {
     const fronts: Front[] = [];
     beforeAll(async () => {
       redis = await startRedis();
-      servers = await cluster(redis, 3);
+      servers = await sharedProcesses(redis, 3);
     }, 60_000);
     afterAll(async () => {
       for (const front of fronts) await front.close();
@@ -235,7 +218,7 @@ if (!REDIS_BINARY) {
       redis = await startRedis();
       mongo = await mongoForTests();
       const url = mongo.urlFor('many_processes');
-      servers = await cluster(redis, 2, ['--store', 'mongo', '--mongo-url', url]);
+      servers = await sharedProcesses(redis, 2, ['--store', 'mongo', '--mongo-url', url]);
     }, 60_000);
     afterAll(async () => {
       await Promise.all(servers?.map((server) => server.stop()) ?? []);
@@ -270,7 +253,7 @@ if (!REDIS_BINARY) {
     let servers: ServerProcess[];
     beforeAll(async () => {
       redis = await startRedis({ persistent: true });
-      servers = await cluster(redis, 2);
+      servers = await sharedProcesses(redis, 2);
     }, 60_000);
     afterAll(async () => {
       await Promise.all(servers?.map((server) => server.stop()) ?? []);
@@ -331,4 +314,4 @@ if (!REDIS_BINARY) {
       reader.close();
     }, 90_000);
   });
-}
+});

@@ -77,7 +77,7 @@ function serveBookPages(server: Server, app: LabApp): void {
     } else if (isPage && url.pathname === '/') {
       lobby(app, req, res, url);
     } else if (isPage && room && ID_PATTERN.test(room) && !url.searchParams.has('password')) {
-      chat(room, req, res).catch(() => res.writeHead(500).end());
+      chat(app, room, req, res).catch(() => res.writeHead(500).end());
     } else {
       next(req, res);
     }
@@ -115,7 +115,12 @@ function roomRow(room: Room): string {
  * API with the visitor's cookie, so every access rule is the app's. A room that needs its password
  * first goes to the lab's password form, which comes back here once it is right.
  */
-async function chat(id: string, req: IncomingMessage, res: ServerResponse): Promise<void> {
+async function chat(
+  app: LabApp,
+  id: string,
+  req: IncomingMessage,
+  res: ServerResponse,
+): Promise<void> {
   const origin = `http://127.0.0.1:${(req.socket.localPort ?? 0).toString()}`;
   const cookie = req.headers.cookie ?? '';
   const me = await fetch(`${origin}/api/me`, { headers: { cookie } });
@@ -134,10 +139,7 @@ async function chat(id: string, req: IncomingMessage, res: ServerResponse): Prom
     return;
   }
   const { messages } = (await history.json()) as { messages: Message[] };
-  const room = (await (await fetch(`${origin}/api/rooms?limit=200`, { headers })).json()) as {
-    rooms: Room[];
-  };
-  const title = room.rooms.find((r) => r.id === id)?.title ?? '';
+  const title = app.running().chat.getRoom(id).title;
   const chats = messages.map((message) => chatLine(message, user)).join('\n');
   send(res, fill(CHAT, { title, user, roomId: id, origin: originOf(req) }, { chats }), setCookies);
 }
