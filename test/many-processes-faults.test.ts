@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Message, TransportName } from '../core/model.ts';
 import { clientFor } from './support/clients.ts';
-import { eventually, newSession, type Session, sessionOf } from './support/http.ts';
+import { eventually, newSession, type Session } from './support/http.ts';
 import { type ServerProcess, startServerProcess } from './support/process.ts';
 import { NO_REDIS, REDIS_BINARY, type RedisServer, startRedis } from './support/redis.ts';
 import { on, sharedProcesses } from './support/shared-processes.ts';

@@ -4,7 +4,7 @@ import { clientFor, type TestClient } from './support/clients.ts';
 import { type Front, startFront } from './support/front.ts';
 import { eventually, newSession, type Session, sessionOf } from './support/http.ts';
 import { type MongoForTests, mongoForTests } from './support/mongo-wire.ts';
-import { type ServerProcess, startServerProcess } from './support/process.ts';
+import type { ServerProcess } from './support/process.ts';
 import { NO_REDIS, REDIS_BINARY, type RedisServer, startRedis } from './support/redis.ts';
 import { on, sharedProcesses } from './support/shared-processes.ts';
 import { openSse } from './support/sse.ts';
