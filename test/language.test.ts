@@ -1,8 +1,13 @@
+import { request } from 'node:http';
 import type { Browser, BrowserContext, Page } from 'playwright-core';
+import { io } from 'socket.io-client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { LIMITS } from '../core/model.ts';
+import WebSocket from 'ws';
+import { LIMITS, TRANSPORT_NAMES } from '../core/model.ts';
+import type { ClientError } from '../transports/client.ts';
 import { t } from '../web/views/i18n/index.ts';
 import { hasChromium, launchChromium } from './support/browser.ts';
+import { clientFor } from './support/clients.ts';
 import { PNG_1X1 } from './support/files.ts';
 import { newSession } from './support/http.ts';
 import { startServer, type TestServer } from './support/server.ts';
@@ -122,6 +127,150 @@ describe('the language of a page, over HTTP', () => {
   });
 });
 
+describe('refusals over every transport, in the language the connection asked for', () => {
+  it("a foreign Host's 421 names the flag in the browser's language", async () => {
+    const answer = (headers: Record<string, string>) =>
+      new Promise<{ status: number; body: string }>((resolve, reject) => {
+        const req = request(
+          `${server.url}/`,
+          { headers: { host: 'classroom.local:8005', ...headers } },
+          (res) => {
+            let body = '';
+            res.on('data', (chunk: Buffer) => {
+              body += chunk;
+            });
+            res.on('end', () => resolve({ status: res.statusCode ?? 0, body }));
+          },
+        );
+        req.on('error', reject);
+        req.end();
+      });
+    for (const [headers, language] of [
+      [{ 'accept-language': HEADER.ko }, 'ko'],
+      [{ 'accept-language': HEADER.en }, 'en'],
+    ] as const) {
+      const { status, body } = await answer(headers);
+      expect(status).toBe(421);
+      expect(JSON.parse(body)).toEqual({
+        error: t(language, 'host.foreign', { name: 'classroom.local', flag: 'classroom.local' }),
+      });
+    }
+    expect(t('ko', 'host.foreign', { name: 'a', flag: 'a' })).toMatch(/--allowed-host a/);
+  });
+
+  const tooLong = 'x'.repeat(LIMITS.chatMax + 1);
+
+  it.each(TRANSPORT_NAMES)('%s: a refused join and a refused send', async (transport) => {
+    const owner = await newSession(server.url);
+    const secret = await owner.createRoom({ title: 'secret', password: 'open sesame' });
+    const open = await owner.createRoom({ title: 'open' });
+    for (const language of ['ko', 'en', undefined] as const) {
+      const said = (key: Parameters<typeof t>[1], params?: Parameters<typeof t>[2]) =>
+        t(language ?? 'en', key, params);
+      const guest = await newSession(server.url);
+      const client = clientFor(transport, server.url, guest, language ? { language } : {});
+      try {
+        // Asked in Korean by a client whose request headers say nothing of it (Node's fetch sends
+        // no Accept-Language): the option alone chooses; without it, English.
+        const refused = await client.connectRoom(secret.id).then(
+          () => null,
+          (error: unknown) => error as ClientError,
+        );
+        expect(refused?.status, `${transport} ${language}`).toBe(403);
+        expect(refused?.message).toBe(said('error.needsPassword'));
+
+        await client.connectRoom(open.id);
+        const sent = await client.send(tooLong).then(
+          () => null,
+          (error: unknown) => error as ClientError,
+        );
+        expect(sent?.status, `${transport} ${language}`).toBe(400);
+        expect(sent?.message).toBe(said('error.chatLength', { max: LIMITS.chatMax }));
+      } finally {
+        client.close();
+      }
+    }
+  });
+
+  it('a ws error frame and a refused upgrade follow ?lang=, then Accept-Language', async () => {
+    const guest = await newSession(server.url);
+    const room = await guest.createRoom({ title: 'frames' });
+    const wsUrl = server.url.replace(/^http/, 'ws');
+    const frameError = (path: string, headers: Record<string, string>) =>
+      new Promise<string>((resolve, reject) => {
+        const socket = new WebSocket(`${wsUrl}${path}`, {
+          headers: { cookie: guest.cookie, ...headers },
+        });
+        socket.once('error', reject);
+        socket.once('open', () =>
+          socket.send(JSON.stringify({ type: 'chat', room: room.id, chat: tooLong })),
+        );
+        socket.on('message', (data) => {
+          const frame = JSON.parse(String(data)) as { type: string; data: { error: string } };
+          if (frame.type !== 'error') return;
+          socket.close();
+          resolve(frame.data.error);
+        });
+      });
+    const korean = t('ko', 'error.chatLength', { max: LIMITS.chatMax });
+    const english = t('en', 'error.chatLength', { max: LIMITS.chatMax });
+    expect(await frameError('/ws?lang=ko', {})).toBe(korean);
+    expect(await frameError('/ws', { 'accept-language': HEADER.ko })).toBe(korean);
+    expect(await frameError('/ws?lang=en', { 'accept-language': HEADER.ko })).toBe(english);
+    expect(await frameError('/ws', {})).toBe(english);
+
+    // Without a session the upgrade is refused with the sentence in the asked language.
+    const refusal = await new Promise<{ status: number; body: string }>((resolve, reject) => {
+      const socket = new WebSocket(`${wsUrl}/ws?lang=ko`);
+      socket.once('unexpected-response', (_request, response) => {
+        let body = '';
+        response.on('data', (chunk: Buffer) => {
+          body += chunk;
+        });
+        response.on('end', () => resolve({ status: response.statusCode ?? 0, body }));
+      });
+      socket.once('open', () => reject(new Error('the upgrade was taken without a session')));
+      socket.once('error', () => undefined);
+    });
+    expect(refusal.status).toBe(401);
+    expect(JSON.parse(refusal.body)).toEqual({ error: t('ko', 'error.noSession') });
+  });
+
+  it("a Socket.IO handshake without a session is refused in the handshake's ?lang=", async () => {
+    for (const language of ['ko', 'en'] as const) {
+      const socket = io(`${server.url}/chat`, {
+        path: '/socket.io',
+        query: { lang: language },
+        reconnection: false,
+        transports: ['websocket'],
+      });
+      const error = await new Promise<Error & { data?: { error: string; status: number } }>(
+        (resolve) => socket.once('connect_error', resolve),
+      );
+      socket.close();
+      expect(error.data).toEqual({ status: 401, error: t(language, 'error.noSession') });
+    }
+  });
+
+  it('a room poll (served beside koa) says its refusal in the asked language', async () => {
+    const owner = await newSession(server.url);
+    const secret = await owner.createRoom({ title: 'secret', password: 'open sesame' });
+    const guest = await newSession(server.url);
+    for (const [headers, query, language] of [
+      [{ 'accept-language': HEADER.ko }, '', 'ko'],
+      [{ 'accept-language': HEADER.ko }, '&lang=en', 'en'],
+      [{}, '&lang=ko', 'ko'],
+      [{}, '', 'en'],
+    ] as const) {
+      const response = await fetch(`${server.url}/poll/room/${secret.id}?after=0&wait=0${query}`, {
+        headers: { cookie: guest.cookie, ...headers },
+      });
+      expect(response.status).toBe(403);
+      expect(await response.json()).toEqual({ error: t(language, 'error.needsPassword') });
+    }
+  });
+});
+
 describe.skipIf(!hasChromium).each(['ko', 'en'] as const)(
   'the pages in Chromium, in %s',
   (lang) => {
@@ -139,10 +288,12 @@ describe.skipIf(!hasChromium).each(['ko', 'en'] as const)(
     });
 
     /** A visitor whose browser speaks `lang`, as a Korean or an English reader's does. */
-    async function visitor(locale: 'ko' | 'en' = lang): Promise<Page> {
+    async function visitor(locale: 'ko' | 'en' = lang, byLocaleOnly = false): Promise<Page> {
       const context = await browser.newContext({
         locale: locale === 'ko' ? 'ko-KR' : 'en-US',
-        extraHTTPHeaders: { 'Accept-Language': HEADER[locale] },
+        // Playwright's extra headers override even those a page's script sets: a visitor whose
+        // pages set their own Accept-Language gets the browser's from its locale only.
+        ...(byLocaleOnly ? {} : { extraHTTPHeaders: { 'Accept-Language': HEADER[locale] } }),
         viewport: { width: 1200, height: 800 },
       });
       contexts.push(context);
@@ -231,6 +382,34 @@ describe.skipIf(!hasChromium).each(['ko', 'en'] as const)(
       await late.waitForURL(/\/\?error=/);
       expect(await htmlLang(late)).toBe(lang);
       expect(await late.locator('.error-message').textContent()).toBe(say('error.roomFull'));
+      expect(problems).toEqual([]);
+    }, 60_000);
+
+    it("a refused send over each transport, in the page's language, not the browser's", async () => {
+      const owner = await visitor();
+      const roomId = await createRoom(owner, `${lang} sends`);
+      // The browser says the other language; `?lang=` makes the page (and its connection) this one.
+      const other = lang === 'ko' ? 'en' : 'ko';
+      for (const transport of TRANSPORT_NAMES) {
+        const page = await visitor(other, true);
+        await page.goto(`${server.url}/room/${roomId}?transport=${transport}&lang=${lang}`);
+        expect(await htmlLang(page)).toBe(lang);
+        await page.locator('#state[data-state="open"]').waitFor();
+        // Past the field's maxlength, as a script (or an edited page) can send it.
+        await page.locator('#chat').evaluate(
+          (input: HTMLInputElement, text) => {
+            input.removeAttribute('maxlength');
+            input.value = text;
+          },
+          'x'.repeat(LIMITS.chatMax + 1),
+        );
+        await page.locator('#chat-form button[type="submit"]').click();
+        await page.locator('#chat-error:not([hidden])').waitFor();
+        expect(await page.locator('#chat-error').textContent(), transport).toBe(
+          say('error.chatLength', { max: LIMITS.chatMax }),
+        );
+        await page.close();
+      }
       expect(problems).toEqual([]);
     }, 60_000);
 

@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Message, TransportName } from '../core/model.ts';
+import { t } from '../web/views/i18n/index.ts';
 import { clientFor, type TestClient } from './support/clients.ts';
 import { type Front, startFront } from './support/front.ts';
 import { eventually, newSession, type Session, sessionOf } from './support/http.ts';
@@ -281,6 +282,14 @@ describe.skipIf(!REDIS_BINARY)('many processes', () => {
       await eventually(() => acknowledged.length >= 20, 10_000, 'posts before the outage');
       await redis.stop(true);
       await eventually(() => refusals.length >= 3, 10_000, '503s while Redis is away');
+      // A Korean reader is told the same in Korean (issue 16: every sentence a person sees).
+      const korean = await owner.fetch(`/room/${room}/chat`, {
+        method: 'POST',
+        json: { chat: 'ko' },
+        headers: { 'accept-language': 'ko' },
+      });
+      expect(korean.status).toBe(503);
+      expect(await korean.json()).toEqual({ error: t('ko', 'error.redisUnreachable') });
       const during = acknowledged.length;
       await new Promise((done) => setTimeout(done, 1000));
       await redis.start();

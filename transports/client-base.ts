@@ -66,10 +66,10 @@ export abstract class ClientBase implements ChatClient {
   #lobbyPending: Pending | undefined;
 
   constructor(options: ClientOptions & { fetch?: typeof fetch }) {
-    const { baseUrl, cookie } = options;
-    this.options = { baseUrl, cookie };
+    const { baseUrl, cookie, language } = options;
+    this.options = { baseUrl, cookie, language };
     const plainFetch: typeof fetch = (input, init) => globalThis.fetch(input, init);
-    this.fetch = options.fetch ?? (cookie ? withCookie(plainFetch, cookie) : plainFetch);
+    this.fetch = options.fetch ?? withHeaders(plainFetch, { cookie, 'accept-language': language });
   }
 
   get state(): ClientState {
@@ -310,10 +310,16 @@ function isObject(data: unknown): data is Record<string, unknown> {
   return typeof data === 'object' && data !== null;
 }
 
-function withCookie(base: typeof fetch, cookie: string): typeof fetch {
+/** `base` with the given headers (the defined ones) set on every request. */
+function withHeaders(
+  base: typeof fetch,
+  extra: Readonly<Record<string, string | undefined>>,
+): typeof fetch {
+  const set = Object.entries(extra).filter((entry): entry is [string, string] => !!entry[1]);
+  if (set.length === 0) return base;
   return (input, init) => {
     const headers = new Headers(init?.headers);
-    headers.set('cookie', cookie);
+    for (const [name, value] of set) headers.set(name, value);
     return base(input, { ...init, headers });
   };
 }

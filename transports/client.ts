@@ -69,13 +69,23 @@ export const ROOM_EVENT_TYPES = [
 
 export const LOBBY_EVENT_TYPES = ['newRoom', 'roomUpdate', 'removeRoom'] as const;
 
+/**
+ * What a client says by itself, when no server sentence came (a page says it in its own language,
+ * `client.<code>` in its catalogue): the server did not confirm a message in time (it may have been
+ * sent), the connection was lost or the client closed before it did.
+ */
+export type ClientErrorCode = 'unconfirmed' | 'lost' | 'closed';
+
+/** A refusal: the server's status and sentence, or the client's own with a `code`. */
 export class ClientError extends Error {
   readonly status: number;
+  readonly code: ClientErrorCode | undefined;
 
-  constructor(status: number, message: string) {
+  constructor(status: number, message: string, code?: ClientErrorCode) {
     super(message);
     this.name = 'ClientError';
     this.status = status;
+    this.code = code;
   }
 }
 
@@ -85,6 +95,13 @@ export interface ClientOptions {
   baseUrl?: string;
   /** Node only: the `Cookie` header value of a session (browsers send their own). */
   cookie?: string;
+  /**
+   * The language the server's refusals should be said in (`en` or `ko`; a page passes its own).
+   * Sent as `Accept-Language` on requests, and as `?lang=` where a browser sets no headers: the
+   * WebSocket upgrade and the Socket.IO handshake. Without it the server follows the request's own
+   * Accept-Language.
+   */
+  language?: string;
 }
 
 /** A tiny typed event emitter, the same in the browser and in Node. */
@@ -124,6 +141,7 @@ export async function postChat(
       'content-type': 'application/json',
       accept: 'application/json',
       ...(options.cookie ? { cookie: options.cookie } : {}),
+      ...(options.language ? { 'accept-language': options.language } : {}),
     },
     body: JSON.stringify(toId === undefined ? { chat } : { chat, toId }),
     credentials: 'same-origin',

@@ -1,6 +1,7 @@
 import type { IncomingMessage } from 'node:http';
 import type { Context } from 'koa';
 import type { ChatService, Visitor } from '../core/chat.ts';
+import type { Language } from '../core/language.ts';
 import type { Limits } from '../core/limits.ts';
 import type { TransportName } from '../core/model.ts';
 import type { WireMeter } from './meter.ts';
@@ -16,6 +17,13 @@ export interface HttpContext {
   visitorOfRequest(req: IncomingMessage): Visitor | null;
   /** Whether a request's `Origin` (when present) is the server's own or an allowed one. */
   originAllowed(req: IncomingMessage): boolean;
+  /**
+   * A refusal answered outside koa (a ws `error` frame, a Socket.IO acknowledgement, a room poll,
+   * a refused upgrade): its status and its sentence in `language` (what the connection asked for,
+   * `requestLanguage`), as koa's error mapper would say it. Anything unforeseen is logged with its
+   * stack, on the server only, and said as a 500.
+   */
+  refusal(what: string, error: unknown, language: Language): { error: string; status: number };
   /** The byte and request meter of a transport's endpoints. */
   meter(name: TransportName): WireMeter;
   /** Transports running in this server, in PROTOCOL.md's order. */

@@ -1,6 +1,6 @@
 import { STATUS_CODES } from 'node:http';
 import type { Duplex } from 'node:stream';
-import { GENERIC_ERROR, isChatError } from '../core/errors.ts';
+import { type ErrorCode, GENERIC_ERROR, isChatError } from '../core/errors.ts';
 import { logError, logger } from '../core/log.ts';
 
 const debug = logger('http');
@@ -41,6 +41,28 @@ const CLIENT_SENTENCES: Record<number, string> = {
   413: 'The request is too large (a GIF may be at most 5 MiB).',
   415: 'This content type is not supported here.',
 };
+
+/** The codes of the sentences above that a person may see (a 6 MiB GIF stopped by the parser). */
+const CLIENT_CODES: Partial<Record<number, ErrorCode>> = {
+  400: 'unreadableBody',
+  413: 'tooLarge',
+  415: 'unsupportedType',
+};
+
+/**
+ * Which sentence an error is, for an edge that says it in another language: a ChatError's code
+ * and values, a client error's code by its status, `generic` for a 500; none for a sentence only
+ * programs see (which stays English).
+ */
+export function sentenceCode(
+  error: unknown,
+): { code: ErrorCode; params: Readonly<Record<string, string | number>> } | undefined {
+  if (isChatError(error)) return error.code && { code: error.code, params: error.params };
+  const status = clientStatus(error);
+  if (status === null) return { code: 'generic', params: {} };
+  const code = CLIENT_CODES[status];
+  return code && { code, params: {} };
+}
 
 function clientStatus(error: unknown): number | null {
   if (typeof error !== 'object' || error === null) return null;

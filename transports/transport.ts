@@ -2,6 +2,7 @@ import type { EventEmitter } from 'node:events';
 import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import type Router from '@koa/router';
 import { ChatError } from '../core/errors.ts';
+import type { Language } from '../core/language.ts';
 import type { TransportName } from '../core/model.ts';
 import type { HttpContext } from './context.ts';
 import { refusalOf, SHUTTING_DOWN } from './errors.ts';
@@ -76,6 +77,7 @@ export abstract class TransportServer implements Transport {
   #readyState: ReadyState = 'open';
   #closed: Promise<void> | undefined;
   #meter: WireMeter | undefined;
+  #http: HttpContext | undefined;
   #eventsOut = 0;
 
   get readyState(): ReadyState {
@@ -108,13 +110,17 @@ export abstract class TransportServer implements Transport {
   /** Open streams or sockets now, for `stats()`. */
   protected abstract connectionCount(): number;
 
-  /** The byte and request meter of this transport's endpoints, for `stats()`. */
-  protected useMeter(http: HttpContext): WireMeter {
+  /**
+   * Keeps what the HTTP side gives this transport (at `mount` or `attach`): the byte and request
+   * meter of its endpoints, for `stats()`, and the wording of its refusals.
+   */
+  protected useHttp(http: HttpContext): WireMeter {
+    this.#http = http;
     this.#meter = http.meter(this.name);
     return this.#meter;
   }
 
-  /** The meter `useMeter` took (none before `mount` or `attach`). */
+  /** The meter `useHttp` took (none before `mount` or `attach`). */
   protected get meter(): WireMeter | undefined {
     return this.#meter;
   }
@@ -143,12 +149,16 @@ export abstract class TransportServer implements Transport {
   }
 
   /**
-   * `{error, status}` for a refusal outside HTTP: a ChatError keeps its status and sentence;
-   * anything else is logged with its stack here, on the server only, and answered as a 500 with a
-   * generic sentence.
+   * `{error, status}` for a refusal outside HTTP, its sentence in `language`: a ChatError keeps
+   * its status; anything else is logged with its stack, on the server only, and answered as a
+   * 500 with a generic sentence.
    */
-  protected refusal(what: string, error: unknown): { error: string; status: number } {
-    return refusalOf(what, error);
+  protected refusal(
+    what: string,
+    error: unknown,
+    language: Language = 'en',
+  ): { error: string; status: number } {
+    return this.#http?.refusal(what, error, language) ?? refusalOf(what, error);
   }
 }
 

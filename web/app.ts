@@ -14,6 +14,7 @@ import { WireMeter } from '../transports/meter.ts';
 import type { Transport, TransportStats } from '../transports/transport.ts';
 import { bundleAssets } from './assets.ts';
 import { errorMapper } from './errors.ts';
+import { refusalIn } from './language.ts';
 import { originChecker } from './origin.ts';
 import { sharedRoutes } from './routes.ts';
 import { requireVisitor, sessionMiddleware, visitorOfRequest } from './session.ts';
@@ -68,6 +69,7 @@ export async function createApp(options: AppOptions): Promise<{ app: Koa; http: 
     visitor: requireVisitor,
     visitorOfRequest: (req) => visitorOfRequest(app, req),
     originAllowed,
+    refusal: refusalIn,
     meter,
     transports: transports.map((transport) => transport.name),
     responseHeaders: options.responseHeaders ?? {},

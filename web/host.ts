@@ -1,7 +1,9 @@
 import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import { isIP } from 'node:net';
 import type { Duplex } from 'node:stream';
+import { type Language, requestLanguage } from '../core/language.ts';
 import { refuseUpgrade } from '../transports/errors.ts';
+import { t } from './views/i18n/index.ts';
 
 /**
  * PROTOCOL.md, Host: a request, upgrade or handshake whose `Host` names this server by a name it
@@ -43,13 +45,16 @@ export function isHostName(value: string): boolean {
   return HOST_NAME.test(value);
 }
 
-/** The sentence of a 421: it names the flag that would make the name work. */
-export function foreignHostSentence(host: string | undefined): string {
+/**
+ * The sentence of a 421, in the language the request asks for (`?lang=`, else Accept-Language: an
+ * instructor's browser): it names the flag that would make the name work.
+ */
+export function foreignHostSentence(host: string | undefined, language: Language = 'en'): string {
   const name = hostName(host);
-  if (name === null) return 'Name this server in the Host header.';
+  if (name === null) return t(language, 'host.missing');
   const flag = normaliseName(name);
   const shown = isHostName(name) ? flag : JSON.stringify(flag);
-  return `This server does not answer to the name "${name}": start it with --allowed-host ${shown}.`;
+  return t(language, 'host.foreign', { name, flag: shown });
 }
 
 /**
@@ -65,7 +70,7 @@ export function refuseForeignHosts(server: Server, allowedHosts: readonly string
     if (event === 'request' || event === 'upgrade') {
       const req = args[0] as IncomingMessage;
       if (!allowed(req.headers.host)) {
-        const sentence = foreignHostSentence(req.headers.host);
+        const sentence = foreignHostSentence(req.headers.host, requestLanguage(req));
         if (event === 'request') refuseRequest(args[1] as ServerResponse, sentence);
         else refuseUpgrade(args[1] as Duplex, 421, sentence);
         return true;

@@ -1,7 +1,9 @@
 import type { Context } from 'koa';
-import { isChatError } from '../core/errors.ts';
-import { describe } from '../transports/errors.ts';
-import { isLanguage, type Language, t } from './views/i18n/index.ts';
+import { isLanguage, type Language, preferredLanguage } from '../core/language.ts';
+import { describe, refusalOf, sentenceCode } from '../transports/errors.ts';
+import { t } from './views/i18n/index.ts';
+
+export { preferredLanguage };
 
 /** What the session keeps of the visitor's language: set by `?lang=`, read by later pages. */
 interface LanguageSession {
@@ -34,30 +36,26 @@ export function apiLanguage(ctx: Context): Language {
   return preferredLanguage(ctx.get('accept-language'));
 }
 
-/** `ko` when the header's most preferred language (highest q, first of equals) is Korean. */
-export function preferredLanguage(header: string | undefined): Language {
-  let best: { tag: string; q: number } | undefined;
-  for (const part of (header ?? '').split(',')) {
-    const [tag = '', ...parameters] = part.trim().split(';');
-    const qParameter = parameters.map((p) => p.trim()).find((p) => p.startsWith('q='));
-    const q = qParameter === undefined ? 1 : Number(qParameter.slice(2));
-    if (tag === '' || !(q > 0)) continue;
-    if (!best || q > best.q) best = { tag, q };
-  }
-  return best?.tag.toLowerCase().split('-')[0] === 'ko' ? 'ko' : 'en';
-}
-
 /**
  * The sentence of an error in `language`. English is the sentence the error carries (the core's
- * words, which the JSON API has always said); another language says a ChatError's code from its
- * catalogue, and a 500 as the generic sentence. An error without a code keeps its English.
+ * words, which the JSON API has always said); another language says it from its catalogue by the
+ * error's code (`sentenceCode`). An error without a code keeps its English.
  */
 export function errorSentence(error: unknown, language: Language): string {
-  const [status, sentence] = describe(error);
+  const [, sentence] = describe(error);
   if (language === 'en') return sentence;
-  if (isChatError(error) && error.code) return t(language, `error.${error.code}`, error.params);
-  if (status === 500) return t(language, 'error.generic');
-  return sentence;
+  const said = sentenceCode(error);
+  return said ? t(language, `error.${said.code}`, said.params) : sentence;
+}
+
+/** A refusal outside koa (HttpContext.refusal): logged as `refusalOf` does, said in `language`. */
+export function refusalIn(
+  what: string,
+  error: unknown,
+  language: Language,
+): { error: string; status: number } {
+  const { status } = refusalOf(what, error);
+  return { error: errorSentence(error, language), status };
 }
 
 /**

@@ -4,7 +4,7 @@ import { userOf } from '../identity.ts';
 import { logError } from '../log.ts';
 import type { Members, MembershipEvents, MembershipOptions } from '../membership.ts';
 import type { Member, UserId } from '../model.ts';
-import { KEYS, REDIS_UNREACHABLE, type SharedRedis } from './shared.ts';
+import { KEYS, redisUnreachable, type SharedRedis } from './shared.ts';
 
 /**
  * How presence is kept alive across processes (PROTOCOL.md, Many processes): each process holds
@@ -312,7 +312,7 @@ export class SharedMembership implements Members {
       String(max),
       this.#redis.deadline(),
     ])) as [number, number];
-    if (outcome === -1) throw new ChatError(503, REDIS_UNREACHABLE);
+    if (outcome === -1) throw redisUnreachable();
     this.#counts.set(room, count);
     if (outcome === 0) throw new ChatError(409, 'The room is full.', { code: 'roomFull' });
     if (outcome === 1) this.#events.onJoin(room, entry.member);

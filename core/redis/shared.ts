@@ -9,6 +9,11 @@ const debug = logger('redis');
 export const REDIS_UNREACHABLE =
   'The shared store (Redis) cannot be reached just now; please try again in a moment.';
 
+/** The 503 every Redis command answers while Redis cannot be reached (its sentence has a code). */
+export function redisUnreachable(): ChatError {
+  return new ChatError(503, REDIS_UNREACHABLE, { code: 'redisUnreachable' });
+}
+
 /** How long the start waits for Redis before it gives up (PROTOCOL: exit within 15 s). */
 const START_TIMEOUT_MS = 10_000;
 /** How long a command waits for its answer before its request gets 503. */
@@ -174,14 +179,14 @@ export class SharedRedis {
    * at once while Redis is stalled (see the class).
    */
   async run<T>(operation: (redis: Redis) => Promise<T>): Promise<T> {
-    if (this.#stalled) throw new ChatError(503, REDIS_UNREACHABLE);
+    if (this.#stalled) throw redisUnreachable();
     try {
       return await operation(this.command);
     } catch (error) {
       if (error instanceof ChatError) throw error;
       debug('a command failed: %s', (error as Error).message);
       if ((error as Error).message === 'Command timed out') this.#stall();
-      throw new ChatError(503, REDIS_UNREACHABLE);
+      throw redisUnreachable();
     }
   }
 

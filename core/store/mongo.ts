@@ -262,7 +262,7 @@ async function reachable<T>(operation: Promise<T>): Promise<T> {
   } catch (error) {
     if (!isUnreachable(error)) throw error;
     debug('database unreachable: %s', (error as Error).message);
-    throw new ChatError(503, DATABASE_UNREACHABLE);
+    throw new ChatError(503, DATABASE_UNREACHABLE, { code: 'databaseUnreachable' });
   }
 }
 

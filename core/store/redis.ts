@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { ChatError } from '../errors.ts';
 import type { Message, MessageDraft, StoredRoom, User, UserId } from '../model.ts';
-import { CHANNELS, KEYS, REDIS_UNREACHABLE, type SharedRedis } from '../redis/shared.ts';
+import { CHANNELS, KEYS, redisUnreachable, type SharedRedis } from '../redis/shared.ts';
 import type { Store } from './store.ts';
 
 /**
@@ -151,7 +151,7 @@ export class RedisStore implements Store {
     );
     if (seq === null)
       throw new ChatError(404, 'This room does not exist (any more).', { code: 'roomGone' });
-    if (seq < 0) throw new ChatError(503, REDIS_UNREACHABLE);
+    if (seq < 0) throw redisUnreachable();
     message.seq = seq;
     return message;
   }

@@ -15,12 +15,18 @@ import { eventually, type Session } from './http.ts';
  * Node lacks injected: the `eventsource` package's EventSource and the `ws` package's WebSocket.
  * Records every event it reports, in order.
  */
-export function clientFor(transport: TransportName, baseUrl: string, session: Session) {
+export function clientFor(
+  transport: TransportName,
+  baseUrl: string,
+  session: Session,
+  options: { language?: string } = {},
+) {
   const client = createClient(transport, {
     baseUrl,
     cookie: session.cookie,
     EventSource,
     WebSocket,
+    ...options,
   });
   return recorded(client);
 }

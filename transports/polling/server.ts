@@ -1,6 +1,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type Router from '@koa/router';
 import { ChatError } from '../../core/errors.ts';
+import { requestLanguage } from '../../core/language.ts';
 import * as validate from '../../core/validate.ts';
 import type { HttpContext } from '../context.ts';
 import { NO_SESSION, refusalHeaders } from '../errors.ts';
@@ -51,7 +52,7 @@ export class PollingTransport extends TransportServer {
 
   mount(router: Router, http: HttpContext): void {
     this.#http = http;
-    this.useMeter(http);
+    this.useHttp(http);
     this.#rooms = new RoomPolls({
       chat: http.chat,
       lingerMs: this.#options.pollLingerMs ?? 10_000,
@@ -103,7 +104,7 @@ export class PollingTransport extends TransportServer {
   ): Promise<void> {
     try {
       const visitor = this.#http!.visitorOfRequest(req);
-      if (!visitor) throw new ChatError(401, NO_SESSION);
+      if (!visitor) throw new ChatError(401, NO_SESSION, { code: 'noSession' });
       const room = validate.roomId(decodeSegment(id));
       const query = queryOf(search);
       const after = validate.cursor(query.after, 'after');
@@ -113,7 +114,11 @@ export class PollingTransport extends TransportServer {
       const body = await this.#rooms!.poll(res, visitor, room, after, wait);
       if (!res.closed) writeAnswer(res, 200, body);
     } catch (error) {
-      const { status, error: sentence } = this.refusal('GET /poll/room', error);
+      const { status, error: sentence } = this.refusal(
+        'GET /poll/room',
+        error,
+        requestLanguage(req),
+      );
       if (!res.headersSent && !res.closed) {
         writeAnswer(res, status, JSON.stringify({ error: sentence }), refusalHeaders(error));
       }

@@ -56,7 +56,11 @@ export class SocketIoClient extends ClientBase {
     try {
       answer = await this.#chatSocket().timeout(this.#ackTimeoutMs).emitWithAck('chat', payload);
     } catch {
-      throw new ClientError(504, 'The server did not acknowledge the message in time.');
+      throw new ClientError(
+        504,
+        'The server did not acknowledge the message in time.',
+        'unconfirmed',
+      );
     }
     const refused = refusalOf(answer);
     if (refused) throw refused;
@@ -106,6 +110,7 @@ export class SocketIoClient extends ClientBase {
         withCredentials: false,
         ...(transports ? { transports } : {}),
         ...(cookie ? { extraHeaders: { cookie } } : {}),
+        ...(this.options.language ? { query: { lang: this.options.language } } : {}),
         ...(reconnectionDelay !== undefined ? { reconnectionDelay } : {}),
       });
     }

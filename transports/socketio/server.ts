@@ -3,6 +3,7 @@ import { type Server as HttpServer, type IncomingMessage, ServerResponse } from 
 import { Server, type Socket } from 'socket.io';
 import type { Subscription, Visitor } from '../../core/chat.ts';
 import { ChatError, GENERIC_ERROR } from '../../core/errors.ts';
+import { requestLanguage } from '../../core/language.ts';
 import { logError, logger } from '../../core/log.ts';
 import type { LobbyEvent, RoomEvent } from '../../core/model.ts';
 import * as validate from '../../core/validate.ts';
@@ -108,7 +109,7 @@ export class SocketIoTransport extends TransportServer {
     }
 
     // Engine.io answers its requests and upgrades before koa sees them: meter them here, first.
-    const meter = this.useMeter(http);
+    const meter = this.useHttp(http);
     // The client script is the transport's too: a book page pays for it before it connects.
     server.prependListener('request', (req, res) => {
       if (!req.url?.startsWith(PREFIX)) return;
@@ -128,13 +129,21 @@ export class SocketIoTransport extends TransportServer {
     );
 
     rooms.use((socket, next) => {
+      // The handshake's `?lang=` (the client's `query`), else its Accept-Language: every
+      // acknowledgement's refusal says it.
+      socket.data.language = requestLanguage(socket.request);
       try {
         const visitor = http.visitorOfRequest(socket.request);
         if (visitor) {
           socket.data.visitor = visitor;
           return next();
         }
-        next(connectRefusal('unauthorized', 401, NO_SESSION));
+        const { error } = this.refusal(
+          'a Socket.IO handshake',
+          new ChatError(401, NO_SESSION, { code: 'noSession' }),
+          socket.data.language,
+        );
+        next(connectRefusal('unauthorized', 401, error));
       } catch (error) {
         logError('reading the session of a Socket.IO handshake', error);
         next(connectRefusal('server error', 500, GENERIC_ERROR));
@@ -158,7 +167,7 @@ export class SocketIoTransport extends TransportServer {
     try {
       release = http.limits.openConnection(req.socket.remoteAddress);
     } catch (error) {
-      const { message } = error as ChatError;
+      const { error: message } = this.refusal('a Socket.IO handshake', error, requestLanguage(req));
       if (!(res instanceof ServerResponse)) {
         refuseUpgrade(req.socket, 429, message, refusalHeaders(error));
         return;
@@ -216,7 +225,7 @@ export class SocketIoTransport extends TransportServer {
             // The replay and what came while the join was opening follow its acknowledgement.
             this.#outboxes.burst(socket.conn, () => subscription.start());
           },
-          (error: unknown) => ack?.(this.refusal('a Socket.IO join', error)),
+          (error: unknown) => ack?.(this.refusal('a Socket.IO join', error, socket.data.language)),
         )
         .catch((error: unknown) => logError('answering a Socket.IO join', error));
     });
@@ -242,7 +251,8 @@ export class SocketIoTransport extends TransportServer {
       run(payload)
         .then(
           (answer) => ack?.(answer),
-          (error: unknown) => ack?.(this.refusal(`a Socket.IO ${name}`, error)),
+          (error: unknown) =>
+            ack?.(this.refusal(`a Socket.IO ${name}`, error, socket.data.language)),
         )
         .catch((error: unknown) => logError(`answering a Socket.IO ${name}`, error));
     });

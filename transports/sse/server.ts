@@ -47,7 +47,7 @@ export class SseTransport extends TransportServer {
 
   mount(router: Router, http: HttpContext): void {
     const { chat } = http;
-    this.useMeter(http);
+    this.useHttp(http);
     this.#heartbeat = new SpreadHeartbeat(this.#heartbeatMs, (stream) => {
       if (!stream.res.writableEnded) stream.res.write(': ping\n\n');
     });

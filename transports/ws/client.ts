@@ -91,7 +91,13 @@ export class WsClient extends ClientBase {
     return new Promise((resolve, reject) => {
       const timer = setTimeout(() => {
         this.#sends.delete(ref);
-        reject(new Error('The server did not confirm the message in time; it may have been sent.'));
+        reject(
+          new ClientError(
+            504,
+            'The server did not confirm the message in time; it may have been sent.',
+            'unconfirmed',
+          ),
+        );
       }, this.#sendTimeoutMs);
       const pending: PendingSend = { frame, written: false, resolve, reject, timer };
       this.#sends.set(ref, pending);
@@ -122,14 +128,22 @@ export class WsClient extends ClientBase {
     const socket = this.#socket;
     this.#socket = undefined;
     socket?.close();
-    this.#failSends(new Error('The client was closed before the server confirmed the message.'));
+    this.#failSends(
+      new ClientError(
+        503,
+        'The client was closed before the server confirmed the message.',
+        'closed',
+      ),
+    );
   }
 
   // ---- the socket ---------------------------------------------------------------------------
 
   #connect(): void {
     if (this.#socket || this.#retryTimer !== undefined) return;
-    const url = this.url('/ws').replace(/^http/, 'ws');
+    const language = this.options.language;
+    const path = language ? `/ws?lang=${encodeURIComponent(language)}` : '/ws';
+    const url = this.url(path).replace(/^http/, 'ws');
     const cookie = this.options.cookie;
     const socket = cookie
       ? new this.#WebSocket(url, { headers: { cookie } })
@@ -170,7 +184,13 @@ export class WsClient extends ClientBase {
       if (!pending.written) continue;
       this.#sends.delete(ref);
       clearTimeout(pending.timer);
-      pending.reject(new Error('The connection was lost before the server confirmed the message.'));
+      pending.reject(
+        new ClientError(
+          503,
+          'The connection was lost before the server confirmed the message.',
+          'lost',
+        ),
+      );
     }
     if (!this.#wanted()) return;
     this.roomLost();

@@ -1,5 +1,6 @@
 import { WebSocket } from 'ws';
 import type { Subscription, Visitor } from '../../core/chat.ts';
+import type { Language } from '../../core/language.ts';
 import { logger } from '../../core/log.ts';
 import { SendBound } from '../transport.ts';
 import { encodeFrame, type Frame } from './frames.ts';
@@ -15,7 +16,7 @@ export interface RoomFollow {
 /** What a connection needs of its transport: its counters and its error mapping. */
 export interface ConnectionHooks {
   countEvent(): void;
-  refusal(what: string, error: unknown): { error: string; status: number };
+  refusal(what: string, error: unknown, language: Language): { error: string; status: number };
 }
 
 /**
@@ -25,6 +26,8 @@ export interface ConnectionHooks {
 export class WsConnection {
   readonly socket: WebSocket;
   readonly visitor: Visitor;
+  /** The language its upgrade asked for (`?lang=`, else Accept-Language): its `error` frames say it. */
+  readonly language: Language;
   readonly rooms = new Map<string, RoomFollow>();
   lobby: { close(): void } | null = null;
   /** Answered the last ping (the ws README's heartbeat). */
@@ -34,9 +37,16 @@ export class WsConnection {
   readonly #bound: SendBound;
   readonly #hooks: ConnectionHooks;
 
-  constructor(socket: WebSocket, visitor: Visitor, maxQueueBytes: number, hooks: ConnectionHooks) {
+  constructor(
+    socket: WebSocket,
+    visitor: Visitor,
+    language: Language,
+    maxQueueBytes: number,
+    hooks: ConnectionHooks,
+  ) {
     this.socket = socket;
     this.visitor = visitor;
+    this.language = language;
     this.#bound = new SendBound(maxQueueBytes);
     this.#hooks = hooks;
     socket.on('pong', () => {
@@ -85,7 +95,7 @@ export class WsConnection {
 
   /** An `error` frame (the transport's one error mapping), with what it is about. */
   sendError(error: unknown, about: Frame = {}): void {
-    const data = { ...this.#hooks.refusal('a ws frame', error), ...about };
+    const data = { ...this.#hooks.refusal('a ws frame', error, this.language), ...about };
     this.send(encodeFrame({ type: 'error', data }));
   }
 

@@ -5,12 +5,13 @@ import type Router from '@koa/router';
 import { type RawData, type WebSocket, WebSocketServer } from 'ws';
 import type { ChatService, Subscription, Visitor } from '../../core/chat.ts';
 import { ChatError } from '../../core/errors.ts';
+import { type Language, requestLanguage } from '../../core/language.ts';
 import { logError } from '../../core/log.ts';
 import type { HttpContext } from '../context.ts';
 import { NO_SESSION, refusalHeaders, refuseUpgrade } from '../errors.ts';
 import { SpreadHeartbeat } from '../heartbeat.ts';
 import { TransportServer } from '../transport.ts';
-import { type RoomFollow, WsConnection } from './connection.ts';
+import { type ConnectionHooks, type RoomFollow, WsConnection } from './connection.ts';
 import {
   encodeEvent,
   encodeFrame,
@@ -49,6 +50,11 @@ export class WsTransport extends TransportServer {
   #wss: WebSocketServer | undefined;
   #chat: ChatService | undefined;
   #heartbeat: SpreadHeartbeat<WsConnection> | undefined;
+  /** Every connection's counters and error wording: one object, not closures per socket. */
+  readonly #hooks: ConnectionHooks = {
+    countEvent: () => this.countEvents(),
+    refusal: (what, error, language) => this.refusal(what, error, language),
+  };
 
   constructor(options: WsOptions = {}) {
     super();
@@ -71,7 +77,7 @@ export class WsTransport extends TransportServer {
 
   attach(server: Server, http: HttpContext): void {
     this.#chat = http.chat;
-    this.useMeter(http);
+    this.useHttp(http);
     this.#wss = new WebSocketServer({
       noServer: true,
       maxPayload: MAX_PAYLOAD,
@@ -122,7 +128,11 @@ export class WsTransport extends TransportServer {
     try {
       admitted = this.#admit(http, req);
     } catch (error) {
-      const { status, error: sentence } = this.refusal('admitting an upgrade', error);
+      const { status, error: sentence } = this.refusal(
+        'admitting an upgrade',
+        error,
+        requestLanguage(req),
+      );
       refuseUpgrade(socket, status, sentence, refusalHeaders(error));
       return;
     }
@@ -130,7 +140,8 @@ export class WsTransport extends TransportServer {
     // Released when the TCP socket closes, whether or not it became a WebSocket.
     socket.once('close', release);
     this.meter?.trackSocket(socket as Socket);
-    this.#wss!.handleUpgrade(req, socket, head, (ws) => this.#open(ws, visitor));
+    const language = requestLanguage(req);
+    this.#wss!.handleUpgrade(req, socket, head, (ws) => this.#open(ws, visitor, language));
   }
 
   /**
@@ -141,16 +152,19 @@ export class WsTransport extends TransportServer {
   #admit(http: HttpContext, req: IncomingMessage): { visitor: Visitor; release: () => void } {
     if (!http.originAllowed(req)) throw new ChatError(403, ORIGIN_REFUSED);
     const visitor = http.visitorOfRequest(req);
-    if (!visitor) throw new ChatError(401, NO_SESSION);
+    if (!visitor) throw new ChatError(401, NO_SESSION, { code: 'noSession' });
     this.refuseWhileClosing();
     return { visitor, release: http.limits.openConnection(req.socket.remoteAddress) };
   }
 
-  #open(socket: WebSocket, visitor: Visitor): void {
-    const connection = new WsConnection(socket, visitor, this.#maxQueueBytes, {
-      countEvent: () => this.countEvents(),
-      refusal: (what, error) => this.refusal(what, error),
-    });
+  #open(socket: WebSocket, visitor: Visitor, language: Language): void {
+    const connection = new WsConnection(
+      socket,
+      visitor,
+      language,
+      this.#maxQueueBytes,
+      this.#hooks,
+    );
     this.#connections.add(connection);
     this.#heartbeat?.add(connection);
     socket.on('message', (data, isBinary) => this.#socketOnMessage(connection, data, isBinary));

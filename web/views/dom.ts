@@ -1,5 +1,6 @@
 import type { Message, SystemEventType } from '../../core/model.ts';
 import { GIF_NAME_PATTERN, SYSTEM_USER, USER_PATTERN } from '../../core/model.ts';
+import { ClientError } from '../../transports/client.ts';
 import { documentLanguage, type Language, type MessageKey, type Params, t } from './i18n/index.ts';
 
 /** Browser-side helpers shared by the page scripts. User text only ever goes in as text. */
@@ -15,6 +16,16 @@ export function say(key: MessageKey, params?: Params): string {
 }
 
 /** A user's colour swatch and name, as the member list, messages and the lobby show them. */
+/**
+ * What a page shows of a failure: the server's sentence (asked for in the page's language), a
+ * client's own failure from the catalogue by its code, and anything else (a network error, which
+ * the browser words in its own language) as the page's `fallback`.
+ */
+export function failureText(error: unknown, fallback: MessageKey): string {
+  if (!(error instanceof ClientError)) return say(fallback);
+  return error.code ? say(`client.${error.code}`) : error.message;
+}
+
 export function userTag(user: string): HTMLElement {
   const tag = document.createElement('span');
   tag.className = 'user-tag';

@@ -9,6 +9,7 @@ import { USER_PATTERN } from '../../../core/model.ts';
 import { ClientError, type ClientState, errorFrom, readJson } from '../../../transports/client.ts';
 import { createClient } from '../../../transports/clients.ts';
 import {
+  failureText,
   gifImage,
   insertInOrder,
   isSystemMessage,
@@ -53,7 +54,7 @@ let whisperTo: Member | undefined;
 
 paintSwatches();
 
-const client = createClient(transport, { baseUrl: location.origin });
+const client = createClient(transport, { baseUrl: location.origin, language: pageLanguage() });
 for (const type of ['chat', 'join', 'exit', 'owner'] as const) {
   client.on(type, (message) => showMessage(message, type));
 }
@@ -69,7 +70,7 @@ client.connectRoom(room, { after: 0 }).catch((error: unknown) => {
   if (error instanceof ClientError && [401, 403, 404, 409].includes(error.status)) {
     leave(error.message);
   } else {
-    showError(error instanceof Error ? error.message : say('chat.cannotConnect'));
+    showError(failureText(error, 'chat.cannotConnect'));
   }
 });
 
@@ -83,7 +84,7 @@ chatForm.addEventListener('submit', (event) => {
       showError('');
       showMessage(message);
     },
-    (error: unknown) => showError(error instanceof Error ? error.message : say('chat.sendFailed')),
+    (error: unknown) => showError(failureText(error, 'chat.sendFailed')),
   );
 });
 
@@ -134,7 +135,7 @@ async function post(path: string, init: { body: BodyInit; headers?: Record<strin
 }
 
 function showFailure(error: unknown): void {
-  showError(error instanceof Error ? error.message : say('chat.requestFailed'));
+  showError(failureText(error, 'chat.requestFailed'));
 }
 
 /** Shows a message once; `type` is the event it came as (a post's own answer is a `chat`). */

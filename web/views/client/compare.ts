@@ -15,6 +15,7 @@ import {
   scaleFor,
 } from '../compare-figures.ts';
 import {
+  failureText,
   gifImage,
   insertInOrder,
   isSystemMessage,
@@ -126,7 +127,7 @@ function paneOf(element: HTMLElement): Pane {
 
 /** A fresh client for the pane, resuming after `after` (0: the whole history). */
 function connect(pane: Pane, after: number): void {
-  const client = createClient(pane.name, { baseUrl: location.origin });
+  const client = createClient(pane.name, { baseUrl: location.origin, language: pageLanguage() });
   pane.client = client;
   pane.detach = [
     ...STORED_TYPES.map((type) => client.on(type, (message) => receive(pane, message, type))),
@@ -136,7 +137,7 @@ function connect(pane: Pane, after: number): void {
     client.on('removeRoom', () => endRoom(say('chat.roomRemoved'))),
   ];
   client.connectRoom(room, { after }).catch((error: unknown) => {
-    showPaneError(pane, error instanceof Error ? error.message : say('chat.cannotConnect'));
+    showPaneError(pane, failureText(error, 'chat.cannotConnect'));
     changeState(pane, 'closed');
   });
 }
@@ -209,7 +210,7 @@ sendForm.addEventListener('submit', (event) => {
       sendStatus.textContent = say('compare.sent', { seq: message.seq, name: pane.name });
     },
     (error: unknown) => {
-      sendStatus.textContent = error instanceof Error ? error.message : say('chat.sendFailed');
+      sendStatus.textContent = failureText(error, 'chat.sendFailed');
     },
   );
 });

@@ -28,7 +28,7 @@ for (const row of roomList.rows) keepTransport(row);
 
 /** Rooms a lobby event told about since the page connected: newer than any list fetched. */
 const touched = new Set<string>();
-const client = createClient(transport, { baseUrl: location.origin });
+const client = createClient(transport, { baseUrl: location.origin, language: pageLanguage() });
 client.on('newRoom', (room) => {
   touched.add(room.id);
   if (!findRow(room.id)) total += 1;

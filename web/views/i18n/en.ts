@@ -79,6 +79,9 @@ export const en = {
   'chat.cannotConnect': 'Could not connect to the room.',
   'chat.sendFailed': 'Sending failed.',
   'chat.requestFailed': 'The request failed.',
+  'client.unconfirmed': 'The server did not confirm the message in time; it may have been sent.',
+  'client.lost': 'The connection was lost before the server confirmed the message.',
+  'client.closed': 'The client was closed before the server confirmed the message.',
 
   // ---- compare ------------------------------------------------------------------------------
   'compare.title': 'Compare: {room}',
@@ -163,6 +166,16 @@ export const en = {
   'error.noSuchGif': 'There is no such GIF.',
   'error.noSession': 'No session: call GET /api/me first and send its cookie back.',
   'error.shuttingDown': 'The server is shutting down; try again in a moment.',
+  'error.redisUnreachable':
+    'The shared store (Redis) cannot be reached just now; please try again in a moment.',
+  'error.databaseUnreachable': 'The database is not reachable right now; try again in a moment.',
+  'error.unreadableBody':
+    'The request body could not be read: send JSON, a form, or multipart as documented.',
+  'error.tooLarge': 'The request is too large (a GIF may be at most 5 MiB).',
+  'error.unsupportedType': 'This content type is not supported here.',
+  'host.missing': 'Name this server in the Host header.',
+  'host.foreign':
+    'This server does not answer to the name "{name}": start it with --allowed-host {flag}.',
   'error.originRefused': 'Requests from another site are refused (Origin check).',
   'error.postsTooFast': 'You are sending too fast: wait {wait} s, then send again.',
   'error.roomsTooFast': 'You are creating rooms too fast: wait {wait} s, then try again.',

@@ -1,3 +1,4 @@
+import { isLanguage, LANGUAGES, type Language } from '../../../core/language.ts';
 import { type Catalogue, en, type MessageKey } from './en.ts';
 import { ko } from './ko.ts';
 
@@ -8,16 +9,11 @@ import { ko } from './ko.ts';
  */
 
 export type { Catalogue, MessageKey };
-export const LANGUAGES = ['en', 'ko'] as const;
-export type Language = (typeof LANGUAGES)[number];
+export { isLanguage, LANGUAGES, type Language };
 export const CATALOGUES: Readonly<Record<Language, Catalogue>> = { en, ko };
 
 /** Values for a sentence's `{name}` placeholders. */
 export type Params = Readonly<Record<string, string | number>>;
-
-export function isLanguage(value: unknown): value is Language {
-  return LANGUAGES.some((language) => language === value);
-}
 
 /** The sentence `key` in `language`, its placeholders filled from `params`. */
 export function t(language: Language, key: MessageKey, params: Params = {}): string {

@@ -76,6 +76,10 @@ export const ko: Catalogue = {
   'chat.cannotConnect': '채팅방에 연결하지 못했습니다.',
   'chat.sendFailed': '보내지 못했습니다.',
   'chat.requestFailed': '요청이 실패했습니다.',
+  'client.unconfirmed':
+    '서버가 제때 메시지를 확인해 주지 않았습니다. 메시지는 전송되었을 수도 있습니다.',
+  'client.lost': '서버가 메시지를 확인하기 전에 연결이 끊겼습니다.',
+  'client.closed': '서버가 메시지를 확인하기 전에 클라이언트가 닫혔습니다.',
 
   // ---- compare ------------------------------------------------------------------------------
   'compare.title': '비교: {room}',
@@ -159,6 +163,16 @@ export const ko: Catalogue = {
   'error.noSuchGif': '그런 GIF는 없습니다.',
   'error.noSession': '세션이 없습니다. 먼저 GET /api/me를 호출하고, 받은 쿠키를 다시 보내세요.',
   'error.shuttingDown': '서버가 종료되는 중입니다. 잠시 후 다시 시도하세요.',
+  'error.redisUnreachable':
+    '공유 저장소(Redis)에 지금 연결할 수 없습니다. 잠시 후 다시 시도하세요.',
+  'error.databaseUnreachable': '지금 데이터베이스에 연결할 수 없습니다. 잠시 후 다시 시도하세요.',
+  'error.unreadableBody':
+    '요청 본문을 읽을 수 없습니다. 문서에 적힌 대로 JSON, 폼 또는 multipart로 보내세요.',
+  'error.tooLarge': '요청이 너무 큽니다(GIF는 5MiB까지 올릴 수 있습니다).',
+  'error.unsupportedType': '여기서는 이 콘텐츠 형식을 받지 않습니다.',
+  'host.missing': 'Host 헤더에 이 서버의 이름을 적어 보내세요.',
+  'host.foreign':
+    '이 서버는 "{name}"이라는 이름으로 응답하지 않습니다. --allowed-host {flag} 옵션을 붙여 서버를 시작하세요.',
   'error.originRefused': '다른 사이트에서 온 요청은 거절합니다(Origin 검사).',
   'error.postsTooFast': '너무 빨리 보내고 있습니다. {wait}초 기다린 뒤 다시 보내세요.',
   'error.roomsTooFast': '방을 너무 빨리 만들고 있습니다. {wait}초 기다린 뒤 다시 시도하세요.',
