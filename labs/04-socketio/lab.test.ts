@@ -1,6 +1,7 @@
 import { io, type Socket } from 'socket.io-client';
 import { describe, expect, it } from 'vitest';
 import { eventually } from '../../test/support/http.ts';
+import { itSpeaksBothLanguages } from '../shared/languages.ts';
 import { startedLab } from '../shared/started.ts';
 import { main } from './server.ts';
 
@@ -39,6 +40,13 @@ describe('by default (polling first, then the upgrade)', () => {
     const client = await fetch(`${started.lab.url}socket.io/socket.io.esm.min.js`);
     expect(client.status).toBe(200);
     expect(client.headers.get('content-type')).toMatch(/javascript/);
+  });
+
+  describe('the page in Korean and in English', () => {
+    itSpeaksBothLanguages(() => started.lab.url, {
+      en: 'Socket.IO: <code>news</code> and <code>reply</code>',
+      ko: 'Socket.IO: <code>news</code>와 <code>reply</code>',
+    });
   });
 
   it('the handshake is a polling request that offers the upgrade to websocket', async () => {
