@@ -36,8 +36,8 @@ export function bareFlags<const More extends Options>(
   };
 }
 
-/** Where a bare lab remembers the reader's `?lang=`: it has no session (the app keeps it in its). */
-export const LANGUAGE_COOKIE = 'lang';
+/** Where a bare lab remembers the reader's `?lang=`: it has no session, where the app keeps it. */
+const LANGUAGE_COOKIE = 'lang';
 const A_YEAR_MS = 365 * 24 * 60 * 60 * 1000;
 
 /**
