@@ -1,4 +1,5 @@
-import { expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
+import { itSpeaksBothLanguages } from '../shared/languages.ts';
 import { startedLab } from '../shared/started.ts';
 import { main } from './server.ts';
 
@@ -23,7 +24,10 @@ it('serves the page and prints the URL to open', async () => {
   const page = await (await fetch(started.lab.url)).text();
   expect(page).toContain('src="page.js"');
   expect(page).not.toMatch(/<script>/);
-  expect((await fetch(`${started.lab.url}page.js`)).status).toBe(200);
+  const script = await fetch(`${started.lab.url}page.js`);
+  expect(script.status).toBe(200);
+  // Read to the end: a body left unread is cut when the lab stops ("Premature close").
+  await script.text();
 });
 
 it('a long poll is held until the clock ticks; wait=0 answers at once', async () => {
@@ -72,4 +76,11 @@ it('short polling makes many more requests than long polling for the same ticks'
     ),
   ).toBe(true);
   expect(log.some((line) => /answered 1 waiting long poll/.test(line))).toBe(true);
+});
+
+describe('the page in Korean and in English', () => {
+  itSpeaksBothLanguages(() => started.lab.url, {
+    en: 'Short polling vs long polling',
+    ko: '숏 폴링과 롱 폴링',
+  });
 });

@@ -1,6 +1,7 @@
 import { EventSource } from 'eventsource';
-import { expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { eventually } from '../../test/support/http.ts';
+import { itSpeaksBothLanguages } from '../shared/languages.ts';
 import { startedLab } from '../shared/started.ts';
 import { main } from './server.ts';
 
@@ -98,4 +99,11 @@ it('the browser cannot send on the stream: a POST goes up, and the server pushes
     first.source.close();
     second.source.close();
   }
+});
+
+describe('the page in Korean and in English', () => {
+  itSpeaksBothLanguages(() => started.lab.url, {
+    en: 'A server clock over EventSource',
+    ko: 'EventSource로 받는 서버 시계',
+  });
 });

@@ -1,11 +1,17 @@
-import { expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
+import { hasChromium, launchChromium } from '../../test/support/browser.ts';
 import { eventually } from '../../test/support/http.ts';
+import { ACCEPT_LANGUAGE, itSpeaksBothLanguages } from '../shared/languages.ts';
 import { startedLab } from '../shared/started.ts';
 import { main } from './server.ts';
 
 /** The server sends every 100 ms here (3 s in the book). */
 const INTERVAL_MS = 100;
+
+if (!hasChromium) {
+  console.warn('lab 03 page test skipped: install Chromium with: apt-get install -y chromium');
+}
 
 const started = startedLab(main, ['--port', '0', '--interval', String(INTERVAL_MS)]);
 const { log } = started;
@@ -62,4 +68,43 @@ it('two clients double the server’s messages; closing one logs it and clears i
   const count = second.received.length;
   await eventually(() => second.received.length >= count + 2, 3000, 'more for the second');
   second.socket.close();
+});
+
+describe('the page in Korean and in English', () => {
+  itSpeaksBothLanguages(() => started.lab.url, {
+    en: 'WebSocket with the <code>ws</code> module',
+    ko: '<code>ws</code> 모듈로 쓰는 웹 소켓',
+  });
+});
+
+describe.skipIf(!hasChromium)('the page, in Chromium, for a Korean reader', () => {
+  it('says the socket’s state and the lab’s lines in Korean; the book’s lines as the book does', async () => {
+    const browser = await launchChromium();
+    try {
+      const context = await browser.newContext({
+        locale: 'ko-KR',
+        extraHTTPHeaders: { 'Accept-Language': ACCEPT_LANGUAGE.ko },
+      });
+      const page = await context.newPage();
+      page.setDefaultTimeout(10_000);
+      await page.goto(started.lab.url);
+      expect(await page.locator('html').getAttribute('lang')).toBe('ko');
+      await expect.poll(() => page.locator('#state').textContent()).toBe('연결됨');
+      await page.locator('#messages li', { hasText: '서버와 웹소켓 연결 성공!' }).waitFor();
+      await page
+        .locator('#messages li', { hasText: /^서버: 서버에서 클라이언트로/ })
+        .first()
+        .waitFor();
+      await page.getByRole('button', { name: '소켓 닫기' }).click();
+      await expect.poll(() => page.locator('#state').textContent()).toBe('연결 끊김');
+      await page.locator('#messages li', { hasText: /^연결 종료: 서버가 접속 해제를/ }).waitFor();
+      // The link to the English page, which then stays English.
+      await page.getByRole('link', { name: 'English' }).click();
+      await expect.poll(() => page.locator('#state').textContent()).toBe('open');
+      await page.goto(started.lab.url);
+      expect(await page.locator('html').getAttribute('lang')).toBe('en');
+    } finally {
+      await browser.close();
+    }
+  });
 });

@@ -1,8 +1,14 @@
 import { io, type Socket } from 'socket.io-client';
 import { describe, expect, it } from 'vitest';
+import { hasChromium, launchChromium } from '../../test/support/browser.ts';
 import { eventually } from '../../test/support/http.ts';
+import { ACCEPT_LANGUAGE, itSpeaksBothLanguages } from '../shared/languages.ts';
 import { startedLab } from '../shared/started.ts';
 import { main } from './server.ts';
+
+if (!hasChromium) {
+  console.warn('lab 04 page test skipped: install Chromium with: apt-get install -y chromium');
+}
 
 /** `news` every 100 ms here (3 s in the book). */
 const INTERVAL_MS = 100;
@@ -39,6 +45,13 @@ describe('by default (polling first, then the upgrade)', () => {
     const client = await fetch(`${started.lab.url}socket.io/socket.io.esm.min.js`);
     expect(client.status).toBe(200);
     expect(client.headers.get('content-type')).toMatch(/javascript/);
+  });
+
+  describe('the page in Korean and in English', () => {
+    itSpeaksBothLanguages(() => started.lab.url, {
+      en: 'Socket.IO: <code>news</code> and <code>reply</code>',
+      ko: 'Socket.IO: <code>news</code>와 <code>reply</code>',
+    });
   });
 
   it('the handshake is a polling request that offers the upgrade to websocket', async () => {
@@ -111,4 +124,37 @@ describe("--transport websocket (the book's transports: ['websocket'])", () => {
       socket.disconnect();
     }
   });
+
+  it.skipIf(!hasChromium)(
+    'the page in Korean, in Chromium; its switch to English keeps the transport',
+    async () => {
+      const browser = await launchChromium();
+      try {
+        const context = await browser.newContext({
+          locale: 'ko-KR',
+          extraHTTPHeaders: { 'Accept-Language': ACCEPT_LANGUAGE.ko },
+        });
+        const page = await context.newPage();
+        page.setDefaultTimeout(10_000);
+        await page.goto(started.lab.url);
+        expect(await page.locator('html').getAttribute('lang')).toBe('ko');
+        await page
+          .locator('#messages li', { hasText: 'websocket 방식으로 연결했습니다' })
+          .waitFor();
+        await page
+          .locator('#messages li', { hasText: 'news 이벤트: Hello Socket.IO' })
+          .first()
+          .waitFor();
+        const english = page.getByRole('link', { name: 'English' });
+        expect(new URL((await english.getAttribute('href')) ?? '').search).toBe(
+          '?transport=websocket&lang=en',
+        );
+        await english.click();
+        expect(await page.locator('html').getAttribute('lang')).toBe('en');
+        await page.locator('#messages li', { hasText: 'connected over websocket' }).waitFor();
+      } finally {
+        await browser.close();
+      }
+    },
+  );
 });

@@ -1,12 +1,13 @@
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterAll, beforeAll, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
 import { type Message, TRANSPORT_NAMES } from '../../core/model.ts';
 import { clientFor, type TestClient } from '../../test/support/clients.ts';
 import { newSession, type Session } from '../../test/support/http.ts';
 import type { LabApp } from '../shared/app.ts';
+import { ACCEPT_LANGUAGE, itSpeaksBothLanguages } from '../shared/languages.ts';
 import { main } from './server.ts';
 
 /** Heartbeats every 200 ms here (SSE 15 s, ws 30 s, Socket.IO 25 s by default). */
@@ -122,4 +123,22 @@ it('a peer that stops answering pings is ended by the heartbeat, and leaves the 
   expect(Date.now() - opened).toBeLessThan(HEARTBEAT_MS * 4);
   const left = `${silent.user} left`;
   await watcher.waitFor(() => watcher.events.some((e) => (e.data as Message).chat === left));
+});
+
+describe('the four-pane page in Korean and in English', () => {
+  itSpeaksBothLanguages(() => lab.url, { en: 'One room, four ways', ko: '한 방, 네 가지 방식' });
+
+  it('a language chosen with ?lang= is still the one after a restart (the same session)', async () => {
+    const headers = { 'accept-language': ACCEPT_LANGUAGE.en };
+    const asked = await fetch(`${lab.url}?lang=ko`, { headers });
+    const cookie = asked.headers
+      .getSetCookie()
+      .map((line) => line.split(';')[0])
+      .join('; ');
+    expect(await asked.text()).toContain('<html lang="ko">');
+    await lab.restart();
+    const after = await (await fetch(lab.url, { headers: { ...headers, cookie } })).text();
+    expect(after).toContain('<html lang="ko">');
+    expect(after).toContain('<h1>한 방, 네 가지 방식</h1>');
+  });
 });

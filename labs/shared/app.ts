@@ -3,14 +3,18 @@
  * the flags a student may change, and, for labs with a page of their own, that page served beside
  * the app's routes. The labs point into the app's code; nothing of it is copied here.
  */
-import { mkdir, mkdtemp, rm } from 'node:fs/promises';
+import { mkdir, mkdtemp, readFile, rm } from 'node:fs/promises';
 import type { RequestListener, Server } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import Koa from 'koa';
+import { Limits } from '../../core/limits.ts';
 import type { TransportName } from '../../core/model.ts';
 import { parseFlags, UsageError, wholeNumber } from '../../flags.ts';
 import { parseOptions, type RunningServer, type ServerOptions, startServer } from '../../server.ts';
+import { reading } from '../../web/language.ts';
+import { sessionMiddleware } from '../../web/session.ts';
 import { bundlePage, type LabPage } from './page.ts';
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
@@ -88,6 +92,11 @@ export async function startLabApp(
     if (temporary) await rm(dataDir, { recursive: true, force: true });
     throw error;
   }
+  // The secret the app signs its sessions with (server.ts: COOKIE_SECRET, else the one it keeps in
+  // the data folder), so that the lab's page reads and keeps the visitor's language in the same
+  // session as the app's pages do.
+  const secret =
+    options.cookieSecret ?? (await readFile(join(dataDir, 'cookie-secret'), 'utf8')).trim();
   const origin = running.url;
   const url = page ? `${origin}/lab/` : `${origin}/`;
   const names = options.transport === 'all' ? 'polling, sse, ws, socketio' : options.transport;
@@ -110,7 +119,7 @@ export async function startLabApp(
     },
   };
   const mount = () => {
-    if (page) servePage(running.server, page);
+    if (page) servePage(running.server, page, secret);
     defaults.front?.(running.server, lab);
   };
   mount();
@@ -124,26 +133,40 @@ function milliseconds(flag: string, value: string | undefined): number | undefin
 }
 
 /**
- * Puts the lab's page in front of the app: GET /lab/... is answered here, every other request goes
- * on to the app's listeners (koa, and Socket.IO's, which wraps koa the same way).
+ * Puts the lab's page in front of the app: /lab/... is answered here, every other request goes on
+ * to the app's listeners (koa, and Socket.IO's, which wraps koa the same way). The page is in the
+ * language the app's pages would choose (web/language.ts `reading`), kept in the app's session.
  */
-function servePage(server: Server, page: LabPage): void {
+function servePage(server: Server, page: LabPage, secret: string): void {
   const app = server.listeners('request') as RequestListener[];
   server.removeAllListeners('request');
+  const lab = new Koa({ proxy: false });
+  lab.silent = true;
+  lab.use(sessionMiddleware(lab, secret, Limits.off()));
+  lab.use((ctx) => {
+    if (ctx.path === '/lab') {
+      ctx.status = 301;
+      ctx.redirect('/lab/');
+      return;
+    }
+    if (ctx.method !== 'GET' && ctx.method !== 'HEAD') return;
+    const file = page.files.get(ctx.path);
+    if (ctx.path === '/lab/') {
+      ctx.set(page.headers);
+      ctx.set('Cache-Control', 'no-store');
+      ctx.type = 'text/html; charset=utf-8';
+      ctx.body = page.html(reading(ctx));
+    } else if (file) {
+      ctx.set(page.headers);
+      ctx.set('Cache-Control', 'no-cache');
+      ctx.type = file.type;
+      ctx.body = file.body;
+    }
+  });
+  const labPage = lab.callback();
   server.on('request', (req, res) => {
     const path = req.url?.split('?')[0] ?? '';
-    const file = req.method === 'GET' || req.method === 'HEAD' ? page.files.get(path) : undefined;
-    if (path === '/lab') {
-      res.writeHead(301, { Location: '/lab/' }).end();
-    } else if (file) {
-      res.writeHead(200, {
-        ...page.headers,
-        'Content-Type': file.type,
-        'Cache-Control': 'no-cache',
-      });
-      res.end(req.method === 'HEAD' ? undefined : file.body);
-    } else {
-      for (const listener of app) listener.call(server, req, res);
-    }
+    if (path === '/lab' || path.startsWith('/lab/')) labPage(req, res);
+    else for (const listener of app) listener.call(server, req, res);
   });
 }

@@ -4,6 +4,8 @@
 
 const SHORT_EVERY_MS = 1000;
 const LONG_WAIT_S = 25;
+/** The page's language (index.html or index.ko.html): the clock's time is written in it. */
+const LANG = document.documentElement.lang;
 
 /** A column's counters; returns a function that records one answer. */
 function meter(mode) {
@@ -14,10 +16,11 @@ function meter(mode) {
     totals.requests += 1;
     totals.bytes += bytes;
     if (!isNew) totals.empty += 1;
-    field('tick').textContent = `#${answer.tick} (${new Date(answer.time).toLocaleTimeString()})`;
+    field('tick').textContent =
+      `#${answer.tick} (${new Date(answer.time).toLocaleTimeString(LANG)})`;
     field('requests').textContent = String(totals.requests);
     field('empty').textContent = String(totals.empty);
-    field('bytes').textContent = totals.bytes.toLocaleString();
+    field('bytes').textContent = totals.bytes.toLocaleString(LANG);
   };
 }
 

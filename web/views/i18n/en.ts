@@ -189,6 +189,29 @@ export const en = {
     'Too many new sessions from your network: wait {wait} s, and send the session cookie back so you stay one visitor.',
   'error.connectionsFromNetwork':
     'Too many open connections from your network ({open}): close some tabs, then try again.',
+
+  // ---- labs ---------------------------------------------------------------------------------
+  // The page of labs 07 and 08 (labs/shared/four-ways): one room, one pane per transport.
+  'labs.fourWays.title': 'One room, four ways',
+  'labs.fourWays.heading': 'One room, four ways',
+  'labs.fourWays.room': 'Room',
+  'labs.fourWays.intro':
+    "Each pane below follows the room with its own client, over its own transport. Type in any pane: the message goes up that pane's way and comes down every pane with the same seq. Drop cuts a pane's connection as a network failure would: watch it reconnect and catch up from its last seq.",
+  'labs.fourWays.chatLinks': "The same room in the app's chat page:",
+  'labs.fourWays.roomTitle': 'one room, four ways',
+  'labs.fourWays.createFailed': 'No room could be made (POST /room answered {status}).',
+  'labs.fourWays.facts': 'state {state} · last seq {lastSeq} · reconnects {reconnects}',
+  'labs.fourWays.nothingYet': 'nothing yet',
+  'labs.fourWays.allHere': 'seq 1 to {highest}: all here, each once',
+  'labs.fourWays.missing':
+    'missing {missing} (whispers between others are not for you); twice: {twice}',
+  'labs.fourWays.none': 'none',
+  'labs.fourWays.drop': 'Drop',
+  'labs.fourWays.dropTitle': 'End this connection as a network failure would',
+  'labs.fourWays.placeholder': 'Say something over {transport}',
+  'labs.fourWays.send': 'Send',
+  'labs.fourWays.sendFailed': 'Sending failed.',
+  'labs.fourWays.whisper': '{text} (whisper to {to})',
 } as const;
 
 /** A key of the catalogues. */

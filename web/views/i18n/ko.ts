@@ -186,4 +186,27 @@ export const ko: Catalogue = {
     '내 네트워크에서 새 세션이 너무 많이 만들어졌습니다. {wait}초 기다리고, 한 방문자로 남도록 세션 쿠키를 다시 보내세요.',
   'error.connectionsFromNetwork':
     '내 네트워크에서 열린 연결이 너무 많습니다({open}개). 탭 몇 개를 닫은 뒤 다시 시도하세요.',
+
+  // ---- labs ---------------------------------------------------------------------------------
+  // The page of labs 07 and 08 (labs/shared/four-ways): one room, one pane per transport.
+  'labs.fourWays.title': '한 방, 네 가지 방식',
+  'labs.fourWays.heading': '한 방, 네 가지 방식',
+  'labs.fourWays.room': '방',
+  'labs.fourWays.intro':
+    '아래의 각 창은 자기 클라이언트로, 자기 전송 방식을 거쳐 이 방을 따라갑니다. 아무 창에나 입력해 보세요. 메시지는 그 창의 방식으로 올라가고, 모든 창에 같은 seq로 내려옵니다. 연결 끊기 버튼은 네트워크 장애가 난 것처럼 그 창의 연결을 끊습니다. 창이 다시 연결해 마지막 seq부터 따라잡는 모습을 지켜보세요.',
+  'labs.fourWays.chatLinks': '앱의 채팅 페이지에서 같은 방 열기:',
+  'labs.fourWays.roomTitle': '한 방, 네 가지 방식',
+  'labs.fourWays.createFailed': '방을 만들지 못했습니다(POST /room의 응답: {status}).',
+  'labs.fourWays.facts': '상태 {state} · 마지막 seq {lastSeq} · 재연결 {reconnects}회',
+  'labs.fourWays.nothingYet': '아직 없음',
+  'labs.fourWays.allHere': 'seq 1부터 {highest}까지: 빠짐없이 한 번씩 받았습니다',
+  'labs.fourWays.missing':
+    '빠진 seq: {missing}(다른 사람끼리 나눈 귓속말은 나에게 오지 않습니다) · 두 번 받은 것: {twice}',
+  'labs.fourWays.none': '없음',
+  'labs.fourWays.drop': '연결 끊기',
+  'labs.fourWays.dropTitle': '네트워크 장애가 난 것처럼 이 연결을 끊습니다',
+  'labs.fourWays.placeholder': '{transport} 방식으로 메시지 보내기',
+  'labs.fourWays.send': '보내기',
+  'labs.fourWays.sendFailed': '보내지 못했습니다.',
+  'labs.fourWays.whisper': '{text} ({to}님에게 귓속말)',
 };
