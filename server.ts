@@ -99,6 +99,8 @@ export interface RunningServer {
   server: Server;
   /** The sessions that live in this process only (Transport's `localSessions`), if any. */
   localSessions: EventEmitter | undefined;
+  /** What sessions are signed with, for a lab's own page that reads the same session. */
+  cookieSecret: string;
   close(): Promise<void>;
 }
 
@@ -308,11 +310,12 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
     limits,
     redis,
   });
+  const secret = await cookieSecret(options, redis);
   const { app, http } = await createApp({
     chat,
     limits,
     transports,
-    cookieSecret: await cookieSecret(options, redis),
+    cookieSecret: secret,
     allowedOrigins: options.allowedOrigins,
     dataDir: options.dataDir,
     responseHeaders: options.responseHeaders,
@@ -359,6 +362,7 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
     chat,
     server,
     localSessions: transports.find((transport) => transport.localSessions)?.localSessions?.(),
+    cookieSecret: secret,
     close: () => {
       closing ??= (async () => {
         const stopped = new Promise<void>((done) => server.close(() => done()));

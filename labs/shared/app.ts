@@ -3,7 +3,7 @@
  * the flags a student may change, and, for labs with a page of their own, that page served beside
  * the app's routes. The labs point into the app's code; nothing of it is copied here.
  */
-import { mkdir, mkdtemp, readFile, rm } from 'node:fs/promises';
+import { mkdir, mkdtemp, rm } from 'node:fs/promises';
 import type { RequestListener, Server } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join, relative } from 'node:path';
@@ -92,11 +92,6 @@ export async function startLabApp(
     if (temporary) await rm(dataDir, { recursive: true, force: true });
     throw error;
   }
-  // The secret the app signs its sessions with (server.ts: COOKIE_SECRET, else the one it keeps in
-  // the data folder), so that the lab's page reads and keeps the visitor's language in the same
-  // session as the app's pages do.
-  const secret =
-    options.cookieSecret ?? (await readFile(join(dataDir, 'cookie-secret'), 'utf8')).trim();
   const origin = running.url;
   const url = page ? `${origin}/lab/` : `${origin}/`;
   const names = options.transport === 'all' ? 'polling, sse, ws, socketio' : options.transport;
@@ -119,7 +114,9 @@ export async function startLabApp(
     },
   };
   const mount = () => {
-    if (page) servePage(running.server, page, secret);
+    // The app's own session (and its secret): the lab's page keeps the visitor's language where
+    // the app's pages read it.
+    if (page) servePage(running.server, page, running.cookieSecret);
     defaults.front?.(running.server, lab);
   };
   mount();

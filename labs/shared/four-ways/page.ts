@@ -6,6 +6,7 @@ import {
 } from '../../../core/model.ts';
 import { createClient } from '../../../transports/clients.ts';
 import {
+  failureText,
   gifImage,
   isSystemMessage,
   pageLanguage,
@@ -118,7 +119,7 @@ function pane(transport: TransportName, room: string): HTMLElement {
   form.append(input, element('button', '', say('labs.fourWays.send')));
   section.append(element('h2', '', transport), facts, checkLine, problem, list, form);
 
-  const client = createClient(transport, { baseUrl: location.origin });
+  const client = createClient(transport, { baseUrl: location.origin, language: pageLanguage() });
   const seen = new Set<number>();
   let twice = 0;
   let opened = false;
@@ -164,7 +165,7 @@ function pane(transport: TransportName, room: string): HTMLElement {
     problem.textContent = error.message;
   });
   client.connectRoom(room, { after: 0 }).catch((error: unknown) => {
-    problem.textContent = error instanceof Error ? error.message : String(error);
+    problem.textContent = failureText(error, 'chat.cannotConnect');
   });
 
   drop.addEventListener('click', () => client.drop());
@@ -178,8 +179,7 @@ function pane(transport: TransportName, room: string): HTMLElement {
         problem.textContent = '';
       },
       (error: unknown) => {
-        problem.textContent =
-          error instanceof Error ? error.message : say('labs.fourWays.sendFailed');
+        problem.textContent = failureText(error, 'labs.fourWays.sendFailed');
       },
     );
   });
