@@ -311,7 +311,7 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
     redis,
   });
   const secret = await cookieSecret(options, redis);
-  const { app, http } = await createApp({
+  const { app, http, serve } = await createApp({
     chat,
     limits,
     transports,
@@ -325,6 +325,7 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
   const timeouts = { ...HTTP_TIMEOUTS, ...options.httpTimeouts };
   const server = createServer(timeouts, (req, res) => {
     for (const transport of served) if (transport.serve!(req, res)) return;
+    if (serve(req, res)) return;
     void koa(req, res);
   });
   for (const transport of transports) transport.attach?.(server, http);

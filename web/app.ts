@@ -1,4 +1,5 @@
 import { mkdir } from 'node:fs/promises';
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import Router from '@koa/router';
@@ -13,11 +14,12 @@ import type { HttpContext } from '../transports/context.ts';
 import { WireMeter } from '../transports/meter.ts';
 import type { Transport, TransportStats } from '../transports/transport.ts';
 import { bundleAssets } from './assets.ts';
+import { chatPosts } from './chat-posts.ts';
 import { errorMapper } from './errors.ts';
 import { refusalIn } from './language.ts';
 import { originChecker } from './origin.ts';
 import { sharedRoutes } from './routes.ts';
-import { requireVisitor, sessionMiddleware, visitorOfRequest } from './session.ts';
+import { knownVisitor, requireVisitor, sessionMiddleware, visitorOfRequest } from './session.ts';
 
 const STATIC_DIR = fileURLToPath(new URL('./views/static/', import.meta.url));
 
@@ -46,7 +48,12 @@ const SECURITY_HEADERS = {
  * the routes of the polling and SSE transports. Upgrade-based transports attach to the HTTP server
  * later with the same HttpContext.
  */
-export async function createApp(options: AppOptions): Promise<{ app: Koa; http: HttpContext }> {
+export async function createApp(options: AppOptions): Promise<{
+  app: Koa;
+  http: HttpContext;
+  /** Requests served beside koa (`POST /room/:id/chat`): true when it took the request. */
+  serve: (req: IncomingMessage, res: ServerResponse) => boolean;
+}> {
   const { chat, transports } = options;
   const app = new Koa({ proxy: false });
   // Koa's own error log would print stacks for errors the mapper already handled.
@@ -142,5 +149,12 @@ export async function createApp(options: AppOptions): Promise<{ app: Koa; http: 
   app.use(transportRouter.routes());
   app.use(router.routes());
   app.use(router.allowedMethods());
-  return { app, http };
+  const besideKoa = chatPosts({
+    chat,
+    meter: httpMeter,
+    originAllowed,
+    knownVisitor: (req) => knownVisitor(app, req),
+    headers: SECURITY_HEADERS,
+  });
+  return { app, http, serve: besideKoa };
 }

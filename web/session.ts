@@ -152,6 +152,14 @@ export function grant(ctx: Context, room: string): void {
   data.granted = granted.slice(-MAX_GRANTS);
 }
 
+/**
+ * The visitor of a request whose session cookie koa-session verified before and would not renew
+ * yet; null otherwise (koa must read it). A request it knows needs nothing of koa's session.
+ */
+export function knownVisitor(app: Koa, req: IncomingMessage): Visitor | null {
+  return verifiedSessions(app).get(cookieKey(req));
+}
+
 /** Reads the session of a raw request (a WebSocket upgrade or Socket.IO handshake). */
 export function visitorOfRequest(app: Koa, req: IncomingMessage): Visitor | null {
   const known = verifiedSessions(app).get(cookieKey(req));

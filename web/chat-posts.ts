@@ -1,0 +1,183 @@
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import Bourne from '@hapi/bourne';
+import type { ChatService, Visitor } from '../core/chat.ts';
+import { ChatError } from '../core/errors.ts';
+import { requestLanguage } from '../core/language.ts';
+import { logger } from '../core/log.ts';
+import { refusalHeaders } from '../transports/errors.ts';
+import type { WireMeter } from '../transports/meter.ts';
+import { refusalIn } from './language.ts';
+
+const debug = logger('http');
+
+/** `POST /room/:id/chat`, with an optional query (`?lang=`). */
+const CHAT_POST = /^\/room\/([^/?#]+)\/chat(?:\?[^#]*)?$/;
+/** koa-body's `jsonLimit` in web/app.ts: the same bound, the same 413. */
+export const JSON_LIMIT = 64 * 1024;
+/** co-body's strict mode: a JSON body is an object or an array. */
+const STRICT_JSON = /^[ \t\n\r]*[[{]/;
+
+export interface ChatPostOptions {
+  chat: ChatService;
+  /** The meter of the shared routes, which koa's first middleware would have used. */
+  meter: WireMeter;
+  originAllowed(req: IncomingMessage): boolean;
+  /** The visitor of a session cookie koa-session already verified; null leaves it to koa. */
+  knownVisitor(req: IncomingMessage): Visitor | null;
+  /** The headers koa puts on every answer (web/app.ts). */
+  headers: Readonly<Record<string, string>>;
+}
+
+/**
+ * The way up of long polling and SSE, `POST /room/:id/chat`, served beside koa as the room polls
+ * are (engine.io's way): one post per message sent, and koa's middleware chain (session, body
+ * parser, router) was two thirds of its CPU. It takes only the requests whose answer it can give
+ * exactly as koa would: a JSON body (`application/json`, UTF-8, not compressed), a client that
+ * does not ask for a page, and a session cookie koa-session has verified before (its visitor is
+ * remembered, web/session.ts). Everything else (a form, a first post, a cookie due for renewal)
+ * goes through koa. The checks are koa's, in koa's order: Origin (403), the body (413 past 64 KiB,
+ * 400 when it is not strict JSON, `__proto__` included), then the chat's own (access, limits,
+ * validation), with the same statuses, sentences and languages; test/http.test.ts runs the same
+ * cases on both paths.
+ */
+export function chatPosts(
+  options: ChatPostOptions,
+): (req: IncomingMessage, res: ServerResponse) => boolean {
+  return (req, res) => {
+    if (req.method !== 'POST') return false;
+    const match = CHAT_POST.exec(req.url ?? '');
+    if (!match || !takesJson(req)) return false;
+    const visitor = options.knownVisitor(req);
+    if (!visitor) return false;
+    options.meter.track(req, res);
+    void post(options, req, res, visitor, decodeSegment(match[1]!));
+    return true;
+  };
+}
+
+/** A body koa-body would parse as JSON the plain way, for a client that wants JSON back. */
+function takesJson(req: IncomingMessage): boolean {
+  const { headers } = req;
+  if ((headers.accept ?? '').includes('text/html')) return false;
+  const encoding = headers['content-encoding'];
+  if (encoding !== undefined && encoding.toLowerCase() !== 'identity') return false;
+  const [type = '', ...parameters] = (headers['content-type'] ?? '').split(';');
+  if (type.trim().toLowerCase() !== 'application/json') return false;
+  return parameters.every((parameter) => {
+    const [name = '', value = ''] = parameter.split('=');
+    return name.trim().toLowerCase() !== 'charset' || /^"?utf-8"?$/i.test(value.trim());
+  });
+}
+
+async function post(
+  options: ChatPostOptions,
+  req: IncomingMessage,
+  res: ServerResponse,
+  visitor: Visitor,
+  room: string,
+): Promise<void> {
+  try {
+    if (!options.originAllowed(req)) {
+      throw new ChatError(403, 'Requests from another site are refused (Origin check).', {
+        code: 'originRefused',
+      });
+    }
+    const body = await readJson(req);
+    const message = await options.chat.post(visitor, room, body);
+    write(res, 201, JSON.stringify({ message }), options.headers);
+  } catch (error) {
+    if (clientGone(req)) {
+      // As koa's error mapper: a client that went away mid-request is no error.
+      debug('POST %s: the client went away', req.url);
+      return;
+    }
+    if (res.headersSent) return;
+    const { status, error: sentence } = refusalIn(`POST ${req.url}`, error, requestLanguage(req));
+    write(res, status, JSON.stringify({ error: sentence }), {
+      ...options.headers,
+      ...refusalHeaders(error),
+    });
+  }
+}
+
+/** The body as co-body reads it (raw-body's checks, strict JSON, bourne against `__proto__`). */
+async function readJson(req: IncomingMessage): Promise<unknown> {
+  const text = await readText(req);
+  if (text === '') return {};
+  if (!STRICT_JSON.test(text)) throw clientError(400);
+  try {
+    return Bourne.parse(text, { protoAction: 'error' });
+  } catch {
+    throw clientError(400);
+  }
+}
+
+/**
+ * The body as UTF-8 text, at most JSON_LIMIT bytes (413 past it, as soon as it is declared or
+ * seen), exactly Content-Length bytes when one is given (400 otherwise). Past the bound it stops
+ * reading and leaves the rest to Node, which discards it once the answer is sent.
+ */
+function readText(req: IncomingMessage): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const declared = req.headers['content-length'];
+    const length = declared === undefined ? undefined : Number(declared);
+    if (length !== undefined && length > JSON_LIMIT) {
+      reject(clientError(413));
+      return;
+    }
+    const chunks: Buffer[] = [];
+    let received = 0;
+    const stop = (error: unknown) => {
+      req.off('data', onData).off('end', onEnd).off('error', stop).off('close', onClose);
+      reject(error);
+    };
+    const onData = (chunk: Buffer) => {
+      received += chunk.length;
+      if (received > JSON_LIMIT) {
+        req.pause();
+        stop(clientError(413));
+      } else chunks.push(chunk);
+    };
+    const onEnd = () => {
+      req.off('data', onData).off('error', stop).off('close', onClose);
+      if (length !== undefined && received !== length) reject(clientError(400));
+      else resolve(new TextDecoder('utf-8').decode(Buffer.concat(chunks, received)));
+    };
+    const onClose = () => {
+      if (!req.complete) stop(new Error('the client went away'));
+    };
+    req.on('data', onData).on('end', onEnd).on('error', stop).on('close', onClose);
+  });
+}
+
+/** An error of the client's, as a body parser raises it: its status says the sentence. */
+function clientError(status: 400 | 413): Error {
+  return Object.assign(new Error(`request body refused (${status})`), { status, expose: true });
+}
+
+function clientGone(req: IncomingMessage): boolean {
+  return !req.complete && (req.destroyed || req.socket.destroyed);
+}
+
+function write(
+  res: ServerResponse,
+  status: number,
+  body: string,
+  headers: Readonly<Record<string, string>>,
+): void {
+  res.writeHead(status, {
+    ...headers,
+    'Content-Type': 'application/json; charset=utf-8',
+    'Content-Length': Buffer.byteLength(body),
+  });
+  res.end(body);
+}
+
+/** A path segment as the router decodes it: malformed escapes stay as written (and 404). */
+function decodeSegment(segment: string): string {
+  try {
+    return decodeURIComponent(segment);
+  } catch {
+    return segment;
+  }
+}
