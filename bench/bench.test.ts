@@ -340,6 +340,14 @@ describe('the capacity check', () => {
       values: [0.5, 0.75, { why: 'server CPU too small to measure in a round' }],
       capacityBasis: 'CPU per delivery at 80 msg/s, 3 interleaved round(s) of 3 s',
     });
+    // The rounds, not the climbs a step of the search apart, also when the server stopped both.
+    lab.capacity!.loadBound = false;
+    bare.capacity!.loadBound = false;
+    expect(capacityCheck(lab, bare).values).toEqual([
+      0.5,
+      0.75,
+      { why: 'server CPU too small to measure in a round' },
+    ]);
   });
 });
 

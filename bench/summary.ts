@@ -222,7 +222,8 @@ function ratios(scenario: PairedScenario, entries: (Entry | undefined)[]): Ratio
         : pairRatio(reading(column, lab), reading(column, bare));
     out[column.key] = spreadOf(
       entries.map((e) => {
-        const paired = (e?.rounds ?? []).filter((r) => r.lab && r.bare);
+        // A side that failed mid-way has no figures, whatever rounds it ran before.
+        const paired = e?.lab && e.bare ? (e.rounds ?? []).filter((r) => r.lab && r.bare) : [];
         return paired.length > 0 ? paired.map((r) => of(r.lab, r.bare)) : [of(e?.lab, e?.bare)];
       }),
     );
@@ -259,10 +260,14 @@ function fair(
   const why: string[] = [];
   const x = (n: number | null | undefined) => (n == null ? '?' : `${n.toFixed(2)}×`);
   const round = (n: number) => Math.round(n).toLocaleString('en-US');
+  const loadBound = capacity?.lab?.capacity?.loadBound || capacity?.bare?.capacity?.loadBound;
   if (capacityBasis?.startsWith('CPU') && capacity?.lab?.capacity && capacity.bare?.capacity) {
     why.push(
-      `the load generator's core was full when a capacity climb stopped (${round(capacity.lab.capacity.deliveredPerS)}/s lab, ` +
-        `${round(capacity.bare.capacity.deliveredPerS)}/s bare), so capacity is compared by ${capacityBasis}`,
+      loadBound
+        ? `the load generator's core was full when a capacity climb stopped (${round(capacity.lab.capacity.deliveredPerS)}/s lab, ` +
+            `${round(capacity.bare.capacity.deliveredPerS)}/s bare), so capacity is compared by ${capacityBasis}`
+        : `capacity is compared by ${capacityBasis} (the climbs reached ${round(capacity.lab.capacity.deliveredPerS)}/s lab, ` +
+            `${round(capacity.bare.capacity.deliveredPerS)}/s bare, a step of the search apart at best)`,
     );
   }
   if (capacityRatio !== null && capacityRatio < FAIR_CAPACITY && capacity?.lab && capacity.bare) {
@@ -317,11 +322,14 @@ function fair(
 }
 
 /**
- * The capacity ratio of one run: measured when the load generator stopped neither climb; else the
- * cost of a delivery on each server at one offered rate, bare over lab: how many deliveries the
- * lab's server makes of one CPU second for every one of the bare's. At that rate, lab and bare
- * ran interleaved rounds after their climbs (capacity.ts): one value per round. Without them
- * (a climb failed), one value from the climbs' steps.
+ * The capacity ratio of one run: the cost of a delivery on each server at one offered rate, bare
+ * over lab (how many deliveries the lab's server makes of one CPU second for every one of the
+ * bare's), from the interleaved rounds lab and bare ran at that rate after their climbs
+ * (capacity.ts): one value per round. The climbs' own capacities are a step of the search apart
+ * (×2, narrowed twice: 19 %), too coarse for a ratio to repeat within 0.1, and while the load
+ * generator stops them they measure it, not the server. Without rounds (no rate both climbs
+ * could be compared at): the measured capacities when the load generator stopped neither climb,
+ * else the climbs' steps.
  */
 export function capacityCheck(
   lab: Measurement | null | undefined,
@@ -338,14 +346,6 @@ export function capacityCheck(
     ],
     capacityBasis,
   });
-  if (!lab.capacity.loadBound && !bare.capacity.loadBound) {
-    return {
-      values: [
-        pairRatio({ value: lab.capacity.deliveredPerS }, { value: bare.capacity.deliveredPerS }),
-      ],
-      capacityBasis: 'measured',
-    };
-  }
   const labRounds = lab.capacity.compared;
   const bareRounds = bare.capacity.compared;
   if (labRounds && bareRounds && labRounds.ratePerS === bareRounds.ratePerS) {
@@ -361,6 +361,14 @@ export function capacityCheck(
       capacityBasis:
         `CPU per delivery at ${Math.round(labRounds.ratePerS)} msg/s, ` +
         `${values.length} interleaved round(s) of ${labRounds.windowMs / 1000} s`,
+    };
+  }
+  if (!lab.capacity.loadBound && !bare.capacity.loadBound) {
+    return {
+      values: [
+        pairRatio({ value: lab.capacity.deliveredPerS }, { value: bare.capacity.deliveredPerS }),
+      ],
+      capacityBasis: 'measured',
     };
   }
   const stepsWhere = (m: Measurement, keep: (s: CapacityStep) => boolean) =>

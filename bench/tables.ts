@@ -14,6 +14,17 @@ export const TOO_SMALL = 'too small';
 
 export function describeScenario(name: ScenarioName, results: BenchResults): string {
   const s = results.sizes;
+  const turns =
+    name === 'latency' || name === 'fanout' || name === 'rooms' || name === 'send'
+      ? `; lab and bare in ${s.rounds} interleaved round(s) of ${s.durationMs / s.rounds / 1000} s`
+      : name === 'capacity'
+        ? `; lab and bare step in turn, then ${s.capacity.rounds} interleaved round(s) of ${s.capacity.compareMs / 1000} s each at the highest doubling rate both passed`
+        : '';
+  return describeOne(name, results) + turns;
+}
+
+function describeOne(name: ScenarioName, results: BenchResults): string {
+  const s = results.sizes;
   const seconds = (ms: number) => `${ms / 1000} s`;
   switch (name) {
     case 'idle':
