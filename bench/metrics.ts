@@ -225,6 +225,10 @@ function merge(values: unknown[], worst: ReadonlySet<string>, key: string): unkn
       ? present.some(Boolean)
       : present.filter(Boolean).length * 2 > present.length;
   }
+  // Capacity's interleaved rounds are one run's, at one rate: a field-by-field median of several
+  // runs' would pair a rate with costs measured at others. The first run's stand (the ratio is
+  // taken run by run, summary.ts).
+  if (key === 'compared') return first;
   if (Array.isArray(first)) {
     // Lists (capacity steps, warnings) are kept from the run whose order is the median one.
     return key === 'warnings' ? [...new Set(present.flat() as string[])] : first;

@@ -4,7 +4,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import { Climb, compareRate } from './capacity.ts';
-import { cpuTooSmall, perConnection } from './metrics.ts';
+import { cpuTooSmall, medianOf, perConnection } from './metrics.ts';
 import { parseOptions, type Sizes } from './options.ts';
 import { formatRatio, pairRatio, spreadOf } from './spread.ts';
 import { type BenchResults, summarize } from './summary.ts';
@@ -262,6 +262,20 @@ describe('the report', () => {
     const rows = tableRows('latency', none);
     expect(rows[2]![rows[0]!.indexOf('CPU ms/1k')]).toBe('too small');
     expect(rows[3]![rows[0]!.indexOf('CPU ms/1k')]).toBe('—');
+  });
+});
+
+describe('the median of runs', () => {
+  it("keeps one run's capacity rounds whole, never a rate of one run with the costs of another", () => {
+    const run = (ratePerS: number, cpuMsPer1000: number[]) => ({
+      capacity: { ratePerS: 1, compared: { ratePerS, windowMs: 3000, cpuMsPer1000 } },
+    });
+    const merged = medianOf([run(160, [10, 11]), run(320, [8, 9])]);
+    expect(merged.capacity.compared).toEqual({
+      ratePerS: 160,
+      windowMs: 3000,
+      cpuMsPer1000: [10, 11],
+    });
   });
 });
 
