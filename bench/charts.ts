@@ -109,7 +109,7 @@ export function charts(results: BenchResults): Record<string, string> {
     });
   }
   if (results.scenarios.includes('idle')) {
-    const heap: Read = (m) => (m.idle ? m.idle.heapPerConnection / 1024 : null);
+    const heap: Read = (m) => (m.idle?.heapPerConnection ? m.idle.heapPerConnection / 1024 : null);
     out['memory.svg'] = barChart({
       title: 'idle: server memory per open connection (live heap after a full GC)',
       unit: 'KiB',

@@ -163,7 +163,8 @@ export async function runSetup(
   result.cluster = {
     processes: servers.urls.length,
     redisCpuMsPer1000: redisUs === null ? null : per1000(redisUs),
-    totalCpuMsPer1000: per1000(totalUs),
+    // A server CPU too small to measure is no part of a total either.
+    totalCpuMsPer1000: result.tooSmall?.cpu ? null : per1000(totalUs),
     totalCpuPercent: window.wallMs > 0 ? (totalUs / 1000 / window.wallMs) * 100 : 0,
   };
   return result;
@@ -187,6 +188,7 @@ function together(targets: Target[]): Target {
     transport: first.transport,
     url: first.url,
     overhead: counters(targets.map((t) => t.overhead)),
+    readCpuUs: sum(targets.map((t) => t.readCpuUs)),
     stats: async () => {
       const all = await Promise.all(targets.map((t) => t.stats()));
       const transports: ServerStats['transports'] = {};

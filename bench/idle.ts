@@ -1,7 +1,7 @@
 /** The idle scenario: what open connections cost while nobody chats. */
 import type { TransportName } from '../core/model.ts';
 import { sleep } from './crowd.ts';
-import { delta } from './metrics.ts';
+import { delta, perConnection } from './metrics.ts';
 import type { Sizes } from './options.ts';
 import { emptyReport, type Measurement, measurement, open, type Pair } from './window.ts';
 
@@ -37,6 +37,8 @@ export async function runIdle(pairs: Pair[], sizes: Sizes): Promise<(Measurement
     return { heap, stats: await pair.target.stats() };
   };
   const middle = await each(memory);
+  // Twice in a row with nothing in between: how far apart two reads of the same memory land.
+  const again = await each(memory);
   await each(async (pair, i) =>
     warnings[i]!.push(...(await open(pair, sizes, { ...crowd, grow: true }))),
   );
@@ -59,14 +61,42 @@ export async function runIdle(pairs: Pair[], sizes: Sizes): Promise<(Measurement
     const result = measurement(
       target.transport,
       2 * half * usersPerRoom,
-      { report, server, wallMs },
+      { report, server, wallMs, readCpuUs: target.readCpuUs },
       warnings[i]!,
     );
     const seconds = wallMs / 1000;
+    const grown = half * usersPerRoom;
+    const m0 = middle[i]!;
+    const m1 = again[i]!;
+    const heapResolution = Math.max(HEAP_FLOOR, 2 * Math.abs(live(m1.heap) - live(m0.heap)));
+    const rssResolution = Math.max(RSS_FLOOR, 2 * Math.abs(m1.stats.rssBytes - m0.stats.rssBytes));
+    const heap = perConnection(
+      live(settled[i]!.heap) - live(m1.heap),
+      grown,
+      heapResolution,
+      'heap per connection',
+    );
+    const rss = perConnection(
+      before[i]!.rssBytes - m1.stats.rssBytes,
+      grown,
+      rssResolution,
+      'RSS per connection',
+    );
+    if (heap.tooSmall || rss.tooSmall) {
+      result.tooSmall = {
+        ...result.tooSmall,
+        ...(heap.tooSmall ? { heap: heap.tooSmall } : {}),
+        ...(rss.tooSmall ? { rss: rss.tooSmall } : {}),
+      };
+    }
     result.idle = {
       connections: before[i]!.transports[target.transport]?.connections ?? 0,
-      rssPerConnection: (before[i]!.rssBytes - middle[i]!.stats.rssBytes) / (half * usersPerRoom),
-      heapPerConnection: (live(settled[i]!.heap) - live(middle[i]!.heap)) / (half * usersPerRoom),
+      rssPerConnection: rss.value,
+      heapPerConnection: heap.value,
+      resolution: {
+        heapPerConnection: heapResolution / grown,
+        rssPerConnection: rssResolution / grown,
+      },
       cpuPercent: result.cpuPercent,
       requestsPerS: server.requests / seconds,
       // The transport's own endpoints: re-polls, pings; the stats reads are on the shared routes.
@@ -90,6 +120,13 @@ export const HEARTBEAT_MS: Record<TransportName, number> = {
 export function idleWindowMs(sizes: Sizes, transport: TransportName): number {
   return sizes.idle.windowMs ?? HEARTBEAT_MS[transport];
 }
+
+/**
+ * The least memory growth, over the whole second half, that counts: below it a difference is the
+ * collector's or the allocator's (RSS moves by whole arenas), whatever two reads in a row say.
+ */
+const HEAP_FLOOR = 64 * 1024;
+const RSS_FLOOR = 1024 * 1024;
 
 /** Memory the process holds live after a full collection: the V8 heap and its external buffers. */
 function live(memory: NodeJS.MemoryUsage): number {

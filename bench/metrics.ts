@@ -122,6 +122,42 @@ export function delta(
   };
 }
 
+/** Below this, a window's server CPU is not told from the noise: 1 ms, or 5 stats reads' worth. */
+export function cpuFloorUs(readCpuUs: number): number {
+  return Math.max(1000, 5 * readCpuUs);
+}
+
+/** Why a window's server CPU is too small to divide, or undefined when it is not. */
+export function cpuTooSmall(cpuUs: number, readCpuUs: number): string | undefined {
+  const floor = cpuFloorUs(readCpuUs);
+  if (cpuUs >= floor) return undefined;
+  const ms = (us: number) => `${(us / 1000).toFixed(1)} ms`;
+  return `server CPU too small to measure (${ms(cpuUs)} in the window, under the ${ms(floor)} a few stats reads cost)`;
+}
+
+/**
+ * A memory difference per connection, or why it is too small to measure: negative, or under the
+ * resolution (the jitter of two reads in a row, or a fixed floor, per connection).
+ */
+export function perConnection(
+  grown: number,
+  connections: number,
+  resolutionBytes: number,
+  what: string,
+): { value: number | null; tooSmall?: string } {
+  const per = grown / Math.max(1, connections);
+  const resolution = resolutionBytes / Math.max(1, connections);
+  if (per >= resolution && per > 0) return { value: per };
+  const kib = (n: number) => `${(n / 1024).toFixed(1)} KiB`;
+  return {
+    value: null,
+    tooSmall:
+      per < 0
+        ? `${what} too small to measure (it shrank by ${kib(-per)} per connection: the allocator or the collector gave memory back)`
+        : `${what} too small to measure (${kib(per)} per connection, under the ${kib(resolution)} the reads resolve)`,
+  };
+}
+
 /** The server-side figures of one measured window. */
 export interface ServerFigures {
   /** Server CPU time (user + system) per 1000 delivered messages, in ms. */
@@ -189,6 +225,10 @@ function merge(values: unknown[], worst: ReadonlySet<string>, key: string): unkn
       ? present.some(Boolean)
       : present.filter(Boolean).length * 2 > present.length;
   }
+  // Capacity's interleaved rounds are one run's, at one rate: a field-by-field median of several
+  // runs' would pair a rate with costs measured at others. The first run's stand (the ratio is
+  // taken run by run, summary.ts).
+  if (key === 'compared') return first;
   if (Array.isArray(first)) {
     // Lists (capacity steps, warnings) are kept from the run whose order is the median one.
     return key === 'warnings' ? [...new Set(present.flat() as string[])] : first;

@@ -32,7 +32,7 @@ export const SETUP_LABELS: Record<ClusterSetup, string> = {
 
 export const USAGE = `usage: npm run bench -- [--quick] [--transports polling,sse,ws,socketio]
          [--scenarios idle,latency,fanout,rooms,send,capacity,cluster] [--users N] [--rate R]
-         [--duration S] [--idle S] [--runs N] [--max-rate R] [--out DIR] [--no-pin]`;
+         [--duration S] [--idle S] [--runs N] [--rounds N] [--max-rate R] [--out DIR] [--no-pin]`;
 
 export interface BenchOptions {
   quick: boolean;
@@ -45,8 +45,14 @@ export interface BenchOptions {
 }
 
 export interface Sizes {
-  /** Measured window of latency, fanout, rooms, send and cluster. */
+  /** Measured time of latency, fanout, rooms, send and cluster (split into `rounds` windows). */
   durationMs: number;
+  /**
+   * Lab and bare take turns this many times in each paired scenario (lab, bare, bare, lab, ...):
+   * latency, fanout, rooms and send in windows of durationMs / rounds, capacity's comparison in
+   * windows of `capacity.compareMs`.
+   */
+  rounds: number;
   /** Unmeasured sending before each window, at the window's rate. */
   warmupMs: number;
   /** After the last send, how long deliveries may still come before they count as lost. */
@@ -74,6 +80,9 @@ export interface Sizes {
     /** Steps between the last pass and the first failure (each halves the gap, geometrically). */
     refine: number;
     p99LimitMs: number;
+    /** After both climbs: `rounds` windows this long per server at the rate both passed. */
+    rounds: number;
+    compareMs: number;
   };
 }
 
@@ -87,6 +96,7 @@ export function parseOptions(args: string[]): BenchOptions | 'help' {
     duration: { type: 'string' },
     idle: { type: 'string' },
     runs: { type: 'string' },
+    rounds: { type: 'string' },
     'max-rate': { type: 'string' },
     out: { type: 'string' },
     'no-pin': { type: 'boolean' },
@@ -99,8 +109,11 @@ export function parseOptions(args: string[]): BenchOptions | 'help' {
   const duration = number(values.duration, '--duration', quick ? 0.5 : 4, 0.1, 600);
   const idle =
     values.idle === undefined && !quick ? null : number(values.idle, '--idle', 1, 0.1, 600);
+  const rounds = number(values.rounds, '--rounds', quick ? 2 : 3, 1, 20);
+  const stepMs = quick ? 300 : Math.max(500, (duration * 1000 * 3) / 8);
   const sizes: Sizes = {
     durationMs: duration * 1000,
+    rounds,
     warmupMs: quick ? 200 : 500,
     graceMs: quick ? 3000 : 10_000,
     quietMs: quick ? 200 : 300,
@@ -122,9 +135,11 @@ export function parseOptions(args: string[]): BenchOptions | 'help' {
       startRate: 2 * rate,
       factor: 2,
       maxRate: number(values['max-rate'], '--max-rate', quick ? 80 : 5000, 1, 100_000),
-      stepMs: quick ? 300 : Math.max(500, (duration * 1000 * 3) / 8),
+      stepMs,
       refine: quick ? 0 : 2,
       p99LimitMs: 100,
+      rounds,
+      compareMs: 2 * stepMs,
     },
   };
   return {
@@ -150,7 +165,7 @@ function number(
   if (!(value.trim() !== '' && n >= min && n <= max)) {
     throw new UsageError(`${flag} must be a number from ${min} to ${max}, not "${value}"`);
   }
-  return flag === '--users' || flag === '--runs' ? Math.round(n) : n;
+  return flag === '--users' || flag === '--runs' || flag === '--rounds' ? Math.round(n) : n;
 }
 
 function list<T extends string>(value: string | undefined, flag: string, all: readonly T[]): T[] {

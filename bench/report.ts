@@ -8,7 +8,7 @@ import type { TransportName } from '../core/model.ts';
 import { charts } from './charts.ts';
 import { html } from './html.ts';
 import { type BenchResults, FAIR_CAPACITY, FAIR_P99 } from './summary.ts';
-import { describeScenario, fairnessRows, tableRows } from './tables.ts';
+import { describeScenario, fairnessRows, tableNotes, tableRows } from './tables.ts';
 
 function textTable(rows: string[][]): string {
   const widths = rows[0]!.map((_, i) => Math.max(...rows.map((row) => (row[i] ?? '').length)));
@@ -30,8 +30,12 @@ function markdownTable(rows: string[][], text = false): string {
 }
 
 export function terminalReport(results: BenchResults): string {
-  const parts = results.scenarios.map(
-    (name) => `${name}: ${describeScenario(name, results)}\n${textTable(tableRows(name, results))}`,
+  const parts = results.scenarios.map((name) =>
+    [
+      `${name}: ${describeScenario(name, results)}`,
+      textTable(tableRows(name, results)),
+      ...tableNotes(name, results).map((n) => `  ${n}`),
+    ].join('\n'),
   );
   parts.push(
     `fairness (lab ≥ ${FAIR_CAPACITY}× bare capacity, ≤ ${FAIR_P99}× bare fanout p99)` +
@@ -47,7 +51,8 @@ export function markdownReport(results: BenchResults, chartFiles: string[]): str
     '',
     `\`${results.command}\` took ${Math.round(results.wallS)} s on ${results.machine.cpuModel} ` +
       `(${results.machine.cores} cores, ${results.machine.os}), Node ${results.node}; ${results.pinning}. ` +
-      `${results.runs} run(s), median shown. Every row compares the lab's server (\`--store memory\`, limits off: \`--limits off\`) ` +
+      `${results.runs} run(s) of ${results.sizes.rounds} interleaved lab/bare round(s), median shown; ` +
+      `each lab÷bare is the median over the repeats with its spread (min–max over the runs, or over one run's rounds). Every row compares the lab's server (\`--store memory\`, limits off: \`--limits off\`) ` +
       `with a bare baseline of the same library (bench/baselines), driven by the same clients; ` +
       `${results.scenarios.includes('cluster') ? "cluster compares three setups of the lab's server instead (one process, one on Redis, two on Redis); " : ''}` +
       'bench/README.md says what each column means.',
@@ -67,6 +72,8 @@ export function markdownReport(results: BenchResults, chartFiles: string[]): str
       '',
       markdownTable(tableRows(name, results)),
     );
+    const notes = tableNotes(name, results);
+    if (notes.length > 0) lines.push('', ...notes.map((n) => `- ${n}`));
   }
   if (results.problems.length > 0) {
     lines.push('', '## Problems', '', ...results.problems.map((p) => `- ${p}`));

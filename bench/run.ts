@@ -29,9 +29,9 @@ import {
 } from './processes.ts';
 import { Progress } from './progress.ts';
 import { terminalReport, writeResults } from './report.ts';
-import { runScenario } from './scenarios.ts';
+import { runPaired } from './scenarios.ts';
 import { type Entry, type RunResults, summarize } from './summary.ts';
-import type { Pair } from './window.ts';
+import { type Pair, Sides } from './window.ts';
 
 const LIBRARIES = [
   'ws',
@@ -75,7 +75,7 @@ async function main(): Promise<number> {
   const progress = new Progress(
     options.runs *
       ((idle ? 1 : 0) +
-        options.transports.length * (paired.length * 2 + (cluster ? CLUSTER_SETUPS.length : 0))),
+        options.transports.length * (paired.length + (cluster ? CLUSTER_SETUPS.length : 0))),
   );
   const workers = new Map<string, Worker>();
   await Promise.all([
@@ -97,7 +97,7 @@ async function main(): Promise<number> {
     await Promise.all([...workers.values()].map((w) => w.stop()));
   }
   const results = summarize(runs, {
-    schema: 1,
+    schema: 2,
     date,
     command: `npm run bench${args.length ? ` -- ${args.join(' ')}` : ''}`,
     quick: options.quick,
@@ -123,8 +123,9 @@ async function main(): Promise<number> {
 
 /**
  * One run of every scenario. Idle runs first, on every server at once (each counts its own CPU,
- * memory and bytes, and the window is long). Then each transport, scenario by scenario, lab and
- * bare in turn (alternating who goes first from run to run). A full run starts fresh servers for
+ * memory and bytes, and the window is long). Then each transport, scenario by scenario, on the
+ * lab's and the bare server at once, their windows in interleaved rounds (scenarios.ts; who goes
+ * first alternates from round to round and from run to run). A full run starts fresh servers for
  * every scenario, so nothing one leaves behind (exits, timers, a grown heap) weighs on the next;
  * --quick keeps one server per transport and variant, and runs the transports side by side.
  */
@@ -189,25 +190,35 @@ async function runOnce(
   }
 
   const runTransport = async (transport: TransportName) => {
-    for (const scenario of options.scenarios.filter((s) => s !== 'idle' && s !== 'cluster')) {
+    for (const scenario of options.scenarios) {
+      if (scenario === 'idle' || scenario === 'cluster') continue;
+      progress.step(`run ${run + 1}: ${scenario} · ${transport} · lab and bare in turn`);
+      const found = entry(scenario, transport);
       const started = await Promise.allSettled(order.map((v) => target(v, transport)));
+      const pairs = new Map<Variant, Pair>();
       for (const [i, variant] of order.entries()) {
-        progress.step(`run ${run + 1}: ${scenario} · ${transport} · ${variant}`);
         const server = started[i]!;
-        if (server.status === 'rejected') {
-          entry(scenario, transport).errors.push(`${variant}: ${server.reason}`);
-          continue;
-        }
-        const key = `${transport}/${variant}`;
-        try {
-          const pair = { target: server.value, worker: workers.get(key)! };
-          entry(scenario, transport)[variant] = await runScenario(scenario, pair, options.sizes);
-        } catch (error) {
-          entry(scenario, transport).errors.push(`${variant}: ${await failed(key, error)}`);
-        }
-        // Stopped at once: its members' exits must not run beside the other variant's window.
-        await release([server]);
+        if (server.status === 'rejected') found.errors.push(`${variant}: ${server.reason}`);
+        else
+          pairs.set(variant, {
+            target: server.value,
+            worker: workers.get(`${transport}/${variant}`)!,
+          });
       }
+      const sides = new Sides(transport, pairs);
+      try {
+        const result = await runPaired(scenario, sides, options.sizes, order);
+        for (const [variant, m] of result.measurements) found[variant] = m;
+        found.rounds = result.rounds;
+      } catch (error) {
+        for (const variant of sides.alive(order)) sides.failures.set(variant, error as Error);
+      }
+      for (const [variant, error] of sides.failures) {
+        found[variant] = null;
+        found.errors.push(`${variant}: ${await failed(`${transport}/${variant}`, error)}`);
+      }
+      // Stopped at once: their members' exits must not run beside the next scenario's windows.
+      await release(started);
     }
   };
   // The cluster runs on a load generator of its own, after the other scenarios.

@@ -1,41 +1,108 @@
 /**
- * The scenarios, each run the same way against the lab's server and a bare baseline: open a
- * crowd, let the joins settle, warm up, then measure one window between two `/api/stats`
- * snapshots. Sizes are in `Sizes` (options.ts); every figure a scenario reports is a `Measurement`.
+ * The scenarios, each run the same way against the lab's server and a bare baseline, both open at
+ * once: open both crowds, let the joins settle, then measure in interleaved rounds (lab, bare,
+ * bare, lab, ...), each a warm-up and one window between two `/api/stats` snapshots, so that
+ * whatever drifts on a shared machine weighs on both alike. Sizes are in `Sizes` (options.ts);
+ * every figure a scenario reports is a `Measurement`.
  */
 import { capacity } from './capacity.ts';
-import { runIdle } from './idle.ts';
 import type { Job } from './load.ts';
 import type { PairedScenario, Sizes } from './options.ts';
-import { measured, measurement, open, type Pair } from './window.ts';
+import type { Variant } from './processes.ts';
+import {
+  combineRounds,
+  type Measurement,
+  measured,
+  measurement,
+  open,
+  type Pair,
+  roundOrder,
+  type Sides,
+} from './window.ts';
 
-export async function runScenario(name: PairedScenario, pair: Pair, sizes: Sizes) {
+/** One scenario on both servers: each one's figures, and the rounds they were made of. */
+export interface PairedResult {
+  measurements: Map<Variant, Measurement>;
+  /** The interleaved rounds, lab's and bare's of each (none for capacity: its rounds are inside). */
+  rounds: Partial<Record<Variant, Measurement>>[];
+}
+
+export async function runPaired(
+  name: Exclude<PairedScenario, 'idle'>,
+  sides: Sides,
+  sizes: Sizes,
+  order: Variant[],
+): Promise<PairedResult> {
   switch (name) {
-    case 'idle': {
-      const [result] = await runIdle([pair], sizes);
-      if (result instanceof Error) throw result;
-      return result!;
-    }
     case 'latency':
-      return openLoop(pair, sizes, 1, sizes.latency.users, sizes.latency.rate);
+      return openLoop(sides, sizes, order, 1, sizes.latency.users, sizes.latency.rate);
     case 'fanout':
-      return openLoop(pair, sizes, 1, sizes.fanout.users, sizes.fanout.rate);
+      return openLoop(sides, sizes, order, 1, sizes.fanout.users, sizes.fanout.rate);
     case 'rooms':
-      return openLoop(pair, sizes, sizes.rooms.rooms, sizes.rooms.users, sizes.rooms.rate);
+      return openLoop(sides, sizes, order, sizes.rooms.rooms, sizes.rooms.users, sizes.rooms.rate);
     case 'send':
-      return send(pair, sizes);
+      return send(sides, sizes, order);
     case 'capacity':
-      return capacity(pair, sizes);
+      return { measurements: await capacity(sides, sizes, order), rounds: [] };
   }
 }
 
-async function openLoop(pair: Pair, sizes: Sizes, rooms: number, users: number, rate: number) {
-  const warnings = await open(pair, sizes, { rooms, usersPerRoom: users, senders: sizes.senders });
+/**
+ * The crowd on both servers, then `sizes.rounds` rounds in turn of a warm-up and a window of
+ * duration / rounds: the same measured time as one window, split so that lab and bare alternate.
+ */
+async function rounds(
+  sides: Sides,
+  sizes: Sizes,
+  order: Variant[],
+  crowd: { rooms: number; usersPerRoom: number; senders: number },
+  job: (durationMs: number) => Job,
+): Promise<PairedResult> {
+  const warnings = new Map<Variant, string[]>();
+  await sides.together(async (pair, v) => {
+    warnings.set(v, await open(pair, sizes, crowd));
+  });
+  const windowMs = sizes.durationMs / sizes.rounds;
+  const done: Partial<Record<Variant, Measurement>>[] = [];
+  for (let r = 0; r < sizes.rounds; r += 1) {
+    const round: Partial<Record<Variant, Measurement>> = {};
+    await sides.inTurn(roundOrder(order, r), async (pair: Pair, v) => {
+      await pair.worker.run(job(sizes.warmupMs));
+      const window = await measured(pair, job(windowMs));
+      round[v] = measurement(pair.target.transport, crowd.rooms * crowd.usersPerRoom, window, []);
+    });
+    done.push(round);
+  }
+  await sides.together(async (pair) => {
+    await pair.worker.run({ type: 'close' });
+  });
+  const measurements = new Map<Variant, Measurement>();
+  for (const v of sides.alive(order)) {
+    const own = done.map((round) => round[v]).filter((m): m is Measurement => !!m);
+    if (own.length === 0) continue;
+    const m = combineRounds(own);
+    m.warnings = [...(warnings.get(v) ?? []), ...m.warnings];
+    measurements.set(v, m);
+  }
+  return { measurements, rounds: done };
+}
+
+function openLoop(
+  sides: Sides,
+  sizes: Sizes,
+  order: Variant[],
+  rooms: number,
+  users: number,
+  rate: number,
+) {
   const phase = { graceMs: sizes.graceMs, textLength: sizes.textLength, ratePerRoom: rate };
-  await pair.worker.run({ type: 'openLoop', ...phase, durationMs: sizes.warmupMs });
-  const window = await measured(pair, { type: 'openLoop', ...phase, durationMs: sizes.durationMs });
-  await pair.worker.run({ type: 'close' });
-  return measurement(pair.target.transport, rooms * users, window, warnings);
+  return rounds(
+    sides,
+    sizes,
+    order,
+    { rooms, usersPerRoom: users, senders: sizes.senders },
+    (durationMs) => ({ type: 'openLoop', ...phase, durationMs }),
+  );
 }
 
 /**
@@ -43,17 +110,19 @@ async function openLoop(pair: Pair, sizes: Sizes, rooms: number, users: number, 
  * whose way up it is; for ws and Socket.IO, `senders` clients each sending their next message on
  * the acknowledgement of the last. Every sender (or the one POSTing user) also receives.
  */
-async function send(pair: Pair, sizes: Sizes) {
-  const post = pair.target.transport === 'polling' || pair.target.transport === 'sse';
+function send(sides: Sides, sizes: Sizes, order: Variant[]) {
+  const transport = sides.transport;
+  const post = transport === 'polling' || transport === 'sse';
   const users = post ? 1 : sizes.senders;
-  const warnings = await open(pair, sizes, { rooms: 1, usersPerRoom: users, senders: users });
   const phase = { graceMs: sizes.graceMs, textLength: sizes.textLength };
-  const job = (durationMs: number): Job =>
-    post
-      ? { type: 'post', connections: sizes.send.connections, ...phase, durationMs }
-      : { type: 'closedLoop', ...phase, durationMs };
-  await pair.worker.run(job(sizes.warmupMs));
-  const window = await measured(pair, job(sizes.durationMs));
-  await pair.worker.run({ type: 'close' });
-  return measurement(pair.target.transport, users, window, warnings);
+  return rounds(
+    sides,
+    sizes,
+    order,
+    { rooms: 1, usersPerRoom: users, senders: users },
+    (durationMs): Job =>
+      post
+        ? { type: 'post', connections: sizes.send.connections, ...phase, durationMs }
+        : { type: 'closedLoop', ...phase, durationMs },
+  );
 }

@@ -4,6 +4,7 @@
  * (a missing transport, a lost, repeated or reordered message). The shape of latest.json.
  */
 import type { TransportName } from '../core/model.ts';
+import { COLUMNS, reading } from './columns.ts';
 import { medianOf, ratio } from './metrics.ts';
 import {
   CLUSTER_SETUPS,
@@ -12,6 +13,7 @@ import {
   type ScenarioName,
   type Sizes,
 } from './options.ts';
+import { pairRatio, type RatioFigure, type RatioValue, spreadOf } from './spread.ts';
 import type { CapacityStep, Measurement } from './window.ts';
 
 export type Variant = 'lab' | 'bare';
@@ -21,6 +23,8 @@ export interface Entry {
   lab: Measurement | null;
   bare: Measurement | null;
   errors: string[];
+  /** The interleaved rounds `lab` and `bare` combine (scenarios.ts); not in latest.json. */
+  rounds?: Partial<Record<Variant, Measurement>>[];
 }
 
 /** `cluster` on one transport in one run: a measurement per setup. */
@@ -35,26 +39,18 @@ export type RunResults = {
   [S in ScenarioName]?: ByTransport<S extends 'cluster' ? ClusterEntry : Entry>;
 };
 
-export interface Ratios {
-  p99: number | null;
-  cpuMsPer1000: number | null;
-  bytesDownPerDelivered: number | null;
-  capacity: number | null;
-  /** Of the server ceilings (whole core at the measured CPU per delivery). */
-  ceiling: number | null;
-  heapPerConnection: number | null;
-  sendsPerS: number | null;
-}
+/** lab÷bare of each column that has one (columns.ts: `key`), with its spread over the repeats. */
+export type Ratios = Record<string, RatioFigure>;
 
 /** Of the CPU per delivery, the server processes and redis-server together, over setup (a)'s. */
 export interface ClusterRatios {
-  oneRedis: number | null;
-  twoRedis: number | null;
+  oneRedis: RatioFigure;
+  twoRedis: RatioFigure;
 }
 
 export interface Fairness {
   /** lab capacity / bare capacity; the issue asks for at least 0.8. */
-  capacityRatio: number | null;
+  capacityRatio: RatioFigure;
   /**
    * `measured` when the load generator stopped neither climb; else the server CPU per delivered
    * message at the highest rate both passed (`CPU per delivery at N msg/s`), bare over lab: the
@@ -62,14 +58,14 @@ export interface Fairness {
    */
   capacityBasis: string | null;
   /** lab fanout p99 / bare fanout p99; the issue asks for at most 1.25. */
-  fanoutP99Ratio: number | null;
+  fanoutP99Ratio: RatioFigure;
   pass: boolean | null;
   /** What the measurements say about the gap, when there is one. */
   why: string[];
 }
 
 export interface BenchResults {
-  schema: 1;
+  schema: 2;
   date: string;
   command: string;
   quick: boolean;
@@ -86,7 +82,9 @@ export interface BenchResults {
   sizes: Sizes;
   results: {
     [S in ScenarioName]?: ByTransport<
-      S extends 'cluster' ? ClusterEntry & { ratios: ClusterRatios } : Entry & { ratios: Ratios }
+      S extends 'cluster'
+        ? ClusterEntry & { ratios: ClusterRatios }
+        : Omit<Entry, 'rounds'> & { ratios: Ratios }
     >;
   };
   fairness: Partial<Record<TransportName, Fairness>>;
@@ -123,7 +121,7 @@ export function summarize(
         bare: pick('bare'),
         errors: [...new Set(entries.flatMap((e) => e?.errors ?? []))],
       };
-      byTransport[transport] = { ...entry, ratios: ratios(entry.lab, entry.bare) };
+      byTransport[transport] = { ...entry, ratios: ratios(scenario, entries) };
       for (const variant of ['lab', 'bare'] as const) {
         check(`${scenario} ${transport} ${variant}`, entry[variant], entry.errors, problems, notes);
       }
@@ -131,7 +129,13 @@ export function summarize(
     results[scenario] = byTransport;
   }
   const fairness: BenchResults['fairness'] = {};
-  for (const transport of meta.transports) fairness[transport] = fair(results, transport);
+  for (const transport of meta.transports) {
+    fairness[transport] = fair(
+      results,
+      transport,
+      runs.map((run) => run.capacity?.[transport]),
+    );
+  }
   return { ...meta, results, fairness, problems, notes };
 }
 
@@ -177,14 +181,21 @@ function cluster(
       const own = errors.filter((e) => e.startsWith(`${setup}:`));
       check(`cluster ${transport} ${setup}`, setups[setup], own, problems, notes);
     }
-    const cpu = (setup: ClusterSetup) => setups[setup]?.cluster?.totalCpuMsPer1000;
+    // Each run's (b) and (c) over its own (a), then their spread over the runs.
+    const over = (setup: ClusterSetup) =>
+      spreadOf(
+        entries.map((e) => {
+          const cpu = (s: ClusterSetup) => ({
+            value: e?.setups[s]?.cluster?.totalCpuMsPer1000,
+            tooSmall: e?.setups[s]?.tooSmall?.cpu,
+          });
+          return [pairRatio(cpu(setup), cpu('oneMemory'))];
+        }),
+      );
     byTransport[transport] = {
       setups,
       errors,
-      ratios: {
-        oneRedis: ratio(cpu('oneRedis'), cpu('oneMemory')),
-        twoRedis: ratio(cpu('twoRedis'), cpu('oneMemory')),
-      },
+      ratios: { oneRedis: over('oneRedis'), twoRedis: over('twoRedis') },
     };
   }
   return byTransport;
@@ -197,27 +208,50 @@ const describe = {
   sendErrors: 'sends refused or failed',
 } as const;
 
-function ratios(lab: Measurement | null, bare: Measurement | null): Ratios {
-  return {
-    p99: ratio(lab?.latency?.p99, bare?.latency?.p99),
-    cpuMsPer1000: ratio(lab?.cpuMsPer1000, bare?.cpuMsPer1000),
-    bytesDownPerDelivered: ratio(lab?.bytesDownPerDelivered, bare?.bytesDownPerDelivered),
-    capacity: ratio(lab?.capacity?.deliveredPerS, bare?.capacity?.deliveredPerS),
-    ceiling: ratio(lab?.capacity?.ceilingPerS, bare?.capacity?.ceilingPerS),
-    heapPerConnection: ratio(lab?.idle?.heapPerConnection, bare?.idle?.heapPerConnection),
-    sendsPerS: ratio(lab?.sendsPerS, bare?.sendsPerS),
-  };
+/**
+ * Every column's lab÷bare, run by run: the ratios of the run's interleaved rounds (lab's round i
+ * over bare's round i, which ran beside it), or of the run's one pair; then over the runs.
+ */
+function ratios(scenario: PairedScenario, entries: (Entry | undefined)[]): Ratios {
+  const out: Ratios = {};
+  for (const column of COLUMNS[scenario]) {
+    if (!column.key) continue;
+    const of = (lab: Measurement | null | undefined, bare: Measurement | null | undefined) =>
+      !lab || !bare
+        ? { why: 'not measured on both' }
+        : pairRatio(reading(column, lab), reading(column, bare));
+    out[column.key] = spreadOf(
+      entries.map((e) => {
+        // A side that failed mid-way has no figures, whatever rounds it ran before.
+        const paired = e?.lab && e.bare ? (e.rounds ?? []).filter((r) => r.lab && r.bare) : [];
+        return paired.length > 0 ? paired.map((r) => of(r.lab, r.bare)) : [of(e?.lab, e?.bare)];
+      }),
+    );
+  }
+  return out;
 }
 
 /**
  * The issue's check: below capacity, the lab reaches at least 0.8 of the bare capacity and at
  * most 1.25 times the bare p99 in `fanout`. Where it does not, the reasons the figures show.
  */
-function fair(results: BenchResults['results'], transport: TransportName): Fairness {
+function fair(
+  results: BenchResults['results'],
+  transport: TransportName,
+  capacityRuns: (Entry | undefined)[],
+): Fairness {
   const capacity = results.capacity?.[transport];
   const fanout = results.fanout?.[transport];
-  const { capacityRatio, capacityBasis } = capacityCheck(capacity?.lab, capacity?.bare);
-  const fanoutP99Ratio = fanout?.ratios.p99 ?? null;
+  // Each run's capacity ratio (the median of its rounds, when it has them), then over the runs.
+  const checked = capacityRuns.map((e) => capacityCheck(e?.lab, e?.bare));
+  const capacityFigure: RatioFigure = capacity
+    ? spreadOf(checked.map((c) => c.values))
+    : { value: null, why: 'capacity not run' };
+  const bases = [...new Set(checked.flatMap((c) => (c.capacityBasis ? [c.capacityBasis] : [])))];
+  const capacityBasis = bases.length ? bases.join('; ') : null;
+  const fanoutFigure: RatioFigure = fanout?.ratios.p99 ?? { value: null, why: 'fanout not run' };
+  const capacityRatio = capacityFigure.value;
+  const fanoutP99Ratio = fanoutFigure.value;
   const checks = [
     capacityRatio === null ? null : capacityRatio >= FAIR_CAPACITY,
     fanoutP99Ratio === null ? null : fanoutP99Ratio <= FAIR_P99,
@@ -226,10 +260,14 @@ function fair(results: BenchResults['results'], transport: TransportName): Fairn
   const why: string[] = [];
   const x = (n: number | null | undefined) => (n == null ? '?' : `${n.toFixed(2)}×`);
   const round = (n: number) => Math.round(n).toLocaleString('en-US');
+  const loadBound = capacity?.lab?.capacity?.loadBound || capacity?.bare?.capacity?.loadBound;
   if (capacityBasis?.startsWith('CPU') && capacity?.lab?.capacity && capacity.bare?.capacity) {
     why.push(
-      `the load generator's core was full when a capacity climb stopped (${round(capacity.lab.capacity.deliveredPerS)}/s lab, ` +
-        `${round(capacity.bare.capacity.deliveredPerS)}/s bare), so capacity is compared by ${capacityBasis}`,
+      loadBound
+        ? `the load generator's core was full when a capacity climb stopped (${round(capacity.lab.capacity.deliveredPerS)}/s lab, ` +
+            `${round(capacity.bare.capacity.deliveredPerS)}/s bare), so capacity is compared by ${capacityBasis}`
+        : `capacity is compared by ${capacityBasis} (the climbs reached ${round(capacity.lab.capacity.deliveredPerS)}/s lab, ` +
+            `${round(capacity.bare.capacity.deliveredPerS)}/s bare, a step of the search apart at best)`,
     );
   }
   if (capacityRatio !== null && capacityRatio < FAIR_CAPACITY && capacity?.lab && capacity.bare) {
@@ -238,17 +276,18 @@ function fair(results: BenchResults['results'], transport: TransportName): Fairn
       capacityBasis === 'measured'
         ? `capacity ${round(lab.capacity!.deliveredPerS)}/s against ${round(bare.capacity!.deliveredPerS)}/s bare`
         : `at the same rate the lab's server spent ${x(1 / capacityRatio)} the CPU per delivered message`,
-      `per delivered message the lab wrote ${x(capacity.ratios.bytesDownPerDelivered)} the bytes and served ` +
+      `per delivered message the lab wrote ${x(ratio(lab.bytesDownPerDelivered, bare.bytesDownPerDelivered))} the bytes and served ` +
         `${x(ratio(lab.requestsPerDelivered, bare.requestsPerDelivered))} the requests`,
     );
     const send = results.send?.[transport];
-    if (send?.ratios.sendsPerS != null && send.ratios.sendsPerS < FAIR_CAPACITY) {
+    const sends = send?.ratios.sendsPerS?.value;
+    if (sends != null && sends < FAIR_CAPACITY) {
       const way =
         transport === 'polling' || transport === 'sse'
           ? 'POST /room/:id/chat (koa, the session cookie, the chat core)'
           : 'chat messages on the socket (the chat core)';
       why.push(
-        `the way up, ${way}, took ${x(send.ratios.sendsPerS)} the bare's sends/s at full speed (${round(send.lab!.sendsPerS)} against ${round(send.bare!.sendsPerS)})`,
+        `the way up, ${way}, took ${x(sends)} the bare's sends/s at full speed (${round(send!.lab!.sendsPerS)} against ${round(send!.bare!.sendsPerS)})`,
       );
     }
   }
@@ -258,12 +297,12 @@ function fair(results: BenchResults['results'], transport: TransportName): Fairn
     why.push(
       `fanout p99 ${lab.latency!.p99.toFixed(1)} ms against ${bare.latency!.p99.toFixed(1)} ms bare; the lab's server used ` +
         `${Math.round(lab.cpuPercent)} % of its core (bare ${Math.round(bare.cpuPercent)} %), ` +
-        `${x(fanout.ratios.cpuMsPer1000)} the CPU and ${x(fanout.ratios.bytesDownPerDelivered)} the bytes per delivered message`,
+        `${x(fanout.ratios.cpuMsPer1000?.value)} the CPU and ${x(fanout.ratios.bytesDownPerDelivered?.value)} the bytes per delivered message`,
     );
     if (lab.cpuPercent >= 90)
       why.push('the lab server was saturated: the fanout rate is above its capacity');
     if (lab.loadCpuPercent >= 90) why.push('the load generator was saturated in the lab run');
-    const cost = fanout.ratios.cpuMsPer1000;
+    const cost = fanout.ratios.cpuMsPer1000?.value ?? null;
     if (lab.cpuPercent < 90 && lab.loadCpuPercent < 90 && cost !== null && cost < FAIR_P99) {
       const messages = Math.max(1, Math.round((lab.delivered * 0.01) / Math.max(1, lab.users)));
       why.push(
@@ -273,22 +312,62 @@ function fair(results: BenchResults['results'], transport: TransportName): Fairn
       );
     }
   }
-  return { capacityRatio, capacityBasis, fanoutP99Ratio, pass, why };
+  return {
+    capacityRatio: capacityFigure,
+    capacityBasis,
+    fanoutP99Ratio: fanoutFigure,
+    pass,
+    why,
+  };
 }
 
 /**
- * The capacity ratio: measured when the load generator stopped neither climb; else the cost of a
- * delivery on each server at the same offered rate (the highest both passed), bare over lab: how
- * many deliveries the lab's server makes of one CPU second for every one of the bare's.
+ * The capacity ratio of one run: the cost of a delivery on each server at one offered rate, bare
+ * over lab (how many deliveries the lab's server makes of one CPU second for every one of the
+ * bare's), from the interleaved rounds lab and bare ran at that rate after their climbs
+ * (capacity.ts): one value per round. The climbs' own capacities are a step of the search apart
+ * (×2, narrowed twice: 19 %), too coarse for a ratio to repeat within 0.1, and while the load
+ * generator stops them they measure it, not the server. Without rounds (no rate both climbs
+ * could be compared at): the measured capacities when the load generator stopped neither climb,
+ * else the climbs' steps.
  */
 export function capacityCheck(
   lab: Measurement | null | undefined,
   bare: Measurement | null | undefined,
-): { capacityRatio: number | null; capacityBasis: string | null } {
-  if (!lab?.capacity || !bare?.capacity) return { capacityRatio: null, capacityBasis: null };
+): { values: RatioValue[]; capacityBasis: string | null } {
+  if (!lab?.capacity || !bare?.capacity) {
+    return { values: [{ why: 'capacity not measured on both' }], capacityBasis: null };
+  }
+  const one = (value: number | null, capacityBasis: string) => ({
+    values: [
+      value === null || value <= 0
+        ? { why: 'server CPU per delivery too small to measure' }
+        : value,
+    ],
+    capacityBasis,
+  });
+  const labRounds = lab.capacity.compared;
+  const bareRounds = bare.capacity.compared;
+  if (labRounds && bareRounds && labRounds.ratePerS === bareRounds.ratePerS) {
+    const values = labRounds.cpuMsPer1000.map((labCpu, i): RatioValue => {
+      const bareCpu = bareRounds.cpuMsPer1000[i];
+      if (labCpu == null || bareCpu == null || labCpu <= 0 || bareCpu <= 0) {
+        return { why: 'server CPU too small to measure in a round' };
+      }
+      return bareCpu / labCpu;
+    });
+    return {
+      values,
+      capacityBasis:
+        `CPU per delivery at ${Math.round(labRounds.ratePerS)} msg/s, ` +
+        `${values.length} interleaved round(s) of ${labRounds.windowMs / 1000} s`,
+    };
+  }
   if (!lab.capacity.loadBound && !bare.capacity.loadBound) {
     return {
-      capacityRatio: ratio(lab.capacity.deliveredPerS, bare.capacity.deliveredPerS),
+      values: [
+        pairRatio({ value: lab.capacity.deliveredPerS }, { value: bare.capacity.deliveredPerS }),
+      ],
       capacityBasis: 'measured',
     };
   }
@@ -300,13 +379,10 @@ export function capacityCheck(
       .filter((s) => labSteps.has(s.ratePerS))
       .sort((a, b) => b.ratePerS - a.ratePerS)[0];
     if (!common) return null;
-    return {
-      capacityRatio: ratio(
-        common.serverCpuMsPer1000,
-        labSteps.get(common.ratePerS)!.serverCpuMsPer1000,
-      ),
-      capacityBasis: `CPU per delivery at ${Math.round(common.ratePerS)} msg/s${basis}`,
-    };
+    return one(
+      ratio(common.serverCpuMsPer1000, labSteps.get(common.ratePerS)!.serverCpuMsPer1000),
+      `CPU per delivery at ${Math.round(common.ratePerS)} msg/s${basis}`,
+    );
   };
   const passed = (s: CapacityStep) => s.pass;
   // The cost of a delivery depends on the rate (long polling answers more events per poll as it
@@ -324,11 +400,12 @@ export function capacityCheck(
     [...steps.values()].sort((a, b) => b.ratePerS - a.ratePerS)[0];
   const labBest = highest(stepsWhere(lab, passed));
   const bareBest = highest(stepsWhere(bare, passed));
-  if (!labBest || !bareBest) return { capacityRatio: null, capacityBasis: null };
-  return {
-    capacityRatio: ratio(bareBest.serverCpuMsPer1000, labBest.serverCpuMsPer1000),
-    capacityBasis:
-      `CPU per delivery at ${Math.round(labBest.ratePerS)} (lab) and ` +
+  if (!labBest || !bareBest) {
+    return { values: [{ why: 'no rate passed on both' }], capacityBasis: null };
+  }
+  return one(
+    ratio(bareBest.serverCpuMsPer1000, labBest.serverCpuMsPer1000),
+    `CPU per delivery at ${Math.round(labBest.ratePerS)} (lab) and ` +
       `${Math.round(bareBest.ratePerS)} (bare) msg/s`,
-  };
+  );
 }

@@ -2,97 +2,28 @@
  * The rows of the report's tables, one table per scenario (each transport's lab, bare and
  * lab÷bare) and the fairness verdicts: shared by the text and Markdown report and the HTML page.
  */
+import { COLUMNS, reading } from './columns.ts';
 import { idleWindowMs } from './idle.ts';
-import { ratio } from './metrics.ts';
-import { CLUSTER_SETUPS, type PairedScenario, type ScenarioName, SETUP_LABELS } from './options.ts';
+import { CLUSTER_SETUPS, type ScenarioName, SETUP_LABELS } from './options.ts';
+import { formatRatio } from './spread.ts';
 import type { BenchResults } from './summary.ts';
 import type { Measurement } from './window.ts';
 
-interface Column {
-  title: string;
-  value(m: Measurement): number | null | undefined;
-  digits?: number;
-  /** Shown as lab / bare in the ratio row. */
-  ratio?: boolean;
-  /** Text instead of a number (no ratio). */
-  text?(m: Measurement): string;
-}
-
-const lat = (title: string, pick: (m: Measurement) => number | undefined): Column => ({
-  title,
-  value: pick,
-  digits: 1,
-  ratio: true,
-});
-
-const DELIVERY: Column[] = [
-  lat('p50 ms', (m) => m.latency?.p50),
-  lat('p95 ms', (m) => m.latency?.p95),
-  lat('p99 ms', (m) => m.latency?.p99),
-  lat('max ms', (m) => m.latency?.max),
-  { title: 'deliv/s', value: (m) => m.deliveredPerS, ratio: true },
-  {
-    title: 'lost/dup/ooo',
-    value: () => null,
-    text: (m) => `${m.lost}/${m.duplicates}/${m.outOfOrder}`,
-  },
-  { title: 'CPU ms/1k', value: (m) => m.cpuMsPer1000, digits: 1, ratio: true },
-  { title: 'CPU %', value: (m) => m.cpuPercent, ratio: true },
-  { title: 'B down/msg', value: (m) => m.bytesDownPerDelivered, ratio: true },
-  { title: 'B up/msg', value: (m) => m.bytesUpPerSent, ratio: true },
-  { title: 'req/msg', value: (m) => m.requestsPerDelivered, digits: 3, ratio: true },
-  { title: 'load %', value: (m) => m.loadCpuPercent },
-];
-
-export const COLUMNS: Record<PairedScenario, Column[]> = {
-  idle: [
-    { title: 'connections', value: (m) => m.idle?.connections, digits: 0 },
-    {
-      title: 'heap KiB/conn',
-      value: (m) => (m.idle ? m.idle.heapPerConnection / 1024 : null),
-      digits: 1,
-      ratio: true,
-    },
-    {
-      title: 'RSS KiB/conn',
-      value: (m) => (m.idle ? m.idle.rssPerConnection / 1024 : null),
-      digits: 1,
-    },
-    { title: 'CPU %', value: (m) => m.idle?.cpuPercent, digits: 2, ratio: true },
-    { title: 'req/s', value: (m) => m.idle?.requestsPerS, digits: 1, ratio: true },
-    { title: 'B/s', value: (m) => m.idle?.bytesPerS, ratio: true },
-    { title: 'RSS MiB', value: (m) => m.rssBytes / 2 ** 20, ratio: true },
-  ],
-  latency: DELIVERY,
-  fanout: DELIVERY,
-  rooms: DELIVERY,
-  send: [
-    { title: 'sends/s', value: (m) => m.sendsPerS, ratio: true },
-    lat('ack p50 ms', (m) => m.ack?.p50),
-    lat('ack p99 ms', (m) => m.ack?.p99),
-    {
-      title: 'lost/dup/ooo',
-      value: () => null,
-      text: (m) => `${m.lost}/${m.duplicates}/${m.outOfOrder}`,
-    },
-    { title: 'errors', value: (m) => m.sendErrors, digits: 0 },
-    { title: 'CPU %', value: (m) => m.cpuPercent, ratio: true },
-    { title: 'B up/msg', value: (m) => m.bytesUpPerSent, ratio: true },
-    { title: 'load %', value: (m) => m.loadCpuPercent },
-  ],
-  capacity: [
-    { title: 'msgs/s', value: (m) => m.capacity?.ratePerS, ratio: true },
-    { title: 'deliv/s', value: (m) => m.capacity?.deliveredPerS, ratio: true },
-    lat('p99 ms', (m) => m.latency?.p99),
-    { title: 'CPU %', value: (m) => m.cpuPercent },
-    { title: 'CPU ms/1k', value: (m) => m.cpuMsPer1000, digits: 1, ratio: true },
-    { title: 'ceiling/s', value: (m) => m.capacity?.ceilingPerS, ratio: true },
-    { title: 'steps', value: (m) => m.capacity?.steps.length, digits: 0 },
-    { title: 'load-bound', value: () => null, text: (m) => (m.capacity?.loadBound ? 'yes' : 'no') },
-  ],
-};
+/** What a cell shows for a figure below what its measurement resolves. */
+export const TOO_SMALL = 'too small';
 
 export function describeScenario(name: ScenarioName, results: BenchResults): string {
+  const s = results.sizes;
+  const turns =
+    name === 'latency' || name === 'fanout' || name === 'rooms' || name === 'send'
+      ? `; lab and bare in ${s.rounds} interleaved round(s) of ${s.durationMs / s.rounds / 1000} s`
+      : name === 'capacity'
+        ? `; lab and bare step in turn, then ${s.capacity.rounds} interleaved round(s) of ${s.capacity.compareMs / 1000} s each at the highest doubling rate both passed`
+        : '';
+  return describeOne(name, results) + turns;
+}
+
+function describeOne(name: ScenarioName, results: BenchResults): string {
   const s = results.sizes;
   const seconds = (ms: number) => `${ms / 1000} s`;
   switch (name) {
@@ -127,7 +58,11 @@ export function describeScenario(name: ScenarioName, results: BenchResults): str
   }
 }
 
-/** Rows of one scenario's table: a header, then lab, bare and lab÷bare per transport (cluster: its setups). */
+/**
+ * Rows of one scenario's table: a header, then lab, bare and lab÷bare per transport (cluster: its
+ * setups). A ratio cell is the median over the repeats and its spread, `0.94× (0.91–0.97)`, or `—`
+ * (tableNotes says why); a figure below what its measurement resolves is `too small`.
+ */
 export function tableRows(name: ScenarioName, results: BenchResults): string[][] {
   if (name === 'cluster') return clusterRows(results);
   const columns = COLUMNS[name];
@@ -135,20 +70,69 @@ export function tableRows(name: ScenarioName, results: BenchResults): string[][]
   for (const transport of results.transports) {
     const entry = results.results[name]?.[transport];
     const cells = (m: Measurement | null | undefined) =>
-      columns.map((c) => (!m ? '-' : c.text ? c.text(m) : format(c.value(m), c.digits)));
+      columns.map((c) => {
+        if (!m) return '-';
+        if (c.text) return c.text(m);
+        const { value, tooSmall } = reading(c, m);
+        return tooSmall ? TOO_SMALL : format(value, c.digits);
+      });
     rows.push([transport, 'lab', ...cells(entry?.lab)]);
     rows.push(['', 'bare', ...cells(entry?.bare)]);
     rows.push([
       '',
       'lab÷bare',
-      ...columns.map((c) => {
-        if (!c.ratio || !entry?.lab || !entry.bare) return '';
-        const r = ratio(c.value(entry.lab), c.value(entry.bare));
-        return r === null ? '' : `${r.toFixed(2)}×`;
-      }),
+      ...columns.map((c) => (!c.key || !entry ? '' : formatRatio(entry.ratios[c.key]))),
     ]);
   }
   return rows;
+}
+
+/**
+ * Why each `too small` and `—` of a scenario's table is one: a line per figure too small to
+ * measure (which columns it hides), and a line per other reason a ratio is missing (which
+ * transports); a ratio missing for a figure too small is said once, by the figure's line.
+ */
+export function tableNotes(name: ScenarioName, results: BenchResults): string[] {
+  const lines: string[] = [];
+  const others = new Map<string, string[]>();
+  const other = (line: string, transport: string) => {
+    others.set(line, [...(others.get(line) ?? []), transport]);
+  };
+  if (name === 'cluster') {
+    for (const transport of results.transports) {
+      const entry = results.results.cluster?.[transport];
+      for (const setup of ['oneRedis', 'twoRedis'] as const) {
+        const figure = entry?.ratios[setup];
+        if (entry?.setups[setup] && figure?.value === null) {
+          other(`— CPU ÷ (a) of ${SETUP_LABELS[setup]}: ${figure.why}`, transport);
+        }
+      }
+    }
+  } else {
+    const columns = COLUMNS[name];
+    for (const transport of results.transports) {
+      const entry = results.results[name]?.[transport];
+      if (!entry) continue;
+      for (const variant of ['lab', 'bare'] as const) {
+        for (const [kind, reason] of Object.entries(entry[variant]?.tooSmall ?? {})) {
+          const hidden = columns.filter((c) => c.needs === kind).map((c) => c.title);
+          if (hidden.length > 0) {
+            lines.push(`${transport} ${variant}: ${reason}; not shown: ${hidden.join(', ')}`);
+          }
+        }
+      }
+      for (const c of columns) {
+        const figure = c.key ? entry.ratios[c.key] : undefined;
+        if (!figure || figure.value !== null || !entry.lab || !entry.bare) continue;
+        if (/^(lab|bare) /.test(figure.why)) continue;
+        other(`— ${c.title} lab÷bare: ${figure.why}`, transport);
+      }
+    }
+  }
+  return [
+    ...lines,
+    ...[...others].map(([line, transports]) => `${transports.join(', ')}: ${line}`),
+  ];
 }
 
 /** `cluster`: a row per setup, with its CPU per delivery over setup (a)'s. */
@@ -187,7 +171,7 @@ function clusterRows(results: BenchResults): string[][] {
               format(m.cpuMsPer1000, 1),
               format(m.cluster?.redisCpuMsPer1000, 1),
               format(m.cluster?.totalCpuMsPer1000, 1),
-              over == null ? '' : `${over.toFixed(2)}×`,
+              over ? formatRatio(over) : '',
               format(m.cluster?.totalCpuPercent),
               format(m.loadCpuPercent),
             ]),
@@ -210,13 +194,12 @@ export function fairnessRows(results: BenchResults): string[][] {
   ];
   for (const transport of results.transports) {
     const f = results.fairness[transport];
-    const x = (n: number | null | undefined) => (n == null ? '-' : `${n.toFixed(2)}×`);
     const verdict = f?.pass == null ? 'not measured' : f.pass ? 'fair' : 'NOT fair';
     rows.push([
       transport,
-      x(f?.capacityRatio),
+      formatRatio(f?.capacityRatio),
       f?.capacityBasis ?? '-',
-      x(f?.fanoutP99Ratio),
+      formatRatio(f?.fanoutP99Ratio),
       verdict,
       f?.why.join('; ') ?? '',
     ]);

@@ -5,9 +5,16 @@
 import type { TransportName } from '../core/model.ts';
 import type { DeliveryReport } from './deliveries.ts';
 import type { Job, PhaseReport } from './load.ts';
-import { delta, type ServerDelta, type ServerFigures, serverFigures } from './metrics.ts';
+import {
+  cpuTooSmall,
+  delta,
+  medianOf,
+  type ServerDelta,
+  type ServerFigures,
+  serverFigures,
+} from './metrics.ts';
 import type { Sizes } from './options.ts';
-import type { Target, Worker } from './processes.ts';
+import type { Target, Variant, Worker } from './processes.ts';
 
 export interface CapacityStep {
   ratePerS: number;
@@ -21,6 +28,8 @@ export interface CapacityStep {
   pass: boolean;
   /** 2 when the step failed once and was run again: these are the second try's figures. */
   tries: number;
+  /** A step narrowing the gap between the last pass and the first failure (off the ×factor ladder). */
+  refine: boolean;
 }
 
 /**
@@ -33,12 +42,21 @@ export interface Measurement extends ServerFigures, Omit<DeliveryReport, 'firstS
   sendsPerS: number;
   loadCpuPercent: number;
   loopDelayP99Ms: number;
+  /**
+   * Figures below what their measurement resolves, each with the reason: `cpu` the server's CPU
+   * in the window (within the noise of a stats read), `heap` and `rss` the idle memory per
+   * connection (negative, or within the jitter of two reads in a row). The figures are null
+   * (memory, CPU per delivery) or not shown (CPU %), and no ratio is made of them.
+   */
+  tooSmall?: { cpu?: string; heap?: string; rss?: string };
   idle?: {
     connections: number;
-    /** RSS grown per connection: what the OS sees, with whatever the allocator kept. */
-    rssPerConnection: number;
-    /** Live V8 heap and external memory per connection, after a full collection. */
-    heapPerConnection: number;
+    /** RSS grown per connection: what the OS sees, with whatever the allocator kept; null: too small. */
+    rssPerConnection: number | null;
+    /** Live V8 heap and external memory per connection, after a full collection; null: too small. */
+    heapPerConnection: number | null;
+    /** The smallest per-connection difference each of the two resolves, in bytes. */
+    resolution: { heapPerConnection: number; rssPerConnection: number };
     cpuPercent: number;
     requestsPerS: number;
     bytesPerS: number;
@@ -54,6 +72,12 @@ export interface Measurement extends ServerFigures, Omit<DeliveryReport, 'firstS
      */
     ceilingPerS: number;
     steps: CapacityStep[];
+    /**
+     * The rounds at one rate, lab and bare in turn, after both climbs (capacity.ts): the server
+     * CPU per 1000 deliveries of each round (null: too small to measure). Lab's round i ran
+     * beside bare's round i; their ratio is one repeat of the capacity ratio.
+     */
+    compared?: { ratePerS: number; windowMs: number; cpuMsPer1000: (number | null)[] };
   };
   /** (`cluster`) The server processes of the setup and redis-server, together. */
   cluster?: {
@@ -130,6 +154,7 @@ export async function measured(pair: Pair, job: Job): Promise<Window> {
     report,
     server: delta(before, after, pair.target.transport, pair.target.overhead),
     wallMs,
+    readCpuUs: pair.target.readCpuUs,
   };
 }
 
@@ -138,12 +163,14 @@ export interface Window {
   report: PhaseReport;
   server: ServerDelta;
   wallMs: number;
+  /** What one `/api/stats` read cost the server in CPU (µs): the noise of the CPU figure. */
+  readCpuUs: number;
 }
 
 export function measurement(
   transport: TransportName,
   users: number,
-  { report, server, wallMs }: Window,
+  { report, server, wallMs, readCpuUs }: Window,
   warnings: string[],
 ): Measurement {
   const figures = serverFigures(server, transport, {
@@ -151,6 +178,8 @@ export function measurement(
     sent: report.sent - report.sendErrors,
     wallMs,
   });
+  const cpu = cpuTooSmall(server.cpuUs, readCpuUs);
+  if (cpu) figures.cpuMsPer1000 = null;
   if (report.sendErrors > 0)
     warnings.push(`${report.sendErrors} sends failed: ${report.firstSendError}`);
   return {
@@ -169,6 +198,7 @@ export function measurement(
     sendsPerS: report.sendsPerS,
     loadCpuPercent: report.loadCpuPercent,
     loopDelayP99Ms: report.loopDelayP99Ms,
+    ...(cpu ? { tooSmall: { cpu } } : {}),
     warnings,
   };
 }
@@ -203,3 +233,69 @@ export function emptyDelta(): ServerDelta {
     rssBytes: 0,
   };
 }
+
+/**
+ * The lab's and the bare server of one scenario, open at once so that their windows can take
+ * turns. A side that fails drops out with its error; the other goes on.
+ */
+export class Sides {
+  readonly failures = new Map<Variant, Error>();
+  readonly transport: TransportName;
+  readonly #pairs: Map<Variant, Pair>;
+
+  constructor(transport: TransportName, pairs: Map<Variant, Pair>) {
+    this.transport = transport;
+    this.#pairs = pairs;
+  }
+
+  alive(order: readonly Variant[]): Variant[] {
+    return order.filter((v) => this.#pairs.has(v) && !this.failures.has(v));
+  }
+
+  /** `run` on each live side in `order`, one after the other. */
+  async inTurn(order: readonly Variant[], run: (pair: Pair, variant: Variant) => Promise<void>) {
+    for (const variant of this.alive(order)) await this.#guard(variant, run);
+  }
+
+  /** `run` on every live side at once (opening crowds, closing them: nothing measured). */
+  async together(run: (pair: Pair, variant: Variant) => Promise<void>) {
+    await Promise.all(this.alive(['lab', 'bare']).map((v) => this.#guard(v, run)));
+  }
+
+  async #guard(variant: Variant, run: (pair: Pair, variant: Variant) => Promise<void>) {
+    try {
+      await run(this.#pairs.get(variant)!, variant);
+    } catch (error) {
+      this.failures.set(variant, error instanceof Error ? error : new Error(String(error)));
+    }
+  }
+}
+
+/** Round `r` of lab and bare: who goes first alternates (A B, B A, A B, ...), against drift. */
+export function roundOrder(order: readonly Variant[], r: number): Variant[] {
+  return r % 2 === 0 ? [...order] : [...order].reverse();
+}
+
+/**
+ * One figure set of several interleaved rounds of one server: the median of each figure, but the
+ * counts (sent, delivered, lost, ...) summed, so that a loss in any round shows.
+ */
+export function combineRounds(rounds: Measurement[]): Measurement {
+  const combined = medianOf(rounds);
+  if (rounds.length === 1) return combined;
+  for (const field of COUNTS) combined[field] = rounds.reduce((n, m) => n + m[field], 0);
+  combined.warnings = [...new Set(rounds.flatMap((m) => m.warnings))];
+  const cpu = rounds.find((m) => m.tooSmall?.cpu)?.tooSmall?.cpu;
+  if (cpu) combined.tooSmall = { ...combined.tooSmall, cpu };
+  return combined;
+}
+
+const COUNTS = [
+  'sent',
+  'sendErrors',
+  'expected',
+  'delivered',
+  'lost',
+  'duplicates',
+  'outOfOrder',
+] as const;
