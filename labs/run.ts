@@ -62,9 +62,25 @@ async function main(): Promise<void> {
   const entry = (await import(pathToFileURL(join(LABS, lab.name, 'server.ts')).href)) as {
     main(flags: string[]): Promise<RunningLab>;
   };
-  let running: RunningLab;
+  // A signal during the start (a lab prints its URL before all of it is up: lab 12's nginx) stops
+  // it once it is up, rather than killing it with its children half started.
+  const starting = entry.main(flags);
+  const stop = () => {
+    setTimeout(() => exit(1), 5000).unref();
+    starting
+      .then((running) => running.close())
+      .then(
+        () => exit(0),
+        (error: unknown) => {
+          console.error(error);
+          exit(1);
+        },
+      );
+  };
+  process.once('SIGINT', stop);
+  process.once('SIGTERM', stop);
   try {
-    running = await entry.main(flags);
+    await starting;
   } catch (error) {
     if (error instanceof UsageError) {
       console.error(`${lab.name}: ${(error as Error).message.split('\n')[0]}`);
@@ -76,18 +92,6 @@ async function main(): Promise<void> {
     }
     throw error;
   }
-  const stop = () => {
-    setTimeout(() => exit(1), 5000).unref();
-    running.close().then(
-      () => exit(0),
-      (error: unknown) => {
-        console.error(error);
-        exit(1);
-      },
-    );
-  };
-  process.once('SIGINT', stop);
-  process.once('SIGTERM', stop);
 }
 
 await main();

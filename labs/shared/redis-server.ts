@@ -108,7 +108,8 @@ export async function startRedis(options: { persistent?: boolean } = {}): Promis
   };
 }
 
-function freePort(): Promise<number> {
+/** A free port of 127.0.0.1. */
+export function freePort(): Promise<number> {
   return new Promise((done, fail) => {
     const server = createServer();
     server.once('error', fail);
