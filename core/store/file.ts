@@ -1,9 +1,9 @@
-import { randomBytes } from 'node:crypto';
 import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import nedb from '@seald-io/nedb';
 import { ChatError } from '../errors.ts';
 import type { Message, MessageDraft, StoredRoom, User, UserId } from '../model.ts';
+import { randomId } from '../random-id.ts';
 import type { Store } from './store.ts';
 
 // nedb's typings declare `export default` on a CommonJS module: under NodeNext, TypeScript puts
@@ -101,7 +101,7 @@ export class FileStore implements Store {
         throw new ChatError(404, 'This room does not exist (any more).', { code: 'roomGone' });
       const message: Message = {
         ...draft,
-        id: randomBytes(12).toString('base64url'),
+        id: randomId(),
         seq: room.lastSeq + 1,
         createdAt: new Date().toISOString(),
       };

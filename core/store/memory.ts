@@ -1,6 +1,6 @@
-import { randomBytes } from 'node:crypto';
 import { ChatError } from '../errors.ts';
 import type { Message, MessageDraft, StoredRoom, User, UserId } from '../model.ts';
+import { randomId } from '../random-id.ts';
 import type { Store } from './store.ts';
 
 /** A room and its messages; `messages[n - 1]` has seq n, since messages are only removed with their room. */
@@ -59,7 +59,7 @@ export class MemoryStore implements Store {
       throw new ChatError(404, 'This room does not exist (any more).', { code: 'roomGone' });
     const message: Message = {
       ...draft,
-      id: randomBytes(12).toString('base64url'),
+      id: randomId(),
       seq: record.messages.length + 1,
       createdAt: new Date().toISOString(),
     };

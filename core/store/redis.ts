@@ -1,6 +1,6 @@
-import { randomBytes } from 'node:crypto';
 import { ChatError } from '../errors.ts';
 import type { Message, MessageDraft, StoredRoom, User, UserId } from '../model.ts';
+import { randomId } from '../random-id.ts';
 import { CHANNELS, KEYS, redisUnreachable, type SharedRedis } from '../redis/shared.ts';
 import type { Store } from './store.ts';
 
@@ -125,7 +125,7 @@ export class RedisStore implements Store {
   async appendMessage(draft: MessageDraft): Promise<Message> {
     const message: Message = {
       ...draft,
-      id: randomBytes(12).toString('base64url'),
+      id: randomId(),
       seq: 0,
       createdAt: new Date().toISOString(),
     };
