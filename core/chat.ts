@@ -314,7 +314,9 @@ export class ChatService {
       unlisten();
       if (member) this.#membership.close(room.id, userId);
     });
-    const unlisten = this.#log.listen(room.id, subscription.receive);
+    // A method and an unnamed arrow, not a named one per subscription: tsx (esbuild's keepNames)
+    // gives every named arrow a `name` of its own, a property dictionary per closure.
+    const unlisten = this.#log.listen(room.id, (event, only) => subscription.receive(event, only));
     try {
       await this.#membership.open(room.id, visitor, room.max);
       member = true;

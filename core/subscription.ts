@@ -77,12 +77,12 @@ export class RoomSubscription implements Subscription {
     return this.#cursor;
   }
 
-  /** The hub's listener: `only` narrows an event to one user (a kick). */
-  readonly receive = (event: RoomEvent, only: UserId | undefined): void => {
+  /** What the hub's listener calls: `only` narrows an event to one user (a kick). */
+  receive(event: RoomEvent, only: UserId | undefined): void {
     if (this.#state === 'closed' || (only !== undefined && only !== this.#userId)) return;
     if (this.#state === 'held') this.#held.push(event);
     else this.#deliver(event);
-  };
+  }
 
   /**
    * The replay goes before every live event held so far (overlaps are dropped by `seq`).

@@ -33,4 +33,6 @@ export interface HttpContext {
    * writes it (a worker's `X-Worker`, see cluster.ts; none in a single process).
    */
   responseHeaders: Readonly<Record<string, string>>;
+  /** Headers koa puts on every answer it gives (the security headers), for answers given beside it. */
+  headers: Readonly<Record<string, string>>;
 }

@@ -80,6 +80,7 @@ export async function createApp(options: AppOptions): Promise<{
     meter,
     transports: transports.map((transport) => transport.name),
     responseHeaders: options.responseHeaders ?? {},
+    headers: SECURITY_HEADERS,
   };
 
   const uploadDir = join(options.dataDir, 'tmp');

@@ -1,7 +1,7 @@
 import type { EventEmitter } from 'node:events';
 import { type Server as HttpServer, type IncomingMessage, ServerResponse } from 'node:http';
 import { Server, type Socket } from 'socket.io';
-import type { Subscription, Visitor } from '../../core/chat.ts';
+import type { RoomSubscriber, Subscription, Visitor } from '../../core/chat.ts';
 import { ChatError, GENERIC_ERROR } from '../../core/errors.ts';
 import { requestLanguage } from '../../core/language.ts';
 import { logError, logger } from '../../core/log.ts';
@@ -41,8 +41,38 @@ const CLIENT_SCRIPT =
 const CHAT_EVENTS: ReadonlySet<unknown> = new Set(['join', 'leave', 'chat']);
 
 /** A room this socket joined: the map's entry for the room until a later join or leave replaces it. */
-interface Joined {
-  subscription: Subscription | null;
+/**
+ * One room a socket joined, and the subscriber of its subscription: a class, so that every join
+ * shares one `onEvent` and `onEnd` (per-join arrows cost a closure each, and under tsx a `name`
+ * dictionary each).
+ */
+class Joined implements RoomSubscriber {
+  subscription: Subscription | null = null;
+  readonly #socket: Socket;
+  readonly #joined: Map<string, Joined>;
+  readonly #room: string;
+  /** The transport's one writer of room events. */
+  readonly #write: (socket: Socket, event: RoomEvent) => void;
+
+  constructor(
+    socket: Socket,
+    joined: Map<string, Joined>,
+    room: string,
+    write: (socket: Socket, event: RoomEvent) => void,
+  ) {
+    this.#socket = socket;
+    this.#joined = joined;
+    this.#room = room;
+    this.#write = write;
+  }
+
+  onEvent(event: RoomEvent): void {
+    this.#write(this.#socket, event);
+  }
+
+  onEnd(): void {
+    forget(this.#joined, this.#room, this);
+  }
 }
 
 /**
@@ -268,20 +298,12 @@ export class SocketIoTransport extends TransportServer {
     const { room, after } = joinInput(payload);
     const previous = joined.get(room);
     if (previous) cancel(previous);
-    const entry: Joined = { subscription: null };
+    const entry = new Joined(socket, joined, room, this.#writeRoomEvent);
     joined.set(room, entry);
     const visitor = socket.data.visitor as Visitor;
     let subscription: Subscription;
     try {
-      subscription = await http.chat.openSubscription(
-        visitor,
-        room,
-        { after },
-        {
-          onEvent: (event) => this.#write(socket, this.#encodeRoom!(event)),
-          onEnd: () => forget(joined, room, entry),
-        },
-      );
+      subscription = await http.chat.openSubscription(visitor, room, { after }, entry);
     } catch (error) {
       forget(joined, room, entry);
       throw error;
@@ -314,6 +336,9 @@ export class SocketIoTransport extends TransportServer {
     if (release) conn.once('close', release);
     this.#outboxes.watch(conn);
   }
+
+  readonly #writeRoomEvent = (socket: Socket, event: RoomEvent): void =>
+    this.#write(socket, this.#encodeRoom!(event));
 
   /** Writes a pre-encoded event (a bound check follows through `packetCreate`). */
   #write(socket: Socket, encoded: Encoded): void {

@@ -1,10 +1,13 @@
-import type { ServerResponse } from 'node:http';
+import type { IncomingMessage, OutgoingHttpHeaders, ServerResponse } from 'node:http';
 import type Router from '@koa/router';
 import type { Context } from 'koa';
+import type { RoomSubscriber, Visitor } from '../../core/chat.ts';
+import { isLanguage, preferredLanguage } from '../../core/language.ts';
 import { logger } from '../../core/log.ts';
 import type { LobbyEvent, RoomEvent } from '../../core/model.ts';
 import * as validate from '../../core/validate.ts';
 import type { HttpContext } from '../context.ts';
+import { refusalHeaders } from '../errors.ts';
 import { SpreadHeartbeat } from '../heartbeat.ts';
 import { encodeOnce, SendBound, TransportServer } from '../transport.ts';
 
@@ -17,14 +20,49 @@ export interface SseOptions {
   maxQueueBytes?: number;
 }
 
-/** One open stream. */
-interface Stream {
-  res: ServerResponse;
-  subscription: { close(): void } | null;
-  bound: SendBound;
+/**
+ * One stream, and the subscriber of its room: a class, so that every stream shares one `onEvent`
+ * and `onEnd` (per-stream arrows cost a closure each, and under tsx a `name` dictionary each).
+ */
+class Stream implements RoomSubscriber {
+  readonly res: ServerResponse;
+  readonly bound: SendBound;
+  subscription: { close(): void } | null = null;
   /** A replay the client asked for is being written: one burst, allowed on top of the bound. */
-  replaying: boolean;
+  replaying = false;
+  /** The transport's count of events delivered. */
+  readonly #sent: () => void;
+
+  constructor(res: ServerResponse, maxQueueBytes: number, sent: () => void) {
+    this.res = res;
+    this.bound = new SendBound(maxQueueBytes);
+    this.#sent = sent;
+  }
+
+  onEvent(event: RoomEvent): void {
+    this.send(encodeRoom(event));
+  }
+
+  /** `kicked` or `removeRoom` went out: the stream ends with the subscription. */
+  onEnd(): void {
+    this.res.end();
+  }
+
+  send(frame: string): void {
+    const { res } = this;
+    if (res.writableEnded || res.destroyed) return;
+    res.write(frame);
+    this.#sent();
+    if (!this.replaying && this.bound.exceeded(res.writableLength)) {
+      // A client that stops reading is cut off, not buffered without end; it resumes by seq.
+      debug('dropping a stream with %d bytes unsent', res.writableLength);
+      res.destroy();
+    }
+  }
 }
+
+/** `GET /sse/room/:id` as koa's router matches it most of the time: anything else goes to koa. */
+const ROOM_STREAM = /^\/sse\/room\/([^/?#]+)(?:\?([^#]*))?$/;
 
 /**
  * Server-Sent Events for the way down (POST /room/:id/chat for the way up): `GET /sse/lobby` and
@@ -38,6 +76,9 @@ export class SseTransport extends TransportServer {
   readonly #heartbeatMs: number;
   readonly #maxQueueBytes: number;
   #heartbeat: SpreadHeartbeat<Stream> | undefined;
+  #http: HttpContext | undefined;
+  /** One function for every stream to count what it delivers. */
+  readonly #countEvent = () => this.countEvents();
 
   constructor(options: SseOptions = {}) {
     super();
@@ -48,44 +89,107 @@ export class SseTransport extends TransportServer {
   mount(router: Router, http: HttpContext): void {
     const { chat } = http;
     this.useHttp(http);
+    this.#http = http;
     this.#heartbeat = new SpreadHeartbeat(this.#heartbeatMs, (stream) => {
       if (!stream.res.writableEnded) stream.res.write(': ping\n\n');
     });
 
     router.get('/sse/lobby', (ctx) => {
       this.holdConnection(http, ctx.req, ctx.res);
-      const stream = this.#open(ctx);
-      stream.subscription = chat.subscribeLobby((event) => this.#send(stream, encodeLobby(event)));
+      const stream = this.#open(ctx.req, this.#newStream(ctx.res), takeOver(ctx)());
+      stream.subscription = chat.subscribeLobby((event) => stream.send(encodeLobby(event)));
     });
 
+    // What `serve` leaves to koa (a trailing slash, HEAD, a path in capitals) is answered alike.
     router.get('/sse/room/:id', async (ctx) => {
       const visitor = http.visitor(ctx);
-      this.holdConnection(http, ctx.req, ctx.res);
-      const lastEventId = ctx.get('last-event-id');
-      const after = validate.cursor(lastEventId !== '' ? lastEventId : ctx.query.after);
-      let stream: Stream | undefined;
-      const subscription = await chat.openSubscription(
+      await this.#openRoom(
+        ctx.req,
+        ctx.res,
         visitor,
         ctx.params.id!,
-        { after },
-        {
-          onEvent: (event) => this.#send(stream!, encodeRoom(event)),
-          // `kicked` or `removeRoom` went out: the stream ends with the subscription.
-          onEnd: () => stream!.res.end(),
-        },
+        ctx.query.after,
+        takeOver(ctx),
       );
-      if (this.readyState !== 'open' || ctx.res.destroyed) {
-        subscription.close();
-        this.refuseWhileClosing();
-        return;
-      }
-      stream = this.#open(ctx);
-      stream.subscription = subscription;
-      stream.replaying = true;
-      subscription.start();
-      stream.replaying = false;
-      stream.bound.allowBurst(stream.res.writableLength);
     });
+  }
+
+  /**
+   * Room streams are served beside koa, as the room polls are: koa's context (request, response,
+   * cookies, session) would stay alive as long as the stream, over twice what a stream needs. The
+   * same checks in koa's order, the same statuses, sentences, languages and headers
+   * (test/sse-streams.test.ts sends every case both ways).
+   */
+  serve(req: IncomingMessage, res: ServerResponse): boolean {
+    if (req.method !== 'GET' || !this.#http) return false;
+    const match = ROOM_STREAM.exec(req.url ?? '');
+    if (!match) return false;
+    // Without a session koa answers the 401 (and clears a cookie whose signature is wrong).
+    const visitor = this.#http.visitorOfRequest(req);
+    if (!visitor) return false;
+    this.meter!.track(req, res);
+    void this.#serveRoom(req, res, visitor, decodeSegment(match[1]!), queryOf(match[2] ?? ''));
+    return true;
+  }
+
+  async #serveRoom(
+    req: IncomingMessage,
+    res: ServerResponse,
+    visitor: Visitor,
+    id: string,
+    query: Record<string, string | string[]>,
+  ): Promise<void> {
+    const http = this.#http!;
+    try {
+      await this.#openRoom(req, res, visitor, id, query.after, () => http.headers);
+    } catch (error) {
+      const language = isLanguage(query.lang)
+        ? query.lang
+        : preferredLanguage(req.headers['accept-language']);
+      const { status, error: sentence } = http.refusal(`GET ${req.url}`, error, language);
+      // As koa's error mapper: the stream has begun, or nobody is left to tell.
+      if (res.headersSent || res.destroyed) return;
+      const body = JSON.stringify({ error: sentence });
+      res.writeHead(status, {
+        ...http.headers,
+        ...refusalHeaders(error),
+        'Content-Type': 'application/json; charset=utf-8',
+        'Content-Length': Buffer.byteLength(body),
+      });
+      res.end(body);
+    }
+  }
+
+  /**
+   * A room stream, through koa or beside it: the open connection counted (429), the cursor read
+   * (400; `Last-Event-ID` wins over `?after`), the subscription opened (404, 403, 409), then the
+   * stream, or 503 from the first `close()` on.
+   */
+  async #openRoom(
+    req: IncomingMessage,
+    res: ServerResponse,
+    visitor: Visitor,
+    id: string,
+    afterQuery: unknown,
+    headers: () => OutgoingHttpHeaders,
+  ): Promise<void> {
+    const http = this.#http!;
+    this.holdConnection(http, req, res);
+    const lastEventId = req.headers['last-event-id'] ?? '';
+    const after = validate.cursor(lastEventId !== '' ? lastEventId : afterQuery);
+    const stream = this.#newStream(res);
+    const subscription = await http.chat.openSubscription(visitor, id, { after }, stream);
+    if (this.readyState !== 'open' || res.destroyed) {
+      subscription.close();
+      this.refuseWhileClosing();
+      return;
+    }
+    this.#open(req, stream, headers());
+    stream.subscription = subscription;
+    stream.replaying = true;
+    subscription.start();
+    stream.replaying = false;
+    stream.bound.allowBurst(stream.res.writableLength);
   }
 
   protected connectionCount(): number {
@@ -97,27 +201,23 @@ export class SseTransport extends TransportServer {
     for (const stream of [...this.#streams]) stream.res.end();
   }
 
-  /** Takes the response over from koa and starts the stream. */
-  #open(ctx: Context): Stream {
-    ctx.status = 200;
-    ctx.respond = false;
-    const res = ctx.res;
-    ctx.req.socket.setTimeout(0);
-    ctx.req.socket.setNoDelay(true);
+  #newStream(res: ServerResponse): Stream {
+    return new Stream(res, this.#maxQueueBytes, this.#countEvent);
+  }
+
+  /** Starts the stream, with `headers` (koa's, or what koa would have set) and its own. */
+  #open(req: IncomingMessage, stream: Stream, headers: OutgoingHttpHeaders): Stream {
+    const { res } = stream;
+    req.socket.setTimeout(0);
+    req.socket.setNoDelay(true);
     res.writeHead(200, {
-      ...Object.fromEntries(Object.entries(ctx.response.headers).map(([k, v]) => [k, String(v)])),
+      ...headers,
       'Content-Type': 'text/event-stream; charset=utf-8',
       'Cache-Control': 'no-cache, no-transform',
       Connection: 'keep-alive',
       'X-Accel-Buffering': 'no',
     });
     res.write('retry: 2000\n\n');
-    const stream: Stream = {
-      res,
-      subscription: null,
-      bound: new SendBound(this.#maxQueueBytes),
-      replaying: false,
-    };
     this.#streams.add(stream);
     this.#heartbeat?.add(stream);
     res.once('close', () => {
@@ -126,18 +226,6 @@ export class SseTransport extends TransportServer {
       stream.subscription?.close();
     });
     return stream;
-  }
-
-  #send(stream: Stream, frame: string): void {
-    const { res } = stream;
-    if (res.writableEnded || res.destroyed) return;
-    res.write(frame);
-    this.countEvents();
-    if (!stream.replaying && stream.bound.exceeded(res.writableLength)) {
-      // A client that stops reading is cut off, not buffered without end; it resumes by seq.
-      debug('dropping a stream with %d bytes unsent', res.writableLength);
-      res.destroy();
-    }
   }
 }
 
@@ -150,3 +238,32 @@ const encodeRoom = encodeOnce((event: RoomEvent) => {
 const encodeLobby = encodeOnce(
   (event: LobbyEvent) => `event: ${event.type}\ndata: ${JSON.stringify(event.data)}\n\n`,
 );
+
+/** Takes the response over from koa: its headers so far (the security headers) start the stream. */
+function takeOver(ctx: Context): () => OutgoingHttpHeaders {
+  return () => {
+    ctx.status = 200;
+    ctx.respond = false;
+    return ctx.response.headers;
+  };
+}
+
+/** A query string as koa reads it: a repeated name gives an array. */
+function queryOf(search: string): Record<string, string | string[]> {
+  const params = new URLSearchParams(search);
+  const query: Record<string, string | string[]> = {};
+  for (const name of new Set(params.keys())) {
+    const values = params.getAll(name);
+    query[name] = values.length === 1 ? values[0]! : values;
+  }
+  return query;
+}
+
+/** A path segment as the router decodes it: malformed escapes stay as written (and 404). */
+function decodeSegment(segment: string): string {
+  try {
+    return decodeURIComponent(segment);
+  } catch {
+    return segment;
+  }
+}

@@ -11,7 +11,7 @@ import type { HttpContext } from '../context.ts';
 import { NO_SESSION, refusalHeaders, refuseUpgrade } from '../errors.ts';
 import { SpreadHeartbeat } from '../heartbeat.ts';
 import { TransportServer } from '../transport.ts';
-import { type ConnectionHooks, type RoomFollow, WsConnection } from './connection.ts';
+import { type ConnectionHooks, RoomFollow, WsConnection } from './connection.ts';
 import {
   encodeEvent,
   encodeFrame,
@@ -213,26 +213,19 @@ export class WsTransport extends TransportServer {
     const previous = connection.rooms.get(room);
     // From now on only the new one forwards; the old one closes once the new one is open, so
     // the member never leaves in between.
-    const follow: RoomFollow = { room, subscription: null };
+    const follow = new RoomFollow(connection, room);
     connection.rooms.set(room, follow);
-    const current = () => connection.follows(follow);
     let subscription: Subscription;
     try {
       subscription = await this.#chat!.openSubscription(
         connection.visitor,
         room,
         { after },
-        {
-          onEvent: (event) => {
-            if (current()) connection.sendEvent(encodeEvent(event));
-          },
-          // The core has closed the subscription; the socket stays open for its other ones.
-          onEnd: () => connection.forget(follow),
-        },
+        follow,
       );
     } catch (error) {
       // A subscription replaced or unsubscribed meanwhile fails silently: the client moved on.
-      const wanted = current();
+      const wanted = follow.current;
       connection.forget(follow);
       if (previous) connection.forget(previous);
       if (wanted) connection.sendError(error, about);
@@ -240,7 +233,7 @@ export class WsTransport extends TransportServer {
     }
     follow.subscription = subscription;
     if (previous) connection.forget(previous);
-    if (!current()) {
+    if (!follow.current) {
       subscription.close();
       return;
     }
