@@ -29,6 +29,11 @@ export interface Subscription {
    */
   readonly cursor: number;
   /**
+   * A replay cut short by `replayLimit` is out: no later stored event comes through this
+   * subscription (it would follow a gap), so a client resumes from `cursor` with a new one.
+   */
+  readonly behind: boolean;
+  /**
    * Sends the replay and the events held since `open`, then every live event as it comes. A
    * transport calls it once its stream is ready (SSE headers out, the ws `subscribed` frame, the
    * Socket.IO acknowledgement, a pending poll); before that it need hold nothing of its own.
@@ -75,6 +80,10 @@ export class RoomSubscription implements Subscription {
 
   get cursor(): number {
     return this.#cursor;
+  }
+
+  get behind(): boolean {
+    return this.#behind;
   }
 
   /** What the hub's listener calls: `only` narrows an event to one user (a kick). */

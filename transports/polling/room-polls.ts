@@ -5,8 +5,8 @@ import { logger } from '../../core/log.ts';
 import type { RoomEvent } from '../../core/model.ts';
 import { isFinal } from '../../core/subscription.ts';
 import { SHUTTING_DOWN } from '../errors.ts';
-import { keep, newSeat, type RoomPoll, type Seat } from './seat.ts';
-import { encodeAnswer, onAbort, responseClosed } from './wire.ts';
+import { keep, newSeat, type Seat } from './seat.ts';
+import { encodeAnswer, responseClosed } from './wire.ts';
 
 const debug = logger('polling');
 
@@ -15,22 +15,26 @@ const debug = logger('polling');
  * `{"events":[...],"cursor":C}` as soon as there is an event for the client, or after `wait`
  * seconds with none.
  *
- * Each room poll opens its subscription through the core's one resume path (`after` = the last
- * answer's cursor) before the previous poll's subscription closes, and the last one lingers for
- * `lingerMs`: a poll that is pending or ended less than that ago counts as a subscription.
- * One pending poll per session and room (engine.io's rule): a second one answers the first at
- * once. Seats are per session, not per colour: two sessions of one colour would answer each
- * other's polls at once, over and over.
+ * A seat (session and room) holds one core subscription across its polls and buffers what it
+ * delivers between them; a poll whose `after` the buffer covers is answered from it, with no
+ * subscription and no store read. Any other poll (the first, one whose client lost an answer,
+ * one after more events than an answer takes) resumes through the core's one resume path: a new
+ * subscription from `after`, which replaces the old one only once open, so the membership never
+ * drops. The last poll's subscription lingers for `lingerMs`: a poll that is pending or ended
+ * less than that ago counts as a subscription. One pending poll per seat (engine.io's rule): a
+ * second one answers the first at once. Seats are per session, not per colour: two sessions of
+ * one colour would answer each other's polls at once, over and over.
  */
 export class RoomPolls {
   readonly #chat: ChatService;
   readonly #lingerMs: number;
   readonly #maxEvents: number;
   readonly #countEvents: (count: number) => void;
+  readonly #respond: (res: ServerResponse, body: string) => void;
   readonly #isOpen: () => boolean;
   readonly #seats = new Map<string, Seat>();
-  /** Polls that events came for this turn: answered together once the turn's events are in. */
-  readonly #due = new Map<RoomPoll, Seat>();
+  /** Seats that events came for this turn: answered together once the turn's events are in. */
+  readonly #due = new Set<Seat>();
   #pending = 0;
 
   constructor(options: {
@@ -38,6 +42,8 @@ export class RoomPolls {
     lingerMs: number;
     maxEvents: number;
     countEvents: (count: number) => void;
+    /** Writes a 200 answer (unless its client went away). */
+    respond: (res: ServerResponse, body: string) => void;
     /** Whether the transport still takes polls (its `readyState` is `open`). */
     isOpen: () => boolean;
   }) {
@@ -45,6 +51,7 @@ export class RoomPolls {
     this.#lingerMs = options.lingerMs;
     this.#maxEvents = options.maxEvents;
     this.#countEvents = options.countEvents;
+    this.#respond = options.respond;
     this.#isOpen = options.isOpen;
   }
 
@@ -57,184 +64,227 @@ export class RoomPolls {
   close(): Promise<void>[] {
     const ended: Promise<void>[] = [];
     for (const seat of [...this.#seats.values()]) {
-      if (seat.poll) {
-        ended.push(responseClosed(seat.poll.res));
-        this.#finish(seat, seat.poll, true);
+      if (seat.res) {
+        ended.push(responseClosed(seat.res));
+        this.#answer(seat);
       }
       this.#dropSeat(seat);
     }
     return ended;
   }
 
-  /** Resolves to the answer's body ('' when the client went away first). */
-  async poll(
+  /**
+   * Takes a poll and answers it through `respond`, now or later. Throws (or, when it resumes,
+   * rejects) with the refusal if it is refused before anything was sent.
+   */
+  poll(
     res: ServerResponse,
     visitor: Visitor,
     room: string,
     after: number | undefined,
     wait: number,
-  ): Promise<string> {
-    const chat = this.#chat;
+  ): Promise<void> | undefined {
     const key = `${visitor.userId} ${room}`;
     const finished = this.#seats.get(key);
-    if (finished && !finished.poll && finished.kept.some(isFinal)) {
+    if (finished?.ended && !finished.res) {
       // `kicked` or `removeRoom` came after the last poll: it goes first; later polls get 403/404.
-      this.#dropSeat(finished);
-      this.#countEvents(finished.kept.length);
-      return encodeAnswer(finished.kept, after ?? 0);
+      this.#answerEnded(finished, res, after);
+      return;
     }
     // Without `after`, only what happens from now: start at the newest seq the visitor can see.
-    const from = after ?? chat.latestSeq(visitor, room);
+    const from = after ?? this.#chat.latestSeq(visitor, room);
     this.#refuseWhileClosing();
-    if (res.closed) return '';
+    if (res.closed) return;
 
-    const displaced = this.#seats.get(key)?.poll;
-    if (displaced) this.#finish(this.#seats.get(key)!, displaced, true);
-    const seat = this.#seats.get(key) ?? newSeat(key);
-    this.#seats.set(key, seat);
-    seat.polls += 1;
-    let respond!: (body: string) => void;
-    const answered = new Promise<string>((done) => {
-      respond = done;
-    });
-    const poll: RoomPoll = {
-      order: seat.polls,
-      after: from,
-      events: [],
-      kept: seat.kept,
-      stored: 0,
-      lastSeq: undefined,
-      capped: false,
-      subscription: undefined,
-      state: 'opening',
-      wasPending: false,
-      timer: undefined,
-      respond,
-      res,
-    };
-    onAbort(res, () => this.#finish(seat, poll, false));
-    seat.kept = [];
-    seat.poll = poll;
-    this.#pending += 1;
-    if (poll.kept.some(isFinal)) {
-      this.#finish(seat, poll, true);
-      return answered;
+    const displaced = this.#seats.get(key);
+    if (displaced?.res) this.#answer(displaced);
+    let seat = this.#seats.get(key);
+    if (!seat) {
+      seat = newSeat(key, this.#pollAborted);
+      this.#seats.set(key, seat);
     }
+    if (!this.#covers(seat, from)) return this.#resume(seat, res, visitor, room, from, wait);
+    if (from > seat.from) this.#forget(seat, from);
+    this.#hold(seat, res, from);
+    if (seat.events.length > 0 || wait === 0) this.#answer(seat);
+    else seat.timer = setTimeout(this.#answer, wait * 1000, seat);
+    return;
+  }
 
+  /** Whether the buffer holds everything after `after`: the poll is answered from it. */
+  #covers(seat: Seat, after: number): boolean {
+    const subscription = seat.subscription;
+    return (
+      seat.state === 'open' &&
+      !seat.overflowed &&
+      subscription !== undefined &&
+      !subscription.behind &&
+      seat.from <= after &&
+      after <= subscription.cursor
+    );
+  }
+
+  /**
+   * The one resume path: a new subscription from `after` (its replay one answer's worth at
+   * most), adopted once open in place of the seat's old one, whose buffered stored events it
+   * replaces.
+   */
+  async #resume(
+    seat: Seat,
+    res: ServerResponse,
+    visitor: Visitor,
+    room: string,
+    after: number,
+    wait: number,
+  ): Promise<void> {
+    seat.state = 'opening';
+    this.#dropStored(seat);
+    this.#hold(seat, res, after);
+    const resume = ++seat.resumes;
     let subscription: Subscription;
     seat.opening += 1;
     try {
-      // An answer takes at most maxEvents stored events: the replay reads no further (the next
-      // poll, from this answer's cursor, reads the rest).
-      subscription = await chat.openSubscription(
+      subscription = await this.#chat.openSubscription(
         visitor,
         room,
-        { after: from, replayLimit: this.#maxEvents },
-        {
-          onEvent: (event) => this.#onRoomEvent(seat, poll, event),
-        },
+        { after, replayLimit: this.#maxEvents },
+        { onEvent: (event) => this.#onRoomEvent(seat, event) },
       );
     } catch (error) {
       seat.opening -= 1;
-      if (poll.state === 'answered') {
-        this.#settle(seat);
-        return answered;
-      }
-      this.#finish(seat, poll, false);
-      throw error;
+      const refused = seat.res === res;
+      // Its seq-less events wait in the seat for the next poll.
+      if (refused) this.#release(seat);
+      this.#settle(seat);
+      if (refused) throw error;
+      return;
     }
     seat.opening -= 1;
-    poll.subscription = subscription;
-    this.#adopt(seat, poll, subscription);
-    // The replay, and what came while it was read, go into this poll's answer (or, for a poll
-    // already answered, seq-less events wait in the seat): nothing is held anywhere else.
-    subscription.start();
-    if (poll.state === 'answered') {
-      this.#settle(seat);
-    } else {
-      poll.state = 'pending';
-      if (poll.events.length + poll.kept.length > 0 || wait === 0) this.#finish(seat, poll, true);
-      else poll.timer = setTimeout(() => this.#finish(seat, poll, true), wait * 1000);
-    }
-    return answered;
-  }
-
-  /** The subscription of the newest poll holds the membership; older ones close after it opened. */
-  #adopt(seat: Seat, poll: RoomPoll, subscription: Subscription): void {
-    if (seat.state === 'gone' || !this.#isOpen() || poll.order < seat.subscriptionOrder) {
+    if (!this.#adopts(seat, resume)) {
       subscription.close();
+      this.#settle(seat);
       return;
     }
     const previous = seat.subscription;
     seat.subscription = subscription;
-    seat.subscriptionOrder = poll.order;
+    seat.state = 'open';
+    seat.from = after;
+    seat.overflowed = false;
     // Closed only now that the new one is open: the membership never drops to zero.
-    if (previous !== subscription) previous?.close();
+    previous?.close();
+    // The replay, and what came while it was read, go into the buffer.
+    subscription.start();
+    if (seat.res !== res) this.#settle(seat);
+    else if (seat.events.length > 0 || wait === 0) this.#answer(seat);
+    else seat.timer = setTimeout(this.#answer, wait * 1000, seat);
   }
 
-  #onRoomEvent(seat: Seat, poll: RoomPoll, event: RoomEvent): void {
+  /** Whether a resume that has just opened takes the seat: not if a newer poll resumes too (this one was answered) or the seat was let go. */
+  #adopts(seat: Seat, resume: number): boolean {
+    return seat.state !== 'gone' && this.#isOpen() && resume === seat.resumes;
+  }
+
+  #onRoomEvent(seat: Seat, event: RoomEvent): void {
     if (seat.state === 'gone') return;
     if ('id' in event) {
-      // Between polls, stored events wait in the store: the next poll replays them by `after`.
-      if (poll.state === 'answered' || seat.poll !== poll) return;
-      if (poll.stored >= this.#maxEvents) {
-        poll.capped = true;
+      // Only the adopted subscription's: while a resume opens, its replay brings them.
+      if (seat.state !== 'open' || seat.overflowed) return;
+      if (seat.stored >= this.#maxEvents) {
+        seat.overflowed = true;
         return;
       }
-      poll.events.push(event);
-      poll.stored += 1;
-      poll.lastSeq = event.id;
+      seat.events.push(event);
+      seat.stored += 1;
+      seat.lastSeq = event.id;
     } else {
       if (seat.seen.has(event)) return;
       seat.seen.add(event);
-      keep(seat.poll ? seat.poll.events : seat.kept, event);
+      keep(seat.events, event);
+      if (isFinal(event)) seat.ended = true;
     }
-    const current = seat.poll;
-    if (current?.state === 'pending' && !this.#due.has(current)) {
+    if (seat.res && seat.state === 'open' && !this.#due.has(seat)) {
       // Events published in the same turn (a join, then members) go out in one answer, and the
       // polls a message answers (every member's) are answered in one pass.
-      if (this.#due.size === 0) setImmediate(() => this.#answerDue());
-      this.#due.set(current, seat);
+      if (this.#due.size === 0) setImmediate(this.#answerDue);
+      this.#due.add(seat);
     }
   }
 
-  #answerDue(): void {
+  readonly #answerDue = (): void => {
     const due = [...this.#due];
     this.#due.clear();
-    for (const [poll, seat] of due) this.#finish(seat, poll, true);
+    for (const seat of due) this.#answer(seat);
+  };
+
+  /** Answers the seat's pending poll with what the buffer holds (also `setTimeout`'s callback). */
+  readonly #answer = (seat: Seat): void => {
+    const res = seat.res;
+    if (!res) return;
+    this.#release(seat);
+    // A capped answer ends at its last event; otherwise at what the subscription examined,
+    // whispers between others included. A poll whose resume is still opening has examined nothing.
+    let cursor = seat.after;
+    if (seat.state === 'open') {
+      cursor = seat.overflowed ? (seat.lastSeq ?? seat.from) : seat.subscription!.cursor;
+    }
+    this.#countEvents(seat.events.length);
+    this.#respond(res, encodeAnswer(finalLast(seat), cursor));
+    seat.events.length = 0;
+    seat.stored = 0;
+    seat.from = cursor;
+    if (seat.ended) this.#dropSeat(seat);
+    else this.#settle(seat);
+  };
+
+  /** The first poll after `kicked` or `removeRoom`: what is left, then the seat is let go. */
+  #answerEnded(seat: Seat, res: ServerResponse, after: number | undefined): void {
+    let cursor = after ?? 0;
+    if (after !== undefined && this.#covers(seat, after)) {
+      if (after > seat.from) this.#forget(seat, after);
+      cursor = seat.subscription!.cursor;
+    } else {
+      this.#dropStored(seat);
+    }
+    this.#dropSeat(seat);
+    this.#countEvents(seat.events.length);
+    this.#respond(res, encodeAnswer(finalLast(seat), cursor));
   }
 
-  /** Ends a poll: with an answer, or (the client went away) keeping its seq-less events. */
-  #finish(seat: Seat, poll: RoomPoll, send: boolean): void {
-    if (poll.state === 'answered') return;
-    poll.wasPending = poll.state === 'pending';
-    poll.state = 'answered';
-    clearTimeout(poll.timer);
+  #hold(seat: Seat, res: ServerResponse, after: number): void {
+    seat.res = res;
+    seat.after = after;
+    this.#pending += 1;
+    res.on('close', seat.responseOnClose);
+  }
+
+  /** The seat no longer holds its poll (answered, or its client went away). */
+  #release(seat: Seat): void {
+    seat.res = undefined;
+    clearTimeout(seat.timer);
+    seat.timer = undefined;
+    this.#due.delete(seat);
     this.#pending -= 1;
-    if (seat.poll === poll) seat.poll = undefined;
-    if (!send) {
-      // The client went away: its seq-less events wait for its next poll (the newest `members`).
-      for (const event of [...poll.kept, ...poll.events]) {
-        if (!('id' in event)) keep(seat.kept, event);
-      }
-      poll.respond('');
-      this.#settle(seat);
-      return;
-    }
-    // A `members` that came during this poll supersedes the kept one; nothing follows `kicked`
-    // or `removeRoom`.
-    const fresh = poll.events.some((e) => e.type === 'members');
-    const kept = poll.kept.filter((e) => !(fresh && e.type === 'members'));
-    const all = [...poll.events, ...kept];
-    const events = [...all.filter((e) => !isFinal(e)), ...all.filter(isFinal)];
-    const cursor =
-      poll.wasPending && !poll.capped && poll.subscription
-        ? poll.subscription.cursor
-        : (poll.lastSeq ?? poll.after);
-    this.#countEvents(events.length);
-    poll.respond(encodeAnswer(events, cursor));
-    if (events.some(isFinal)) this.#dropSeat(seat);
-    else this.#settle(seat);
+  }
+
+  /** The client went away before its answer: what it would have got waits for its next poll. */
+  readonly #pollAborted = (seat: Seat): void => {
+    if (!seat.res?.closed) return;
+    this.#release(seat);
+    this.#settle(seat);
+  };
+
+  /** Drops the buffered stored events up to `after` (the client had them). */
+  #forget(seat: Seat, after: number): void {
+    seat.events = seat.events.filter((event) => !('id' in event) || event.id > after);
+    seat.stored = seat.events.filter((event) => 'id' in event).length;
+    seat.from = after;
+  }
+
+  /** Drops the buffered stored events: a resume brings them from the store. */
+  #dropStored(seat: Seat): void {
+    if (seat.stored > 0) seat.events = seat.events.filter((event) => !('id' in event));
+    seat.stored = 0;
+    seat.lastSeq = undefined;
   }
 
   /**
@@ -242,8 +292,8 @@ export class RoomPolls {
    * is armed once and checks when it fires, rather than re-armed at every poll (one a delivery).
    */
   #settle(seat: Seat): void {
-    if (seat.state === 'gone' || seat.poll) return;
-    if (!seat.subscription && seat.opening === 0 && seat.kept.length === 0) {
+    if (seat.state === 'gone' || seat.res) return;
+    if (!seat.subscription && seat.opening === 0 && seat.events.length === 0) {
       this.#dropSeat(seat);
       return;
     }
@@ -255,7 +305,7 @@ export class RoomPolls {
     seat.linger = setTimeout(() => {
       seat.linger = undefined;
       // A pending poll holds the seat; when it ends, it lingers again from then.
-      if (seat.state === 'gone' || seat.poll) return;
+      if (seat.state === 'gone' || seat.res) return;
       const left = seat.idleSince + this.#lingerMs - Date.now();
       if (left > 0) this.#linger(seat, left);
       else this.#dropSeat(seat);
@@ -266,6 +316,7 @@ export class RoomPolls {
   #dropSeat(seat: Seat): void {
     seat.state = 'gone';
     clearTimeout(seat.linger);
+    this.#due.delete(seat);
     if (this.#seats.get(seat.key) === seat) this.#seats.delete(seat.key);
     seat.subscription?.close();
     seat.subscription = undefined;
@@ -275,4 +326,10 @@ export class RoomPolls {
   #refuseWhileClosing(): void {
     if (!this.#isOpen()) throw new ChatError(503, SHUTTING_DOWN, { code: 'shuttingDown' });
   }
+}
+
+/** The buffered events, `kicked` or `removeRoom` last. */
+function finalLast(seat: Seat): RoomEvent[] {
+  if (!seat.ended) return seat.events;
+  return [...seat.events.filter((e) => !isFinal(e)), ...seat.events.filter(isFinal)];
 }

@@ -2,71 +2,74 @@ import type { ServerResponse } from 'node:http';
 import type { Subscription } from '../../core/chat.ts';
 import type { RoomEvent } from '../../core/model.ts';
 
-/** One pending (or just answered) room poll. */
-export interface RoomPoll {
-  /** Polls of a seat are numbered: the newest one's subscription is the one that lingers. */
-  readonly order: number;
-  readonly after: number;
-  /** Stored events from this poll's own subscription, and seq-less ones from any of the seat. */
-  events: RoomEvent[];
-  /** Seq-less events kept from before this poll: they go after `events`, unless superseded. */
-  kept: RoomEvent[];
-  stored: number;
-  lastSeq: number | undefined;
-  /** More stored events came than one answer takes: they are left for the next poll. */
-  capped: boolean;
-  subscription: Subscription | undefined;
-  /**
-   * `opening`: its subscription opens, the replay goes in; `pending`: the next event answers it;
-   * `answered`: done (answered, or its client went away).
-   */
-  state: 'opening' | 'pending' | 'answered';
-  /** It was pending when answered: its subscription's cursor covers what it examined. */
-  wasPending: boolean;
-  timer: NodeJS.Timeout | undefined;
-  respond(body: string): void;
-  readonly res: ServerResponse;
-}
-
 /**
- * A session's hold on one room across its polls: the core subscription outlives each poll by the
- * linger, so the user stays a member between polls, and it keeps the seq-less events (`members`,
- * `kicked`, `removeRoom`) that come between two polls. Stored events are not kept: the next poll
- * replays them from the store by `after`.
+ * A session's hold on one room across its polls: one core subscription, opened by a poll's
+ * resume and kept while polls keep coming (and the linger after the last one), so the user stays
+ * a member between polls and a poll costs no subscription of its own. Between polls the seat
+ * buffers what its subscription delivers (stored events up to a bound, seq-less ones with
+ * `members` coalesced), and a poll whose `after` is where the buffer starts is answered from it.
  */
 export interface Seat {
   readonly key: string;
-  poll: RoomPoll | undefined;
-  polls: number;
+  /**
+   * `opening`: a resume opens a new subscription, and the old one (if any) holds the membership
+   * meanwhile; its stored events are not buffered, the new one's replay brings them. `open`: the
+   * subscription is live and the buffer complete from `from`. `gone`: let go, it takes nothing
+   * more.
+   */
+  state: 'opening' | 'open' | 'gone';
   subscription: Subscription | undefined;
-  subscriptionOrder: number;
-  /** Subscriptions being opened for this seat's polls. */
+  /** Resumes started: only the newest one's subscription is adopted. */
+  resumes: number;
+  /** Resumes in flight. */
   opening: number;
-  kept: RoomEvent[];
-  /** Seq-less events already taken: the old and the new subscription both see them. */
+  /** While `open`: every event the visitor may see with `from < seq <= subscription.cursor` is buffered. */
+  from: number;
+  /** The next answer's events in arrival order: stored ones (at most one answer's worth) and seq-less ones. */
+  events: RoomEvent[];
+  stored: number;
+  lastSeq: number | undefined;
+  /** More stored events came than one answer takes: the next poll resumes from the store. */
+  overflowed: boolean;
+  /** `kicked` or `removeRoom` is in `events`: nothing follows it. */
+  ended: boolean;
+  /** Seq-less events already taken: an old and a new subscription both see them. */
   readonly seen: WeakSet<RoomEvent>;
+  /** The pending poll's response (one at a time), and the `after` it asked from. */
+  res: ServerResponse | undefined;
+  after: number;
+  /** Answers the pending poll when its `wait` is over. */
+  timer: NodeJS.Timeout | undefined;
   /** Armed while the seat may be idle; when it fires, it lets go unless a poll came meanwhile. */
   linger: NodeJS.Timeout | undefined;
   /** When the seat's last poll ended: the linger runs from here. */
   idleSince: number;
-  /** `gone` once it let go of its subscription: it takes nothing more. */
-  state: 'held' | 'gone';
+  /** The `close` listener of every response the seat holds: one function for all its polls. */
+  readonly responseOnClose: () => void;
 }
 
-export function newSeat(key: string): Seat {
-  return {
+export function newSeat(key: string, responseClosed: (seat: Seat) => void): Seat {
+  const seat: Seat = {
     key,
-    poll: undefined,
-    polls: 0,
+    state: 'opening',
     subscription: undefined,
-    subscriptionOrder: 0,
+    resumes: 0,
     opening: 0,
-    kept: [],
+    from: 0,
+    events: [],
+    stored: 0,
+    lastSeq: undefined,
+    overflowed: false,
+    ended: false,
     seen: new WeakSet(),
+    res: undefined,
+    after: 0,
+    timer: undefined,
     linger: undefined,
     idleSince: 0,
-    state: 'held',
+    responseOnClose: () => responseClosed(seat),
   };
+  return seat;
 }
 
 /** Adds a seq-less event to a list; `members` is coalesced to the newest. */

@@ -8,7 +8,7 @@ import { NO_SESSION, refusalHeaders } from '../errors.ts';
 import { TransportServer } from '../transport.ts';
 import { LobbyPolls } from './lobby-polls.ts';
 import { RoomPolls } from './room-polls.ts';
-import { answer, queryOf, waitSeconds, writeAnswer } from './wire.ts';
+import { answer, queryOf, responseClosed, waitSeconds, writeAnswer } from './wire.ts';
 
 export interface PollingOptions {
   /** How long an ended poll still counts as a subscription (PROTOCOL: 10 s). */
@@ -58,6 +58,9 @@ export class PollingTransport extends TransportServer {
       lingerMs: this.#options.pollLingerMs ?? 10_000,
       maxEvents: this.#options.maxEventsPerAnswer ?? 500,
       countEvents: (count) => this.countEvents(count),
+      respond: (res, body) => {
+        if (!res.closed) writeAnswer(res, 200, body);
+      },
       isOpen: () => this.readyState === 'open',
     });
     this.#lobbySubscription = http.chat.subscribeLobby((event) => this.#lobby.onEvent(event));
@@ -70,7 +73,10 @@ export class PollingTransport extends TransportServer {
       const wait = waitSeconds(ctx.query.wait);
       this.refuseWhileClosing();
       this.holdConnection(http, ctx.req, ctx.res);
-      answer(ctx, await this.#rooms!.poll(ctx.res, visitor, room, after, wait));
+      // RoomPolls writes the answer itself, as for the polls `serve` takes; koa waits for it.
+      await this.#rooms!.poll(ctx.res, visitor, room, after, wait);
+      ctx.respond = false;
+      await responseClosed(ctx.res);
     });
 
     router.get('/poll/lobby', async (ctx) => {
@@ -111,8 +117,7 @@ export class PollingTransport extends TransportServer {
       const wait = waitSeconds(query.wait);
       this.refuseWhileClosing();
       this.holdConnection(this.#http!, req, res);
-      const body = await this.#rooms!.poll(res, visitor, room, after, wait);
-      if (!res.closed) writeAnswer(res, 200, body);
+      await this.#rooms!.poll(res, visitor, room, after, wait);
     } catch (error) {
       const { status, error: sentence } = this.refusal(
         'GET /poll/room',

@@ -1,0 +1,160 @@
+import { EventEmitter, once } from 'node:events';
+import { mkdtemp, rm } from 'node:fs/promises';
+import type { ServerResponse } from 'node:http';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
+import { ChatService, type Visitor } from '../../core/chat.ts';
+import { GifFiles } from '../../core/gifs.ts';
+import { MemoryStore } from '../../core/store/memory.ts';
+import { RoomPolls } from './room-polls.ts';
+
+/** A response that takes RoomPolls' answer, as `writeAnswer` would, and then closes. */
+class Response extends EventEmitter {
+  closed = false;
+  writableFinished = false;
+  body = '';
+}
+
+interface WireEvent {
+  type: string;
+  id?: number;
+  data: { chat?: string };
+}
+
+const alice: Visitor = { userId: 'alice-userid-0001', user: '#aaaaaa', granted: [] };
+const bob: Visitor = { userId: 'bob-userid-00002', user: '#bbbbbb', granted: [] };
+const carol: Visitor = { userId: 'carol-userid-003', user: '#cccccc', granted: [] };
+
+/** One answer's worth: small, so that a burst is easily bigger than the seat's buffer. */
+const MAX_EVENTS = 5;
+
+let dir: string;
+let chat: ChatService;
+let polls: RoomPolls;
+let room: string;
+
+beforeEach(async () => {
+  dir = await mkdtemp(join(tmpdir(), 'realtime-lab-polls-'));
+  chat = await ChatService.open({
+    store: new MemoryStore(),
+    gifs: await GifFiles.open(dir),
+    emptyRoomGraceMs: 60_000,
+    memberGraceMs: 50,
+  });
+  polls = new RoomPolls({
+    chat,
+    lingerMs: 10_000,
+    maxEvents: MAX_EVENTS,
+    countEvents: () => {},
+    respond: (res, body) => {
+      const response = res as unknown as Response;
+      response.body = body;
+      response.writableFinished = true;
+      response.closed = true;
+      response.emit('close');
+    },
+    isOpen: () => true,
+  });
+  room = (await chat.createRoom(alice, { title: 'polls' })).id;
+});
+
+afterEach(async () => {
+  await Promise.all(polls.close());
+  await chat.close();
+  await rm(dir, { recursive: true, force: true });
+});
+
+/** Bob's poll of the room; resolves to its answer. */
+async function poll(after: number | undefined, wait = 0) {
+  const res = new Response();
+  const answered = once(res, 'close');
+  await polls.poll(res as unknown as ServerResponse, bob, room, after, wait);
+  await answered;
+  return JSON.parse(res.body) as { events: WireEvent[]; cursor: number };
+}
+
+const say = (text: string, visitor = alice, toId?: string) =>
+  chat.post(visitor, room, toId ? { chat: text, toId } : { chat: text });
+const chats = (events: WireEvent[]) =>
+  events.filter((event) => event.type === 'chat').map((event) => event.data.chat);
+
+/** Bob's polls with wait=0 from `after` until one comes back empty: every chat and the cursor. */
+async function drain(after: number) {
+  const texts: (string | undefined)[] = [];
+  let cursor = after;
+  for (;;) {
+    const answer = await poll(cursor);
+    texts.push(...chats(answer.events));
+    cursor = answer.cursor;
+    if (answer.events.length === 0) return { texts, cursor };
+  }
+}
+
+describe('a seat across polls', () => {
+  it('polls that resume where the last answer ended open no subscription of their own', async () => {
+    const opened = vi.spyOn(chat, 'openSubscription');
+    const opensOfBob = () => opened.mock.calls.filter(([visitor]) => visitor === bob).length;
+    let { cursor } = await drain(0);
+    expect(opensOfBob()).toBe(1);
+    const got: (string | undefined)[] = [];
+    for (let i = 0; i < 6; i++) {
+      if (i % 2 === 0) {
+        // Between two polls: the message waits in the seat.
+        await say(`m${i}`);
+        const answer = await poll(cursor);
+        got.push(...chats(answer.events));
+        cursor = answer.cursor;
+      } else {
+        // A pending poll: the message answers it.
+        const pending = poll(cursor, 20);
+        await say(`m${i}`);
+        const answer = await pending;
+        got.push(...chats(answer.events));
+        cursor = answer.cursor;
+      }
+    }
+    expect(got).toEqual(['m0', 'm1', 'm2', 'm3', 'm4', 'm5']);
+    expect(opensOfBob()).toBe(1);
+  });
+
+  it('the cursor of an answer from the seat moves past whispers bob cannot see', async () => {
+    const { cursor } = await drain(0);
+    await chat.openSubscription(carol, room, {}, { onEvent: () => {} });
+    const quiet = await drain(cursor);
+    const whisper = await say('for carol only', alice, carol.userId);
+    const answer = await poll(quiet.cursor);
+    expect(answer).toEqual({ events: [], cursor: whisper.seq });
+  });
+
+  it('a client that lost an answer and polls again from its older cursor gets every message once, in order', async () => {
+    const { cursor } = await drain(0);
+    await say('a');
+    await say('b');
+    const lost = await poll(cursor);
+    expect(chats(lost.events)).toEqual(['a', 'b']);
+    await say('c');
+    // The answer never reached the client: it polls from its cursor before it.
+    const again = await poll(cursor);
+    const rest = await drain(again.cursor);
+    expect([...chats(again.events), ...rest.texts]).toEqual(['a', 'b', 'c']);
+    await say('d');
+    expect(chats((await poll(rest.cursor)).events)).toEqual(['d']);
+  });
+
+  it('a burst bigger than the seat holds between two polls is delivered complete and in order', async () => {
+    const { cursor } = await drain(0);
+    const burst = Array.from({ length: 3 * MAX_EVENTS + 2 }, (_, i) => `burst${i}`);
+    for (const text of burst) await say(text);
+    const first = await poll(cursor);
+    const seqs = first.events.filter((event) => event.id !== undefined).map((event) => event.id);
+    // A capped answer: one answer's worth, its cursor its last event's seq.
+    expect(seqs).toHaveLength(MAX_EVENTS);
+    expect(first.cursor).toBe(seqs.at(-1));
+    const rest = await drain(first.cursor);
+    expect([...chats(first.events), ...rest.texts]).toEqual(burst);
+    // Then the seat serves the polls again.
+    await say('after the burst');
+    expect(chats((await poll(rest.cursor)).events)).toEqual(['after the burst']);
+  });
+});
