@@ -74,16 +74,18 @@ describe('RoomLog', () => {
 
   it('replays from its recent events without a store read, and from the store further back', async () => {
     const { store, log } = await logWithRoom();
-    for (let i = 0; i < 300; i += 1) await log.append('chat', draft(`m${i}`));
+    // It keeps 256 to 511 recent events: past 600, the first ones are the store's only.
+    for (let i = 0; i < 600; i += 1) await log.append('chat', draft(`m${i}`));
     store.reads = 0;
-    expect(ids(await log.replay('r', 290))).toEqual([
-      291, 292, 293, 294, 295, 296, 297, 298, 299, 300,
+    expect(ids(await log.replay('r', 590))).toEqual([
+      591, 592, 593, 594, 595, 596, 597, 598, 599, 600,
     ]);
+    expect(ids(await log.replay('r', 600 - 256))).toHaveLength(256);
     expect(store.reads).toBe(0);
     const all = await log.replay('r', 0);
-    expect(ids(all)).toEqual(Array.from({ length: 300 }, (_, i) => i + 1));
+    expect(ids(all)).toEqual(Array.from({ length: 600 }, (_, i) => i + 1));
     expect(store.reads).toBeGreaterThan(0);
-    expect(await log.replay('r', 300)).toEqual([]);
+    expect(await log.replay('r', 600)).toEqual([]);
   });
 
   it('after a restart (a new log on the same store) replays from the store, system events typed', async () => {

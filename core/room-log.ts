@@ -6,7 +6,10 @@ import type { Store } from './store/store.ts';
 
 /** Stored messages read per store page on a replay. */
 const HISTORY_PAGE = 500;
-/** Stored events kept per room for replays that start among them. */
+/**
+ * Stored events kept per room for replays that start among them: at least this many, at most
+ * twice (trimmed by half at a time, so an append does not shift the whole list every time).
+ */
 const RECENT_EVENTS = 256;
 /** Events held per room while a gap before them is read from the store; past it they go on. */
 const HELD_WHILE_FILLING = 10_000;
@@ -220,7 +223,7 @@ export class RoomLog {
       this.#recent.set(room, recent);
     }
     recent.push(event);
-    if (recent.length > RECENT_EVENTS) recent.splice(0, recent.length - RECENT_EVENTS);
+    if (recent.length >= 2 * RECENT_EVENTS) recent.splice(0, recent.length - RECENT_EVENTS);
   }
 
   /** The stored events with `seq > after`, when the recent ones reach back that far; else null. */
