@@ -104,9 +104,15 @@ export async function startNginx(upstreamPort: number, sites: ProxySite[]): Prom
   const config = nginxConfig(dir, upstreamPort, sites);
   const configPath = join(dir, 'nginx.conf');
   await writeFile(configPath, config);
+  // A process group of its own: a Ctrl+C or a signal to the lab's group reaches the lab, which
+  // stops nginx itself (so a stop that comes while nginx is starting is a stop, not a failure);
+  // should the lab exit any other way, nginx goes with it.
   const child: ChildProcess = spawn(NGINX_BINARY, ['-p', dir, '-c', configPath], {
     stdio: ['ignore', 'pipe', 'pipe'],
+    detached: true,
   });
+  const killOnExit = () => child.kill('SIGKILL');
+  process.once('exit', killOnExit);
   let output = '';
   child.stdout!.on('data', (chunk: Buffer) => {
     output += chunk;
@@ -115,6 +121,7 @@ export async function startNginx(upstreamPort: number, sites: ProxySite[]): Prom
     output += chunk;
   });
   const close = async () => {
+    process.off('exit', killOnExit);
     if (child.exitCode === null && child.signalCode === null) {
       const exited = new Promise<void>((done) => child.once('exit', () => done()));
       child.kill('SIGTERM');
