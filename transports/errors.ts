@@ -1,6 +1,6 @@
 import { STATUS_CODES } from 'node:http';
 import type { Duplex } from 'node:stream';
-import { type ErrorCode, GENERIC_ERROR, isChatError } from '../core/errors.ts';
+import { ChatError, type ErrorCode, GENERIC_ERROR, isChatError } from '../core/errors.ts';
 import { logError, logger } from '../core/log.ts';
 
 const debug = logger('http');
@@ -92,3 +92,19 @@ export function refuseUpgrade(
 
 export const NO_SESSION = 'No session: call GET /api/me first and send its cookie back.';
 export const SHUTTING_DOWN = 'The server is shutting down; try again in a moment.';
+
+/** A path segment as koa-router decodes it: the raw text when it is not valid percent-encoding (a 404). */
+export function decodeSegment(segment: string): string {
+  try {
+    return decodeURIComponent(segment);
+  } catch {
+    return segment;
+  }
+}
+
+/** The 403 of a POST, DELETE, upgrade or handshake whose Origin is not the server's own. */
+export function originRefused(): ChatError {
+  return new ChatError(403, 'Requests from another site are refused (Origin check).', {
+    code: 'originRefused',
+  });
+}

@@ -7,10 +7,10 @@ import Koa from 'koa';
 import { koaBody } from 'koa-body';
 import serve from 'koa-static';
 import type { ChatService } from '../core/chat.ts';
-import { ChatError } from '../core/errors.ts';
 import type { Limits } from '../core/limits.ts';
 import type { TransportName } from '../core/model.ts';
 import type { HttpContext } from '../transports/context.ts';
+import { originRefused } from '../transports/errors.ts';
 import { WireMeter } from '../transports/meter.ts';
 import type { Transport, TransportStats } from '../transports/transport.ts';
 import { bundleAssets } from './assets.ts';
@@ -98,9 +98,7 @@ export async function createApp(options: AppOptions): Promise<{
   app.use(errorMapper);
   app.use(async (ctx, next) => {
     if ((ctx.method === 'POST' || ctx.method === 'DELETE') && !originAllowed(ctx.req)) {
-      throw new ChatError(403, 'Requests from another site are refused (Origin check).', {
-        code: 'originRefused',
-      });
+      throw originRefused();
     }
     await next();
   });

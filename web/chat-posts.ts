@@ -2,11 +2,11 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import { text } from 'node:stream/consumers';
 import Bourne from '@hapi/bourne';
 import type { ChatService, Visitor } from '../core/chat.ts';
-import { ChatError } from '../core/errors.ts';
 import { requestLanguage } from '../core/language.ts';
 import { logger } from '../core/log.ts';
-import { refusalHeaders } from '../transports/errors.ts';
+import { decodeSegment, originRefused, refusalHeaders } from '../transports/errors.ts';
 import type { WireMeter } from '../transports/meter.ts';
+import { clientGone } from './errors.ts';
 import { refusalIn } from './language.ts';
 
 const debug = logger('http');
@@ -79,9 +79,7 @@ async function post(
 ): Promise<void> {
   try {
     if (!options.originAllowed(req)) {
-      throw new ChatError(403, 'Requests from another site are refused (Origin check).', {
-        code: 'originRefused',
-      });
+      throw originRefused();
     }
     const body = await readJson(req);
     const message = await options.chat.post(visitor, room, body);
@@ -152,10 +150,6 @@ function clientError(status: 400 | 413): Error {
   return Object.assign(new Error(`request body refused (${status})`), { status, expose: true });
 }
 
-function clientGone(req: IncomingMessage): boolean {
-  return !req.complete && (req.destroyed || req.socket.destroyed);
-}
-
 function write(
   res: ServerResponse,
   status: number,
@@ -168,13 +162,4 @@ function write(
     'Content-Length': Buffer.byteLength(body),
   });
   res.end(body);
-}
-
-/** A path segment as the router decodes it: malformed escapes stay as written (and 404). */
-function decodeSegment(segment: string): string {
-  try {
-    return decodeURIComponent(segment);
-  } catch {
-    return segment;
-  }
 }

@@ -1,3 +1,4 @@
+import type { IncomingMessage } from 'node:http';
 import type { Context, Next } from 'koa';
 import { logError, logger } from '../core/log.ts';
 import { refusalHeaders, refusalOf } from '../transports/errors.ts';
@@ -20,7 +21,7 @@ export async function errorMapper(ctx: Context, next: Next): Promise<void> {
     await next();
     if (ctx.body === undefined && !ctx.headerSent) unanswered(ctx);
   } catch (error) {
-    if (clientGone(ctx)) {
+    if (clientGone(ctx.req)) {
       // A client that went away mid-request (a cut-off upload) is no error: nobody is left to tell.
       debug('%s %s: the client went away (%s)', ctx.method, ctx.path, (error as Error)?.message);
       ctx.respond = false;
@@ -55,8 +56,8 @@ function unanswered(ctx: Context): void {
 }
 
 /** The client closed the connection before its request was all in. */
-function clientGone(ctx: Context): boolean {
-  return !ctx.req.complete && (ctx.req.destroyed || ctx.req.socket.destroyed);
+export function clientGone(req: IncomingMessage): boolean {
+  return !req.complete && (req.destroyed || req.socket.destroyed);
 }
 
 /** Whether the client asked for a page. */

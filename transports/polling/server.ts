@@ -4,7 +4,7 @@ import { ChatError } from '../../core/errors.ts';
 import { requestLanguage } from '../../core/language.ts';
 import * as validate from '../../core/validate.ts';
 import type { HttpContext } from '../context.ts';
-import { NO_SESSION, refusalHeaders } from '../errors.ts';
+import { decodeSegment, NO_SESSION, refusalHeaders } from '../errors.ts';
 import { TransportServer } from '../transport.ts';
 import { LobbyPolls } from './lobby-polls.ts';
 import { RoomPolls } from './room-polls.ts';
@@ -144,14 +144,5 @@ export class PollingTransport extends TransportServer {
     });
     await Promise.race([Promise.all(ended), flushed]);
     clearTimeout(timer);
-  }
-}
-
-/** A path segment as koa-router decodes it: the raw text when it is not valid percent-encoding. */
-function decodeSegment(segment: string): string {
-  try {
-    return decodeURIComponent(segment);
-  } catch {
-    return segment;
   }
 }

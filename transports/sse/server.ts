@@ -7,7 +7,7 @@ import { logger } from '../../core/log.ts';
 import type { LobbyEvent, RoomEvent } from '../../core/model.ts';
 import * as validate from '../../core/validate.ts';
 import type { HttpContext } from '../context.ts';
-import { refusalHeaders } from '../errors.ts';
+import { decodeSegment, refusalHeaders } from '../errors.ts';
 import { SpreadHeartbeat } from '../heartbeat.ts';
 import { encodeOnce, SendBound, TransportServer } from '../transport.ts';
 
@@ -257,13 +257,4 @@ function queryOf(search: string): Record<string, string | string[]> {
     query[name] = values.length === 1 ? values[0]! : values;
   }
   return query;
-}
-
-/** A path segment as the router decodes it: malformed escapes stay as written (and 404). */
-function decodeSegment(segment: string): string {
-  try {
-    return decodeURIComponent(segment);
-  } catch {
-    return segment;
-  }
 }
