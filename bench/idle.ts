@@ -13,6 +13,9 @@ import { emptyReport, type Measurement, measurement, open, type Pair } from './w
  * watch a window in which nobody chats: one heartbeat period of the transport unless `--idle`
  * says otherwise, so that each connection re-polls or is pinged as often as in the long run.
  */
+/** Past Node's 5 s `keepAliveTimeout` (every server under test keeps the default). */
+const KEEP_ALIVE_MS = 5_500;
+
 export async function runIdle(pairs: Pair[], sizes: Sizes): Promise<(Measurement | Error)[]> {
   const { connections, usersPerRoom } = sizes.idle;
   const half = Math.max(1, Math.round(connections / usersPerRoom / 2));
@@ -32,6 +35,9 @@ export async function runIdle(pairs: Pair[], sizes: Sizes): Promise<(Measurement
       }),
     );
   const warnings = await each((pair) => open(pair, sizes, crowd));
+  // The crowd's sessions and rooms came over keep-alive HTTP requests: their sockets (a parser,
+  // buffers, a timer each, some 2.5 KiB) would count as the connections' cost until they close.
+  await sleep(KEEP_ALIVE_MS);
   const memory = async (pair: Pair) => {
     const heap = await pair.target.collectGarbage();
     return { heap, stats: await pair.target.stats() };
@@ -42,6 +48,7 @@ export async function runIdle(pairs: Pair[], sizes: Sizes): Promise<(Measurement
   await each(async (pair, i) =>
     warnings[i]!.push(...(await open(pair, sizes, { ...crowd, grow: true }))),
   );
+  await sleep(KEEP_ALIVE_MS);
   const settled = await each(memory);
   const before = settled.map((m) => m?.stats);
   const walls: number[] = [];

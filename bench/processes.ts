@@ -105,17 +105,19 @@ export async function startTarget(
   // BENCH_PROFILE=dir writes a V8 CPU profile of each server there (open it in Chrome's DevTools,
   // Performance tab); the server then stops with SIGTERM so that the profile is written.
   const profileDir = process.env.BENCH_PROFILE;
+  const name = `${variant}-${transport}${shared ? '-redis' : ''}`;
   const profile = profileDir
     ? [
         '--cpu-prof',
         // One folder per server; the file names tell the main thread (…0.001) from tsx's loader.
-        `--cpu-prof-dir=${join(profileDir, `${variant}-${transport}${shared ? '-redis' : ''}`)}`,
+        `--cpu-prof-dir=${join(profileDir, name)}`,
       ]
     : [];
   const child = spawnNode(
     [...profile, '--expose-gc', '--import', './bench/gc-signal.ts', ...args],
     false,
-    shared ? { COOKIE_SECRET: shared.cookieSecret } : {},
+    // BENCH_HEAP=dir: a heap snapshot of each server at each of the idle scenario's reads.
+    { BENCH_HEAP_NAME: name, ...(shared ? { COOKIE_SECRET: shared.cookieSecret } : {}) },
   );
   let output = '';
   child.stdout!.on('data', (chunk) => {
@@ -144,8 +146,11 @@ export async function startTarget(
       fail(new Error(`the ${variant} ${transport} server exited:\n${output.slice(-2000)}`));
     });
   });
+  const read = () => fetch(`${url}/api/stats`, { headers: { accept: 'application/json' } });
   const stats = async () => {
-    const response = await fetch(`${url}/api/stats`, { headers: { accept: 'application/json' } });
+    // A read after a quiet spell (the idle scenario waits out keep-alive) may pick the socket the
+    // server is closing just then: the request never reached it, and is sent again once.
+    const response = await read().catch(read);
     return (await response.json()) as ServerStats;
   };
   if (pins) pin(child.pid!, pins.server);
@@ -176,7 +181,12 @@ export async function startTarget(
     stats,
     collectGarbage: () =>
       new Promise((done, fail) => {
-        const timer = setTimeout(() => fail(new Error('no bench-memory line in 10 s')), 10_000);
+        // A heap snapshot (BENCH_HEAP) of a big heap takes a while.
+        const waitMs = process.env.BENCH_HEAP ? 120_000 : 10_000;
+        const timer = setTimeout(
+          () => fail(new Error(`no bench-memory line in ${waitMs / 1000} s`)),
+          waitMs,
+        );
         const read = (chunk: Buffer) => {
           const line = /bench-memory (\{.*\})/.exec(String(chunk));
           if (!line) return;

@@ -25,7 +25,12 @@ import { RoomLog } from './room-log.ts';
 import { granted, isOwner, RoomDirectory, refuseKicked } from './rooms.ts';
 import { Roster } from './roster.ts';
 import type { Store } from './store/store.ts';
-import { type RoomSubscriber, RoomSubscription, type Subscription } from './subscription.ts';
+import {
+  type RoomSubscriber,
+  RoomSubscription,
+  type Subscription,
+  type SubscriptionOwner,
+} from './subscription.ts';
 import * as validate from './validate.ts';
 
 export type { Visitor } from './identity.ts';
@@ -78,6 +83,13 @@ export class ChatService {
   readonly #rooms: RoomDirectory;
   readonly #membership: Members;
   readonly #roster: Roster;
+  /** Lets go of every closed subscription's listener and membership. */
+  readonly #owner: SubscriptionOwner = {
+    release: (subscription) => {
+      this.#log.unlisten(subscription.room, subscription);
+      if (subscription.member) this.#membership.close(subscription.room, subscription.userId);
+    },
+  };
   /** Whether other processes share the rooms (`--redis-url`). */
   readonly #shared: boolean;
 
@@ -309,17 +321,13 @@ export class ChatService {
     const room = this.#rooms.access(visitor, id);
     const { userId } = visitor;
     const cursor = options.after ?? this.#log.lastSeq(room.id);
-    let member = false;
-    const subscription = new RoomSubscription(userId, cursor, subscriber, () => {
-      unlisten();
-      if (member) this.#membership.close(room.id, userId);
-    });
-    // A method and an unnamed arrow, not a named one per subscription: tsx (esbuild's keepNames)
-    // gives every named arrow a `name` of its own, a property dictionary per closure.
-    const unlisten = this.#log.listen(room.id, (event, only) => subscription.receive(event, only));
+    // The subscription is its own room listener, and the service lets go of it: no closure per
+    // subscription (tsx's keepNames gives every named one a property dictionary too).
+    const subscription = new RoomSubscription(room.id, userId, cursor, subscriber, this.#owner);
+    this.#log.listen(room.id, subscription);
     try {
       await this.#membership.open(room.id, visitor, room.max);
-      member = true;
+      subscription.member = true;
       if (options.after !== undefined) {
         const limit = options.replayLimit ?? Number.POSITIVE_INFINITY;
         const replay = await this.#log.replay(room.id, cursor, limit);

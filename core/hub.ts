@@ -12,7 +12,10 @@ import type { LobbyEvent, RoomEvent, StoredRoom, UserId } from './model.ts';
  * subscriber, from the message's `userId` and `toId`.
  */
 export type RoomReceiver = (room: string, event: RoomEvent, only: UserId | undefined) => void;
-export type RoomListener = (event: RoomEvent, only: UserId | undefined) => void;
+/** A live subscriber of one room in this process (an object, not a closure: one per connection). */
+export interface RoomListener {
+  receive(event: RoomEvent, only: UserId | undefined): void;
+}
 export type LobbyListener = (event: LobbyEvent) => void;
 
 /** A change to the room list that every process applies to its own copy. */

@@ -48,8 +48,10 @@ describe('RoomLog', () => {
   it('publishes in append order even when an earlier store write is slower', async () => {
     const { store, log } = await logWithRoom();
     const seen: number[] = [];
-    log.listen('r', (event) => {
-      if ('id' in event) seen.push(event.id);
+    log.listen('r', {
+      receive: (event) => {
+        if ('id' in event) seen.push(event.id);
+      },
     });
     store.slowMs = 50;
     const appended = await Promise.all([
@@ -64,7 +66,7 @@ describe('RoomLog', () => {
   it('a seq-less event waits behind the messages queued before it', async () => {
     const { store, log } = await logWithRoom();
     const seen: string[] = [];
-    log.listen('r', (event) => seen.push(event.type));
+    log.listen('r', { receive: (event) => seen.push(event.type) });
     store.slowMs = 30;
     const message = log.append('chat', draft('a'));
     await log.publish('r', { type: 'kicked', data: { id: 'r' } });
@@ -111,7 +113,7 @@ describe('RoomLog, as events come from other processes', () => {
   async function logAndHub() {
     const parts = await logWithRoom();
     const seen: number[] = [];
-    parts.log.listen('r', (event) => seen.push('id' in event ? event.id : -1));
+    parts.log.listen('r', { receive: (event) => seen.push('id' in event ? event.id : -1) });
     return { ...parts, seen };
   }
 

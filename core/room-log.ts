@@ -113,20 +113,20 @@ export class RoomLog {
     this.#hub.publishRoom(room, event);
   }
 
-  /** Live events of a room, in seq order (see RoomListener); returns the unsubscribe. */
-  listen(room: string, listener: RoomListener): () => void {
+  /** Live events of a room, in seq order (see RoomListener), until `unlisten`. */
+  listen(room: string, listener: RoomListener): void {
     let listeners = this.#listeners.get(room);
     if (!listeners) {
       listeners = new Set();
       this.#listeners.set(room, listeners);
     }
     listeners.add(listener);
-    return () => {
-      listeners.delete(listener);
-      if (listeners.size === 0 && this.#listeners.get(room) === listeners) {
-        this.#listeners.delete(room);
-      }
-    };
+  }
+
+  unlisten(room: string, listener: RoomListener): void {
+    const listeners = this.#listeners.get(room);
+    if (!listeners?.delete(listener)) return;
+    if (listeners.size === 0) this.#listeners.delete(room);
   }
 
   /**
@@ -179,7 +179,7 @@ export class RoomLog {
     if (!listeners) return;
     for (const listener of [...listeners]) {
       try {
-        listener(event, only);
+        listener.receive(event, only);
       } catch (error) {
         this.#onListenerError(error);
       }

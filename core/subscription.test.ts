@@ -25,10 +25,11 @@ function open(cursor = 0) {
   let ended = 0;
   let released = 0;
   const subscription = new RoomSubscription(
+    'r',
     ME,
     cursor,
     { onEvent: (event) => events.push(event), onEnd: () => (ended += 1) },
-    () => (released += 1),
+    { release: () => (released += 1) },
   );
   return { subscription, events, ended: () => ended, released: () => released };
 }
@@ -108,6 +109,7 @@ describe('RoomSubscription', () => {
   it('a subscriber that closes it while the held events go out stops them', () => {
     const events: RoomEvent[] = [];
     const subscription: RoomSubscription = new RoomSubscription(
+      'r',
       ME,
       0,
       {
@@ -116,7 +118,7 @@ describe('RoomSubscription', () => {
           subscription.close();
         },
       },
-      () => undefined,
+      { release: () => undefined },
     );
     subscription.receive(chat(1), undefined);
     subscription.receive(chat(2), undefined);

@@ -14,6 +14,14 @@ export interface RoomSubscriber {
   onEnd?(): void;
 }
 
+/** What lets go of a subscription's hold on the core once it closes (the ChatService's). */
+export interface SubscriptionOwner {
+  release(subscription: RoomSubscription): void;
+}
+
+/** No events: what a subscription holds before any come and after they went out. */
+const NONE = Object.freeze([]) as unknown as RoomEvent[];
+
 /**
  * `held`: open (access and capacity checked, the visitor a member, live events held, the replay
  * read) but nothing sent yet; `live`: started, events flow; `closed`: for good.
@@ -51,10 +59,10 @@ export interface Subscription {
 export class RoomSubscription implements Subscription {
   #state: SubscriptionState = 'held';
   #cursor: number;
-  /** Live events that came before `start()`. */
-  #held: RoomEvent[] = [];
+  /** Live events that came before `start()` (none: the shared empty list). */
+  #held: RoomEvent[] = NONE;
   /** The stored events read at open, sent before the held ones. */
-  #replay: readonly RoomEvent[] = [];
+  #replay: readonly RoomEvent[] = NONE;
   /** The replay may stop short of the room's newest seq (a limit). */
   #truncated = false;
   /**
@@ -62,16 +70,33 @@ export class RoomSubscription implements Subscription {
    * sent; the cursor stays where the replay ended.
    */
   #behind = false;
+  readonly room: string;
   readonly #userId: UserId;
   readonly #subscriber: RoomSubscriber;
-  readonly #release: () => void;
+  readonly #owner: SubscriptionOwner;
+  /** Set by the owner once the visitor's membership is held: closing lets go of it. */
+  member = false;
 
-  /** `release` lets go of what the subscription holds in the core (its listener, its membership). */
-  constructor(userId: UserId, cursor: number, subscriber: RoomSubscriber, release: () => void) {
+  /**
+   * `owner` lets go of what the subscription holds in the core (its listener, its membership):
+   * one object for every subscription, not a closure each (a classroom is mostly idle ones).
+   */
+  constructor(
+    room: string,
+    userId: UserId,
+    cursor: number,
+    subscriber: RoomSubscriber,
+    owner: SubscriptionOwner,
+  ) {
+    this.room = room;
     this.#userId = userId;
     this.#cursor = cursor;
     this.#subscriber = subscriber;
-    this.#release = release;
+    this.#owner = owner;
+  }
+
+  get userId(): UserId {
+    return this.#userId;
   }
 
   get state(): SubscriptionState {
@@ -89,8 +114,10 @@ export class RoomSubscription implements Subscription {
   /** What the hub's listener calls: `only` narrows an event to one user (a kick). */
   receive(event: RoomEvent, only: UserId | undefined): void {
     if (this.#state === 'closed' || (only !== undefined && only !== this.#userId)) return;
-    if (this.#state === 'held') this.#held.push(event);
-    else this.#deliver(event);
+    if (this.#state === 'held') {
+      if (this.#held === NONE) this.#held = [];
+      this.#held.push(event);
+    } else this.#deliver(event);
   }
 
   /**
@@ -116,13 +143,13 @@ export class RoomSubscription implements Subscription {
     if (this.#state === 'closed') return;
     this.#state = 'closed';
     this.#takeHeld();
-    this.#release();
+    this.#owner.release(this);
   }
 
   #takeHeld(): { replay: readonly RoomEvent[]; held: RoomEvent[] } {
     const taken = { replay: this.#replay, held: this.#held };
-    this.#replay = [];
-    this.#held = [];
+    this.#replay = NONE;
+    this.#held = NONE;
     return taken;
   }
 

@@ -76,4 +76,21 @@ describe('encodeOnce', () => {
     expect(encode(event)).toBe(encode(event));
     expect(encode({ chat: 'hello' })).not.toBe(encode(event));
   });
+
+  it('keeps only the newest events encoded: an older one is encoded again when written again', () => {
+    let encodings = 0;
+    const encode = encodeOnce((event: { seq: number }) => {
+      encodings += 1;
+      return String(event.seq);
+    }, 3);
+    const events = [1, 2, 3, 4].map((seq) => ({ seq }));
+    for (const event of events) encode(event);
+    expect(encodings).toBe(4);
+    encode(events[3]!);
+    encode(events[1]!);
+    expect(encodings).toBe(4);
+    // The first went out when the fourth came in.
+    expect(encode(events[0]!)).toBe('1');
+    expect(encodings).toBe(5);
+  });
 });

@@ -163,16 +163,28 @@ export abstract class TransportServer implements Transport {
 }
 
 /**
- * Encodes each event once per format: fan-out to N connections costs one serialisation. Events
- * are the very objects the hub hands every listener, so a WeakMap keyed by them is exact and
- * frees itself.
+ * How many events each format keeps encoded: the newest ones, which fan-out and the polls and
+ * reconnects right after it write. An older event is encoded again when a replay reaches it.
  */
-export function encodeOnce<E extends object, T>(encode: (event: E) => T): (event: E) => T {
-  const cache = new WeakMap<E, T>();
+export const ENCODED_EVENTS = 512;
+
+/**
+ * Encodes each event once per format: fan-out to N connections costs one serialisation. Events
+ * are the very objects the hub hands every listener, so they are the keys. Only the newest
+ * `ENCODED_EVENTS` stay encoded: keeping every stored event's frames for as long as the event
+ * lives (its room's recent events, a `join` per user) would cost memory per user for frames that
+ * are written once.
+ */
+export function encodeOnce<E extends object, T>(
+  encode: (event: E) => T,
+  keep = ENCODED_EVENTS,
+): (event: E) => T {
+  const cache = new Map<E, T>();
   return (event) => {
     let encoded = cache.get(event);
     if (encoded === undefined) {
       encoded = encode(event);
+      if (cache.size >= keep) cache.delete(cache.keys().next().value!);
       cache.set(event, encoded);
     }
     return encoded;

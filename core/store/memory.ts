@@ -57,20 +57,24 @@ export class MemoryStore implements Store {
     const record = this.#rooms.get(draft.room);
     if (!record)
       throw new ChatError(404, 'This room does not exist (any more).', { code: 'roomGone' });
-    const message: Message = {
-      ...draft,
-      id: randomId(),
-      seq: record.messages.length + 1,
-      createdAt: new Date().toISOString(),
-    };
+    // One frozen object, stored and handed out (nothing may change a stored message). Built by
+    // `Object.assign`: `{ ...draft, id }` would give every message a hidden class of its own in
+    // V8 (a spread followed by more properties), some 270 bytes each.
+    const message: Message = Object.freeze(
+      Object.assign({}, draft, {
+        id: randomId(),
+        seq: record.messages.length + 1,
+        createdAt: new Date().toISOString(),
+      }),
+    );
     record.messages.push(message);
-    return { ...message };
+    return message;
   }
 
   async messagesAfter(room: string, after: number, limit: number): Promise<Message[]> {
     const messages = this.#rooms.get(room)?.messages ?? [];
     const start = Math.max(0, after);
-    return messages.slice(start, start + Math.max(0, limit)).map((message) => ({ ...message }));
+    return messages.slice(start, start + Math.max(0, limit));
   }
 
   async close(): Promise<void> {}

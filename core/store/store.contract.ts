@@ -231,12 +231,25 @@ export function storeContract(
       expect(await store.getRoom(room.id)).toEqual(original);
       expect(await store.listRooms()).toEqual([original]);
 
+      // A store hands out copies, or frozen messages (the memory store: one object for every
+      // reader), whose change throws: either way what is stored stays as it was.
+      const change = (apply: () => void) => {
+        try {
+          apply();
+        } catch (error) {
+          expect(error).toBeInstanceOf(TypeError);
+        }
+      };
       const appended = await store.appendMessage(chat(room.id, 'hello'));
       const kept = { ...appended };
-      appended.chat = 'changed';
-      appended.seq = 42;
+      change(() => {
+        appended.chat = 'changed';
+        appended.seq = 42;
+      });
       const [read] = await store.messagesAfter(room.id, 0, 100);
-      read!.chat = 'changed too';
+      change(() => {
+        read!.chat = 'changed too';
+      });
       expect(await store.messagesAfter(room.id, 0, 100)).toEqual([kept]);
     });
 

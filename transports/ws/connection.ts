@@ -53,7 +53,12 @@ export class WsConnection {
   readonly visitor: Visitor;
   /** The language its upgrade asked for (`?lang=`, else Accept-Language): its `error` frames say it. */
   readonly language: Language;
-  readonly rooms = new Map<string, RoomFollow>();
+  /**
+   * Its subscription to each room it follows: most sockets follow one, held in a field; a Map
+   * (some 190 bytes) only from the second on.
+   */
+  #room: RoomFollow | null = null;
+  #rooms: Map<string, RoomFollow> | null = null;
   lobby: { close(): void } | null = null;
   /** Answered the last ping (the ws README's heartbeat). */
   #alive = true;
@@ -81,19 +86,38 @@ export class WsConnection {
     socket.on('error', (error) => debug('socket error: %s', error.message));
   }
 
+  /** The socket's subscription to `room`, if it follows it. */
+  following(room: string): RoomFollow | undefined {
+    if (this.#room?.room === room) return this.#room;
+    return this.#rooms?.get(room);
+  }
+
+  /** `follow` becomes the socket's subscription to its room, in place of any earlier one. */
+  adopt(follow: RoomFollow): void {
+    if (this.#rooms?.has(follow.room)) this.#rooms.set(follow.room, follow);
+    else if (this.#room === null || this.#room.room === follow.room) this.#room = follow;
+    else {
+      this.#rooms ??= new Map();
+      this.#rooms.set(follow.room, follow);
+    }
+  }
+
   /** Whether `follow` is the socket's subscription to its room (not replaced, not ended). */
   follows(follow: RoomFollow): boolean {
-    return this.rooms.get(follow.room) === follow;
+    return this.following(follow.room) === follow;
   }
 
   forget(follow: RoomFollow): void {
     follow.subscription?.close();
-    if (this.follows(follow)) this.rooms.delete(follow.room);
+    if (!this.follows(follow)) return;
+    if (this.#room === follow) this.#room = null;
+    else this.#rooms!.delete(follow.room);
   }
 
   /** Every subscription of the socket ends (it closed). */
   forgetAll(): void {
-    for (const follow of this.rooms.values()) this.forget(follow);
+    if (this.#room) this.forget(this.#room);
+    for (const follow of this.#rooms?.values() ?? []) this.forget(follow);
     this.lobby?.close();
     this.lobby = null;
   }

@@ -210,11 +210,11 @@ export class WsTransport extends TransportServer {
       connection.sendError(error, about);
       return;
     }
-    const previous = connection.rooms.get(room);
+    const previous = connection.following(room);
     // From now on only the new one forwards; the old one closes once the new one is open, so
     // the member never leaves in between.
     const follow = new RoomFollow(connection, room);
-    connection.rooms.set(room, follow);
+    connection.adopt(follow);
     let subscription: Subscription;
     try {
       subscription = await this.#chat!.openSubscription(
@@ -267,7 +267,7 @@ export class WsTransport extends TransportServer {
       connection.lobby = null;
       return;
     }
-    const follow = typeof frame.room === 'string' ? connection.rooms.get(frame.room) : undefined;
+    const follow = typeof frame.room === 'string' ? connection.following(frame.room) : undefined;
     if (follow) connection.forget(follow);
   }
 
