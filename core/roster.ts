@@ -25,8 +25,11 @@ export interface RosterParts {
  */
 export class Roster {
   readonly #parts: RosterParts;
-  /** Each member's join message as it is stored: an exit is recorded only after a stored join. */
-  readonly #joins = new Map<string, Promise<boolean>>();
+  /**
+   * Each member's join message as it is stored, then whether it was: an exit is recorded only
+   * after a stored join. A settled join keeps a boolean, not its promise (a member is mostly idle).
+   */
+  readonly #joins = new Map<string, Promise<boolean> | boolean>();
   /** Rooms whose `members` events are held back for a moment, and whether a change came since. */
   readonly #membersHeld = new Map<string, { changed: boolean; timer: NodeJS.Timeout }>();
 
@@ -49,14 +52,18 @@ export class Roster {
         return false;
       },
     );
-    this.#joins.set(memberKey(id, member.userId), stored);
-    void stored.then(() => this.#membersChanged(id));
+    const key = memberKey(id, member.userId);
+    this.#joins.set(key, stored);
+    void stored.then((wasStored) => {
+      if (this.#joins.get(key) === stored) this.#joins.set(key, wasStored);
+      this.#membersChanged(id);
+    });
   }
 
   left(id: string, member: Member): void {
     const key = memberKey(id, member.userId);
     // A join recorded by another process (or before this one started) was stored.
-    const joined = this.#joins.get(key) ?? Promise.resolve(true);
+    const joined = this.#joins.get(key) ?? true;
     this.#joins.delete(key);
     const task = async () => {
       // A join the store never took (an outage) gets no exit either.

@@ -1,4 +1,4 @@
-import { WebSocket } from 'ws';
+import { type RawData, WebSocket } from 'ws';
 import type { RoomSubscriber, Subscription, Visitor } from '../../core/chat.ts';
 import type { Language } from '../../core/language.ts';
 import { logger } from '../../core/log.ts';
@@ -38,10 +38,40 @@ export class RoomFollow implements RoomSubscriber {
   }
 }
 
-/** What a connection needs of its transport: its counters and its error mapping. */
+/** What a connection needs of its transport: its frames, its end, its counters, its wording. */
 export interface ConnectionHooks {
+  message(connection: WsConnection, data: RawData, isBinary: boolean): void;
+  closed(connection: WsConnection): void;
   countEvent(): void;
   refusal(what: string, error: unknown, language: Language): { error: string; status: number };
+}
+
+/**
+ * The server's WebSocket class (ws's `WebSocket` option): it carries its connection, so that
+ * every socket shares the same four listeners instead of four closures of its own.
+ */
+export class LabSocket extends WebSocket {
+  connection: WsConnection | null = null;
+}
+
+// ws calls its listeners with the socket as `this`: one of ours, made by the server.
+function socketOnMessage(this: WebSocket, data: RawData, isBinary: boolean): void {
+  const connection = (this as LabSocket).connection;
+  connection?.hooks.message(connection, data, isBinary);
+}
+
+function socketOnClose(this: WebSocket): void {
+  const connection = (this as LabSocket).connection;
+  connection?.hooks.closed(connection);
+}
+
+function socketOnPong(this: WebSocket): void {
+  (this as LabSocket).connection?.answered();
+}
+
+// Oversized frames (1009) and broken peers end here; the socket closes by itself after.
+function socketOnError(error: Error): void {
+  debug('socket error: %s', error.message);
 }
 
 /**
@@ -49,7 +79,7 @@ export interface ConnectionHooks {
  * and the lobby at most, the bound on its unsent output and its heartbeat.
  */
 export class WsConnection {
-  readonly socket: WebSocket;
+  readonly socket: LabSocket;
   readonly visitor: Visitor;
   /** The language its upgrade asked for (`?lang=`, else Accept-Language): its `error` frames say it. */
   readonly language: Language;
@@ -65,10 +95,10 @@ export class WsConnection {
   /** A replay the client asked for is being written: one burst, allowed on top of the bound. */
   #replaying = false;
   readonly #bound: SendBound;
-  readonly #hooks: ConnectionHooks;
+  readonly hooks: ConnectionHooks;
 
   constructor(
-    socket: WebSocket,
+    socket: LabSocket,
     visitor: Visitor,
     language: Language,
     maxQueueBytes: number,
@@ -78,12 +108,17 @@ export class WsConnection {
     this.visitor = visitor;
     this.language = language;
     this.#bound = new SendBound(maxQueueBytes);
-    this.#hooks = hooks;
-    socket.on('pong', () => {
-      this.#alive = true;
-    });
-    // Oversized frames (1009) and broken peers end here; the socket closes by itself after.
-    socket.on('error', (error) => debug('socket error: %s', error.message));
+    this.hooks = hooks;
+    socket.connection = this;
+    socket.on('message', socketOnMessage);
+    socket.on('close', socketOnClose);
+    socket.on('pong', socketOnPong);
+    socket.on('error', socketOnError);
+  }
+
+  /** It answered the last ping. */
+  answered(): void {
+    this.#alive = true;
   }
 
   /** The socket's subscription to `room`, if it follows it. */
@@ -123,7 +158,7 @@ export class WsConnection {
   }
 
   sendEvent(frame: Buffer): void {
-    if (this.send(frame)) this.#hooks.countEvent();
+    if (this.send(frame)) this.hooks.countEvent();
   }
 
   /**
@@ -144,7 +179,7 @@ export class WsConnection {
 
   /** An `error` frame (the transport's one error mapping), with what it is about. */
   sendError(error: unknown, about: Frame = {}): void {
-    const data = { ...this.#hooks.refusal('a ws frame', error, this.language), ...about };
+    const data = { ...this.hooks.refusal('a ws frame', error, this.language), ...about };
     this.send(encodeFrame({ type: 'error', data }));
   }
 

@@ -2,7 +2,7 @@ import type { IncomingMessage, Server } from 'node:http';
 import type { Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import type Router from '@koa/router';
-import { type RawData, type WebSocket, WebSocketServer } from 'ws';
+import { type RawData, WebSocketServer } from 'ws';
 import type { ChatService, Subscription, Visitor } from '../../core/chat.ts';
 import { ChatError } from '../../core/errors.ts';
 import { type Language, requestLanguage } from '../../core/language.ts';
@@ -11,7 +11,7 @@ import type { HttpContext } from '../context.ts';
 import { NO_SESSION, refusalHeaders, refuseUpgrade } from '../errors.ts';
 import { SpreadHeartbeat } from '../heartbeat.ts';
 import { TransportServer } from '../transport.ts';
-import { type ConnectionHooks, RoomFollow, WsConnection } from './connection.ts';
+import { type ConnectionHooks, LabSocket, RoomFollow, WsConnection } from './connection.ts';
 import {
   encodeEvent,
   encodeFrame,
@@ -52,6 +52,12 @@ export class WsTransport extends TransportServer {
   #heartbeat: SpreadHeartbeat<WsConnection> | undefined;
   /** Every connection's counters and error wording: one object, not closures per socket. */
   readonly #hooks: ConnectionHooks = {
+    message: (connection, data, isBinary) => this.#socketOnMessage(connection, data, isBinary),
+    closed: (connection) => {
+      this.#connections.delete(connection);
+      this.#heartbeat?.delete(connection);
+      connection.forgetAll();
+    },
     countEvent: () => this.countEvents(),
     refusal: (what, error, language) => this.refusal(what, error, language),
   };
@@ -83,6 +89,7 @@ export class WsTransport extends TransportServer {
       maxPayload: MAX_PAYLOAD,
       clientTracking: false,
       perMessageDeflate: false,
+      WebSocket: LabSocket,
     });
     const extra = Object.entries(http.responseHeaders).map(([name, value]) => `${name}: ${value}`);
     if (extra.length > 0) this.#wss.on('headers', (lines: string[]) => lines.push(...extra));
@@ -141,7 +148,9 @@ export class WsTransport extends TransportServer {
     socket.once('close', release);
     this.meter?.trackSocket(socket as Socket);
     const language = requestLanguage(req);
-    this.#wss!.handleUpgrade(req, socket, head, (ws) => this.#open(ws, visitor, language));
+    this.#wss!.handleUpgrade(req, socket, head, (ws) =>
+      this.#open(ws as LabSocket, visitor, language),
+    );
   }
 
   /**
@@ -157,7 +166,7 @@ export class WsTransport extends TransportServer {
     return { visitor, release: http.limits.openConnection(req.socket.remoteAddress) };
   }
 
-  #open(socket: WebSocket, visitor: Visitor, language: Language): void {
+  #open(socket: LabSocket, visitor: Visitor, language: Language): void {
     const connection = new WsConnection(
       socket,
       visitor,
@@ -167,12 +176,6 @@ export class WsTransport extends TransportServer {
     );
     this.#connections.add(connection);
     this.#heartbeat?.add(connection);
-    socket.on('message', (data, isBinary) => this.#socketOnMessage(connection, data, isBinary));
-    socket.on('close', () => {
-      this.#connections.delete(connection);
-      this.#heartbeat?.delete(connection);
-      connection.forgetAll();
-    });
   }
 
   #socketOnMessage(connection: WsConnection, data: RawData, isBinary: boolean): void {
