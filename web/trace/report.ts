@@ -1,0 +1,152 @@
+import type { TransportName } from '../../core/model.ts';
+import type { Unit } from './capture.ts';
+import type { Exchange, Trace } from './traces.ts';
+import {
+  chunkParts,
+  frameParts,
+  headParts,
+  type Part,
+  type Payload,
+  payloadParts,
+} from './wire.ts';
+
+/** A part as the page gets it: bytes as base64 (the wire's, and the unmasked ones if they differ). */
+export interface ShownPart {
+  kind: Part['kind'];
+  label: string;
+  length: number;
+  bytes: string;
+  shown?: string;
+}
+
+export interface ShownUnit {
+  /** `down`: the server wrote it; `up`: the client sent it. */
+  direction: 'up' | 'down';
+  kind: Unit['kind'];
+  /** Its length on the wire; the parts add up to it unless `cut` (only its start was kept). */
+  length: number;
+  cut: boolean;
+  parts: ShownPart[];
+}
+
+/** What one exchange carried for one message: the units, and the bytes each way. */
+export interface Section {
+  exchange: { id: number; method: string; url: string; upgrade: boolean };
+  units: ShownUnit[];
+  /** Bytes the server wrote in these units (a delivery's total: what /api/stats counts out). */
+  bytesDown: number;
+  /** Bytes the client sent in them (a plain request's are rebuilt as parsed). */
+  bytesUp: number;
+}
+
+export interface Pane {
+  transport: TransportName;
+  /** The unit that brought the message to this transport's traced client; null if none seen. */
+  delivery: Section | null;
+}
+
+export interface Report {
+  message: string;
+  panes: Pane[];
+  /** The way up: the traced `POST /room/:id/chat` that carried the message, with its answer. */
+  up: Section | null;
+}
+
+/**
+ * Finds, in a trace, what carried the message `messageId` down on each transport (the poll
+ * answer, the SSE chunk, the ws frame, the Socket.IO packet) and up (the POST and its answer),
+ * and marks their parts. A unit is the message's when its bytes hold `"id":"<messageId>"`.
+ */
+export function reportOf(
+  trace: Trace,
+  messageId: string,
+  transports: readonly TransportName[],
+): Report {
+  const marker = `"id":"${messageId}"`;
+  const panes = transports.map((transport): Pane => {
+    for (const exchange of [...trace.exchanges].reverse()) {
+      if (exchange.endpoint !== transport) continue;
+      const units = exchange.down.units;
+      const index = units.findLastIndex((unit) => holds(unit, marker));
+      if (index === -1) continue;
+      const unit = units[index]!;
+      // A whole answer (a poll's) is its head and its body; a stream's unit is only itself.
+      const head = unit.kind === 'body' && units[0]?.kind === 'head' ? [units[0]] : [];
+      return { transport, delivery: section(exchange, [], [...head, unit]) };
+    }
+    return { transport, delivery: null };
+  });
+  const post = [...trace.exchanges]
+    .reverse()
+    .find(
+      (exchange) =>
+        exchange.endpoint === 'http' &&
+        exchange.method === 'POST' &&
+        exchange.down.units.some((unit) => holds(unit, marker)),
+    );
+  return {
+    message: messageId,
+    panes,
+    up: post ? section(post, post.up.units, post.down.units) : null,
+  };
+}
+
+function holds(unit: Unit, marker: string): boolean {
+  return unit.bytes.includes(marker);
+}
+
+function section(exchange: Exchange, up: readonly Unit[], down: readonly Unit[]): Section {
+  const shown = [
+    ...up.map((unit) => show(exchange, 'up', unit, up)),
+    ...down.map((unit) => show(exchange, 'down', unit, exchange.down.units)),
+  ];
+  const sum = (units: readonly Unit[]) => units.reduce((total, unit) => total + unit.length, 0);
+  const { id, method, url, upgrade } = exchange;
+  return {
+    exchange: { id, method, url, upgrade },
+    units: shown,
+    bytesDown: sum(down),
+    bytesUp: sum(up),
+  };
+}
+
+function show(
+  exchange: Exchange,
+  direction: 'up' | 'down',
+  unit: Unit,
+  siblings: readonly Unit[],
+): ShownUnit {
+  const payload = payloadOf(exchange, siblings[0]);
+  const parts =
+    unit.kind === 'head'
+      ? headParts(unit.bytes)
+      : unit.kind === 'chunk'
+        ? chunkParts(unit.bytes, payload)
+        : unit.kind === 'frame'
+          ? frameParts(unit.bytes, exchange.endpoint === 'socketio' ? 'engine.io' : 'json')
+          : payloadParts(unit.bytes, payload);
+  return {
+    direction,
+    kind: unit.kind,
+    length: unit.length,
+    cut: unit.bytes.length < unit.length,
+    parts: parts.map((part) => ({
+      kind: part.kind,
+      label: part.label,
+      length: part.bytes.length,
+      bytes: part.bytes.toString('base64'),
+      ...(part.shown ? { shown: part.shown.toString('base64') } : {}),
+    })),
+  };
+}
+
+/** How a body is read: by its endpoint and its head's Content-Type. */
+function payloadOf(exchange: Exchange, head: Unit | undefined): Payload {
+  const type =
+    head?.kind === 'head'
+      ? /\r\ncontent-type:\s*([^\r;]*)/i.exec(head.bytes.toString('latin1'))?.[1]
+      : undefined;
+  if (type === 'text/event-stream') return 'sse';
+  if (exchange.endpoint === 'socketio') return 'engine.io-polling';
+  return 'json';
+}
