@@ -39,7 +39,9 @@ describe.skipIf(!hasChromium)('the inspector in Chromium', () => {
   });
 
   async function openInspector(): Promise<Page> {
-    const page = await (await browser.newContext({ viewport: { width: 1400, height: 900 } })).newPage();
+    const page = await (
+      await browser.newContext({ viewport: { width: 1400, height: 900 } })
+    ).newPage();
     page.setDefaultTimeout(10_000);
     page.on('pageerror', (error) => problems.push(`page error: ${error.message}`));
     page.on('console', (message) => {
@@ -89,7 +91,8 @@ describe.skipIf(!hasChromium)('the inspector in Chromium', () => {
     await page.waitForTimeout(500);
 
     let figures = await send(page, TEXT);
-    const agree = () => TRANSPORT_NAMES.every((name) => figures[name].total === figures[name].stats);
+    const agree = () =>
+      TRANSPORT_NAMES.every((name) => figures[name].total === figures[name].stats);
     if (!agree()) {
       console.warn('inspector: a heartbeat crossed the window, sending once more', figures);
       figures = await send(page, `${TEXT} (again)`);
@@ -118,9 +121,18 @@ describe.skipIf(!hasChromium)('the inspector in Chromium', () => {
       pane(page, name)
         .locator('[data-section="down"] [data-part]')
         .evaluateAll((parts) => parts.map((part) => (part as HTMLElement).dataset.part));
-    expect(await kinds('polling')).toEqual(expect.arrayContaining(['start-line', 'header', 'head-end', 'json']));
+    expect(await kinds('polling')).toEqual(
+      expect.arrayContaining(['start-line', 'header', 'head-end', 'json']),
+    );
     expect(await kinds('sse')).toEqual(
-      expect.arrayContaining(['chunk-size', 'sse-field', 'sse-value', 'json', 'sse-end', 'chunk-end']),
+      expect.arrayContaining([
+        'chunk-size',
+        'sse-field',
+        'sse-value',
+        'json',
+        'sse-end',
+        'chunk-end',
+      ]),
     );
     expect(await kinds('ws')).toEqual(expect.arrayContaining(['ws-header', 'json']));
     expect(await kinds('socketio')).toEqual(
@@ -128,7 +140,9 @@ describe.skipIf(!hasChromium)('the inspector in Chromium', () => {
     );
     // The way up: the POST as parsed, and its answer.
     const up = pane(page, 'polling').locator('[data-section="up"]');
-    expect(Number(await up.locator('[data-part="up-total"]').getAttribute('data-bytes'))).toBeGreaterThan(0);
+    expect(
+      Number(await up.locator('[data-part="up-total"]').getAttribute('data-bytes')),
+    ).toBeGreaterThan(0);
     expect(await up.locator('.dump').textContent()).toContain('POST /room/');
     // User text stays text.
     expect(await page.locator('.dump b').count()).toBe(0);
