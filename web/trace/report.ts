@@ -91,6 +91,37 @@ export function reportOf(
   };
 }
 
+/** What a trace holds, exchange by exchange: the bytes seen each way (kept or not) and units kept. */
+export interface ExchangeSummary {
+  id: number;
+  endpoint: Exchange['endpoint'];
+  method: string;
+  url: string;
+  upgrade: boolean;
+  readyState: Exchange['readyState'];
+  bytesUp: number;
+  bytesDown: number;
+  unitsUp: number;
+  unitsDown: number;
+}
+
+export function summaryOf(trace: Trace): { exchanges: ExchangeSummary[] } {
+  return {
+    exchanges: trace.exchanges.map((exchange) => ({
+      id: exchange.id,
+      endpoint: exchange.endpoint,
+      method: exchange.method,
+      url: exchange.url,
+      upgrade: exchange.upgrade,
+      readyState: exchange.readyState,
+      bytesUp: exchange.up.total,
+      bytesDown: exchange.down.total,
+      unitsUp: exchange.up.units.length,
+      unitsDown: exchange.down.units.length,
+    })),
+  };
+}
+
 function holds(unit: Unit, marker: string): boolean {
   return unit.bytes.includes(marker);
 }

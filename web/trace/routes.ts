@@ -7,7 +7,7 @@ import { reading } from '../language.ts';
 import { ensureVisitor, requireVisitor } from '../session.ts';
 import { inspectPage } from '../views/inspect.ts';
 import { passwordPage } from '../views/pages.ts';
-import { reportOf } from './report.ts';
+import { reportOf, summaryOf } from './report.ts';
 import { TOKEN_PATTERN, TRACES, type TraceBook } from './traces.ts';
 
 const NO_TRACE =
@@ -16,7 +16,8 @@ const NO_TRACE =
 /**
  * The protocol inspector: `/inspect?room=ID` (without `room`, a new room, as `/compare` makes),
  * `POST /api/traces` (a token for this session's connections to carry as `trace=`), and
- * `GET /api/traces/:token?message=ID` (what carried that message, marked part by part). A token
+ * `GET /api/traces/:token?message=ID` (what carried that message, marked part by part; without
+ * `message`, what the trace holds, exchange by exchange). A token
  * is its maker's: anyone else gets the 404 a missing one gets.
  */
 export function traceRoutes(http: HttpContext, book: TraceBook): Router {
@@ -63,20 +64,17 @@ export function traceRoutes(http: HttpContext, book: TraceBook): Router {
     const trace = book.of(ctx.params.token!, userId);
     if (!TOKEN_PATTERN.test(ctx.params.token!) || !trace) throw new ChatError(404, NO_TRACE);
     ctx.set('Cache-Control', 'no-store');
-    ctx.body = reportOf(trace, messageId(ctx), http.transports);
+    const message = messageId(ctx);
+    ctx.body = message === undefined ? summaryOf(trace) : reportOf(trace, message, http.transports);
   });
 
   return router;
 }
 
-function messageId(ctx: Context): string {
+/** `?message=ID`: the message to find; without it, the trace's summary. */
+function messageId(ctx: Context): string | undefined {
   const asked = ctx.query.message;
-  if (asked === undefined) {
-    throw new ChatError(
-      400,
-      'Name the message to look for: ?message=ID (the id the POST answered).',
-    );
-  }
+  if (asked === undefined) return undefined;
   if (typeof asked !== 'string' || !ID_PATTERN.test(asked)) {
     throw new ChatError(400, 'A message id is 1 to 64 characters of A-Z, a-z, 0-9, _ and -.');
   }
