@@ -149,6 +149,45 @@ describe.skipIf(!hasChromium)('the inspector in Chromium', () => {
     expect(problems).toEqual([]);
   });
 
+  it('shows a send over ws or Socket.IO: the masked client frame up, its acknowledgement', async () => {
+    const page = await openInspector();
+    for (const name of TRANSPORT_NAMES) {
+      await pane(page, name).locator('.state[data-state="open"]').waitFor();
+    }
+    await page.waitForTimeout(500);
+    for (const via of ['ws', 'socketio'] as const) {
+      await page.selectOption('#inspect-via', via);
+      let figures = await send(page, `${TEXT} via ${via}`);
+      const up = pane(page, via).locator('[data-section="up"]');
+      const ack = async () =>
+        Number(await pane(page, via).locator('[data-figure="ack"]').textContent());
+      const agree = async () =>
+        figures[via].total + (await ack()) === figures[via].stats &&
+        TRANSPORT_NAMES.every(
+          (name) => name === via || figures[name].total === figures[name].stats,
+        );
+      if (!(await agree())) {
+        console.warn(`inspector: a heartbeat crossed the window (${via}), sending once more`);
+        figures = await send(page, `${TEXT} via ${via} (again)`);
+      }
+      console.info(`inspector: sent via ${via}`, JSON.stringify(figures), 'ack', await ack());
+      expect(await ack()).toBeGreaterThan(0);
+      expect(figures[via].total + (await ack())).toBe(figures[via].stats);
+      for (const name of TRANSPORT_NAMES) {
+        if (name !== via) expect(figures[name].total, name).toBe(figures[name].stats);
+        const check = pane(page, name).locator('[data-section="down"] [data-check]');
+        await expect.poll(() => check.getAttribute('data-check')).toBe('same');
+      }
+      const kinds = await up
+        .locator('[data-part]')
+        .evaluateAll((parts) => parts.map((part) => (part as HTMLElement).dataset.part));
+      expect(kinds).toEqual(expect.arrayContaining(['ws-header', 'ws-mask', 'json']));
+      // The client's frame is masked on the wire and shown unmasked.
+      expect(await up.locator('.dump').textContent()).toContain(`${TEXT} via ${via}`);
+    }
+    expect(problems).toEqual([]);
+  });
+
   it('is linked from the compare page and the chat page', async () => {
     const page = await openInspector();
     const room = new URL(page.url()).searchParams.get('room')!;

@@ -4,6 +4,7 @@ import type { Exchange, Trace } from './traces.ts';
 import {
   chunkParts,
   frameParts,
+  framePayload,
   headParts,
   type Part,
   type Payload,
@@ -48,7 +49,10 @@ export interface Pane {
 export interface Report {
   message: string;
   panes: Pane[];
-  /** The way up: the traced `POST /room/:id/chat` that carried the message, with its answer. */
+  /**
+   * The way up: the traced `POST /room/:id/chat` that carried the message, with its answer, or
+   * the ws or Socket.IO client frame, with the acknowledgement frame.
+   */
   up: Section | null;
 }
 
@@ -67,7 +71,10 @@ export function reportOf(
     for (const exchange of [...trace.exchanges].reverse()) {
       if (exchange.endpoint !== transport) continue;
       const units = exchange.down.units;
-      const index = units.findLastIndex((unit) => holds(unit, marker));
+      // The message's event, not the acknowledgement of a send (which holds the message too).
+      const index = units.findLastIndex(
+        (unit) => holds(unit, marker) && !acknowledges(exchange, unit),
+      );
       if (index === -1) continue;
       const unit = units[index]!;
       // A whole answer (a poll's) is its head and its body; a stream's unit is only itself.
@@ -76,19 +83,60 @@ export function reportOf(
     }
     return { transport, delivery: null };
   });
-  const post = [...trace.exchanges]
-    .reverse()
-    .find(
-      (exchange) =>
-        exchange.endpoint === 'http' &&
-        exchange.method === 'POST' &&
-        exchange.down.units.some((unit) => holds(unit, marker)),
+  return { message: messageId, panes, up: wayUp(trace, marker) };
+}
+
+/**
+ * What carried the message up: a traced `POST /room/:id/chat` and its answer, or a client frame
+ * and the server's acknowledgement of it, paired by their reference: ws's `ref` (`chat` up,
+ * `sent` down), Socket.IO's acknowledgement id (`42/chat,N[...]` up, `43/chat,N[...]` down).
+ */
+function wayUp(trace: Trace, marker: string): Section | null {
+  for (const exchange of [...trace.exchanges].reverse()) {
+    const answer = exchange.down.units.findLast((unit) => holds(unit, marker));
+    if (!answer) continue;
+    if (exchange.endpoint === 'http' && exchange.method === 'POST') {
+      return section(exchange, exchange.up.units, exchange.down.units);
+    }
+    if (!exchange.upgrade || answer.kind !== 'frame') continue;
+    const reference = referenceOf(exchange.endpoint, framePayload(answer.bytes).toString('utf8'));
+    if (reference === undefined) continue;
+    const sent = exchange.up.units.findLast(
+      (unit) => unit.kind === 'frame' && reference(framePayload(unit.bytes).toString('utf8')),
     );
-  return {
-    message: messageId,
-    panes,
-    up: post ? section(post, post.up.units, post.down.units) : null,
+    if (sent) return section(exchange, [sent], [answer]);
+  }
+  return null;
+}
+
+/** For an acknowledgement, a test of the client frame it acknowledges; undefined for others. */
+function referenceOf(endpoint: string, answer: string): ((sent: string) => boolean) | undefined {
+  if (endpoint === 'socketio') {
+    const id = /^43\/chat,(\d+)\[/.exec(answer)?.[1];
+    return id === undefined ? undefined : (sent) => sent.startsWith(`42/chat,${id}[`);
+  }
+  if (endpoint !== 'ws') return undefined;
+  const ref = jsonOf(answer)?.type === 'sent' ? refOf(jsonOf(answer)?.data) : undefined;
+  if (ref === undefined) return undefined;
+  return (sent) => {
+    const frame = jsonOf(sent);
+    return frame?.type === 'chat' && frame.ref === ref;
   };
+}
+
+function jsonOf(text: string): Record<string, unknown> | undefined {
+  try {
+    const value: unknown = JSON.parse(text);
+    return typeof value === 'object' && value !== null
+      ? (value as Record<string, unknown>)
+      : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+function refOf(data: unknown): unknown {
+  return typeof data === 'object' && data !== null ? (data as { ref?: unknown }).ref : undefined;
 }
 
 /** What a trace holds, exchange by exchange: the bytes seen each way (kept or not) and units kept. */
@@ -120,6 +168,11 @@ export function summaryOf(trace: Trace): { exchanges: ExchangeSummary[] } {
       unitsDown: exchange.down.units.length,
     })),
   };
+}
+
+function acknowledges(exchange: Exchange, unit: Unit): boolean {
+  if (unit.kind !== 'frame') return false;
+  return referenceOf(exchange.endpoint, framePayload(unit.bytes).toString('utf8')) !== undefined;
 }
 
 function holds(unit: Unit, marker: string): boolean {

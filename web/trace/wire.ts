@@ -154,6 +154,16 @@ export function frameParts(bytes: Buffer, payload: Payload): Part[] {
   return parts;
 }
 
+/** A frame's payload, unmasked: what its sender meant. */
+export function framePayload(bytes: Buffer): Buffer {
+  if (bytes.length < 2) return Buffer.alloc(0);
+  const short = bytes[1]! & 0x7f;
+  const masked = (bytes[1]! & 0x80) !== 0;
+  const start = 2 + (short === 126 ? 2 : short === 127 ? 8 : 0);
+  if (!masked) return bytes.subarray(start);
+  return unmask(bytes.subarray(start + 4), bytes.subarray(start, start + 4));
+}
+
 export function unmask(payload: Buffer, key: Buffer): Buffer {
   const out = Buffer.alloc(payload.length);
   for (let i = 0; i < payload.length; i += 1) out[i] = payload[i]! ^ key[i % 4]!;

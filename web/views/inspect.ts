@@ -16,6 +16,8 @@ import { page, tHtml, userTag } from './pages.ts';
  *   it `.part[data-part=KIND][data-bytes]`, one per marked part (KIND as in `PART_KINDS`), whose
  *   `.text` is its text and `.hex` its bytes; `.hexdump` is the classic 16-byte-row dump;
  * - `[data-section="up"]`: the same for the way up, `[data-part="up-total"]` its total.
+ * Sent over ws or Socket.IO (`#inspect-via`), that transport's pane also wrote the acknowledgement
+ * (`sent`, `43…`): /api/stats then counts the delivery plus `[data-figure="ack"]`.
  */
 
 export function inspectPage(p: {
@@ -38,6 +40,10 @@ export function inspectPage(p: {
 </div>
 <p class="hint">${t(lang, 'inspect.intro')}</p>
 <form id="inspect-form" class="send-bar">
+  <label for="inspect-via">${t(lang, 'inspect.via')}</label>
+  <select id="inspect-via" name="via">
+    <option value="post">${t(lang, 'inspect.via.post')}</option>
+${p.transports.filter((name) => name === 'ws' || name === 'socketio').map((name) => html`    <option value="${name}">${t(lang, `inspect.via.${name}`)}</option>\n`)}  </select>
   <label for="inspect-text">${t(lang, 'inspect.message')}</label>
   <input id="inspect-text" name="chat" maxlength="${LIMITS.chatMax}" autocomplete="off" placeholder="${t(lang, 'inspect.placeholder')}">
   <button class="primary" type="submit">${t(lang, 'inspect.send')}</button>
@@ -66,7 +72,7 @@ function wirePane(lang: Language, name: TransportName): SafeHtml {
     <p class="totals">${tHtml(lang, 'inspect.totals', {
       total: html`<strong data-part="total" data-bytes="">–</strong>`,
       stats: html`<span data-figure="stats-out">–</span>`,
-    })} <span class="check" data-check=""></span></p>
+    })} <span class="ack" hidden>${tHtml(lang, 'inspect.withAck', { ack: html`<span data-figure="ack">0</span>` })}</span> <span class="check" data-check=""></span></p>
     <div class="dump"></div>
   </div>
   <details data-section="up">

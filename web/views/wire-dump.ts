@@ -8,6 +8,7 @@ import { say } from './dom.ts';
  */
 
 const ROW = 16;
+const BINARY: ReadonlySet<string> = new Set(['ws-header', 'ws-length', 'ws-mask', 'bytes']);
 
 export function renderSection(container: HTMLElement, section: Section): void {
   container.replaceChildren(...section.units.map(unitView));
@@ -76,7 +77,11 @@ function partTable(parts: readonly ShownPart[]): HTMLElement {
     row.dataset.part = part.kind;
     row.dataset.bytes = String(part.length);
     row.title = say(`inspect.part.${part.kind}` as never);
-    const text = new TextDecoder().decode(bytesOf(part.shown ?? part.bytes));
+    const shown = bytesOf(part.shown ?? part.bytes);
+    // Frame headers, lengths and keys are numbers, not text: shown byte by byte.
+    const text = BINARY.has(part.kind)
+      ? Array.from(shown, printable).join('')
+      : new TextDecoder().decode(shown);
     row.append(
       element('td', 'cell kind', part.kind),
       element('td', 'cell count', String(part.length)),

@@ -36,6 +36,7 @@ const root = document.getElementById('inspect-page') as HTMLElement;
 const room = root.dataset.room ?? '';
 const form = document.getElementById('inspect-form') as HTMLFormElement;
 const input = document.getElementById('inspect-text') as HTMLInputElement;
+const via = document.getElementById('inspect-via') as HTMLSelectElement;
 const status = document.getElementById('inspect-status') as HTMLElement;
 const errorLine = document.getElementById('inspect-error') as HTMLElement;
 const names = (root.dataset.transports ?? '')
@@ -147,9 +148,12 @@ async function send(text: string): Promise<void> {
   status.textContent = say('inspect.sending');
   await quiet();
   const before = await stats();
+  const up = panes.find((pane) => pane.name === via.value);
   let message: Message;
   try {
-    message = await postChat({ language, trace: token }, room, text);
+    message = up
+      ? await up.client.send(text)
+      : await postChat({ language, trace: token }, room, text);
   } catch (error) {
     showError(failureText(error, 'client.lost'));
     return;
@@ -169,7 +173,9 @@ async function send(text: string): Promise<void> {
   for (const pane of panes) {
     const out =
       (after.transports[pane.name]?.bytesOut ?? 0) - (before.transports[pane.name]?.bytesOut ?? 0);
-    showPane(pane, report, out);
+    // Sent over this pane's own socket: it also wrote the acknowledgement.
+    const ack = pane === up ? (report.up?.bytesDown ?? 0) : 0;
+    showPane(pane, report, out, ack);
   }
   status.textContent =
     missing.length === 0
@@ -177,7 +183,7 @@ async function send(text: string): Promise<void> {
       : say('inspect.notEveryPane', { seq: message.seq, missing: missing.join(', ') });
 }
 
-function showPane(pane: Pane, report: Report, statsOut: number): void {
+function showPane(pane: Pane, report: Report, statsOut: number, ack: number): void {
   const down = pane.element.querySelector<HTMLElement>('[data-section="down"]')!;
   const up = pane.element.querySelector<HTMLElement>('[data-section="up"]')!;
   const delivery = report.panes.find((shown) => shown.transport === pane.name)?.delivery ?? null;
@@ -190,7 +196,10 @@ function showPane(pane: Pane, report: Report, statsOut: number): void {
   if (delivery) {
     total.dataset.bytes = String(delivery.bytesDown);
     total.textContent = String(delivery.bytesDown);
-    const agree = delivery.bytesDown === statsOut;
+    const agree = delivery.bytesDown + ack === statsOut;
+    const withAck = down.querySelector<HTMLElement>('.ack')!;
+    withAck.hidden = ack === 0;
+    withAck.querySelector<HTMLElement>('[data-figure="ack"]')!.textContent = String(ack);
     check.dataset.check = agree ? 'same' : 'different';
     check.textContent = say(agree ? 'inspect.agree' : 'inspect.disagree');
     renderSection(dump, delivery);
@@ -210,10 +219,13 @@ function showPane(pane: Pane, report: Report, statsOut: number): void {
     renderSection(upDump, report.up);
     const split = document.createElement('p');
     split.className = 'hint';
-    split.textContent = say('inspect.upSplit', {
-      up: report.up.bytesUp,
-      down: report.up.bytesDown,
-    });
+    split.textContent = say(
+      report.up.exchange.upgrade ? 'inspect.upSplitFrames' : 'inspect.upSplit',
+      {
+        up: report.up.bytesUp,
+        down: report.up.bytesDown,
+      },
+    );
     upDump.prepend(split);
   } else {
     upTotal.dataset.bytes = '';

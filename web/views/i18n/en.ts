@@ -154,6 +154,11 @@ export const en = {
   'inspect.compareLink': 'compare the transports',
   'inspect.intro':
     'Send one message: each pane shows the exact bytes its transport’s server wrote to this page’s connection for it, part by part, in hex and as text, and the bytes that carried it up. Only this page’s connections are captured (they carry its trace token), and only you can read them. The bytes a client sent in a plain request are shown as the server’s HTTP parser read them (request line, headers, body), rebuilt; everything the server wrote is exact.',
+  'inspect.via': 'Send up by',
+  'inspect.via.post': 'POST /room/:id/chat',
+  'inspect.via.ws': 'a ws frame',
+  'inspect.via.socketio': 'a Socket.IO emit',
+  'inspect.withAck': '(the delivery, plus the {ack} bytes of the acknowledgement)',
   'inspect.message': 'Message',
   'inspect.placeholder': 'One message to look at',
   'inspect.send': 'Send',
@@ -171,6 +176,8 @@ export const en = {
   'inspect.disagree': 'not the same: something else crossed meanwhile (a heartbeat?); send again',
   'inspect.up': 'Up: what carried it to the server, and the answer ({total} bytes)',
   'inspect.upSplit': '{up} bytes up (as parsed) · {down} bytes answered',
+  'inspect.upSplitFrames':
+    '{up} bytes up (the client’s masked frame) · {down} bytes of acknowledgement',
   'inspect.notSeen': 'No captured unit holds this message.',
   'inspect.unit.up': 'client → server',
   'inspect.unit.down': 'server → client',

@@ -151,6 +151,11 @@ export const ko: Catalogue = {
   'inspect.compareLink': '전송 방식 비교',
   'inspect.intro':
     '메시지를 하나 보내 보세요. 각 창은 그 전송 방식의 서버가 이 메시지 때문에 이 페이지의 연결에 쓴 바이트를 그대로, 부분별로 16진수와 텍스트로 보여 주고, 메시지를 서버로 올려 보낸 바이트도 보여 줍니다. 이 페이지의 연결(추적 토큰을 단 연결)만 기록되며 나만 읽을 수 있습니다. 평범한 요청에서 클라이언트가 보낸 바이트는 서버의 HTTP 파서가 읽은 대로(요청 줄, 헤더, 본문) 다시 짠 것이고, 서버가 쓴 바이트는 모두 정확합니다.',
+  'inspect.via': '올려 보낼 방식',
+  'inspect.via.post': 'POST /room/:id/chat',
+  'inspect.via.ws': 'ws 프레임',
+  'inspect.via.socketio': 'Socket.IO emit',
+  'inspect.withAck': '(전달한 바이트에 응답 확인 {ack}바이트를 더한 값)',
   'inspect.message': '메시지',
   'inspect.placeholder': '살펴볼 메시지 하나',
   'inspect.send': '보내기',
@@ -168,6 +173,8 @@ export const ko: Catalogue = {
   'inspect.disagree': '다름: 그사이에 다른 것(하트비트?)이 지나갔습니다. 다시 보내 보세요',
   'inspect.up': '올라간 것: 메시지를 서버로 나른 바이트와 그 응답 ({total}바이트)',
   'inspect.upSplit': '올라간 바이트 {up}(파서가 읽은 대로) · 응답 바이트 {down}',
+  'inspect.upSplitFrames':
+    '올라간 바이트 {up}(클라이언트가 마스킹한 프레임) · 응답 확인 바이트 {down}',
   'inspect.notSeen': '이 메시지를 담은 기록이 없습니다.',
   'inspect.unit.up': '클라이언트 → 서버',
   'inspect.unit.down': '서버 → 클라이언트',
