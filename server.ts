@@ -337,7 +337,7 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
       for (const [name, value] of marks) res.setHeader(name, value);
     });
   }
-  // After every other listener is on: the inspector's tap sees a traced request first.
+  // Inside the Host check: a foreign Host is refused before anything is traced.
   tapTracedConnections(server, traces, http.visitorOfRequest);
   refuseForeignHosts(server, options.allowedHosts);
   server.on('clientError', (error, socket) => {

@@ -16,8 +16,9 @@ const taps = new WeakMap<Socket, Tap>();
 /**
  * Captures the connections that asked to be traced: a request or upgrade whose URL carries
  * `trace=TOKEN` of a live token of the request's own session (anything else is served as if the
- * parameter were not there). Its listeners go first of all, before engine.io's and koa's, so call
- * it after every transport attached. An untraced request costs one search of its URL.
+ * parameter were not there). It sees each request and upgrade before any listener (engine.io's,
+ * koa's), through the server's `emit`, as web/host.ts does. An untraced request costs one search
+ * of its URL.
  *
  * The tap is on the socket instance: its `write` (what Node's HTTP response and ws's sender both
  * call) records every chunk as the bytes it becomes; for an upgraded socket its `emit` records
@@ -41,7 +42,7 @@ export function tapTracedConnections(
     return trace;
   };
 
-  server.prependListener('request', function serverOnRequest(req, res) {
+  const serverOnRequest = (req: IncomingMessage, res: ServerResponse) => {
     const trace = traceOf(req);
     if (!trace) return;
     const url = req.url!;
@@ -56,13 +57,13 @@ export function tapTracedConnections(
     const tap = tapWrites(req.socket);
     tap.current = exchange;
     // `close` comes once the response's last byte was handed to the socket, or the client left.
-    (res as ServerResponse).once('close', () => {
+    res.once('close', () => {
       if (tap.current === exchange) tap.current = undefined;
       exchange.readyState = 'closed';
     });
-  });
+  };
 
-  server.prependListener('upgrade', function serverOnUpgrade(req: IncomingMessage, socket) {
+  const serverOnUpgrade = (req: IncomingMessage, socket: Socket) => {
     const trace = traceOf(req);
     if (!trace) return;
     const url = req.url!;
@@ -75,12 +76,21 @@ export function tapTracedConnections(
     exchange.up.add('head', requestHead(req));
     // The upgrade's `head` (bytes read past the request) is not recorded here: ws gives it back
     // to the socket (`unshift`), which emits it as `data` like any later bytes.
-    tapReads(socket as Socket, exchange);
-    tapWrites(socket as Socket).current = exchange;
+    tapReads(socket, exchange);
+    tapWrites(socket).current = exchange;
     socket.once('close', () => {
       exchange.readyState = 'closed';
     });
-  });
+  };
+
+  // Before every listener, without being one: listeners count each other (ws answers 404 to an
+  // upgrade nobody else listens for) and engine.io takes the 'request' listeners over.
+  const emit = server.emit.bind(server) as (event: string | symbol, ...args: unknown[]) => boolean;
+  server.emit = ((event: string | symbol, ...args: unknown[]) => {
+    if (event === 'request') serverOnRequest(args[0] as IncomingMessage, args[1] as ServerResponse);
+    else if (event === 'upgrade') serverOnUpgrade(args[0] as IncomingMessage, args[1] as Socket);
+    return emit(event, ...args);
+  }) as Server['emit'];
 }
 
 function tapWrites(socket: Socket): Tap {
