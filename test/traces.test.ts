@@ -1,7 +1,8 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
-import type { ExchangeSummary, Report } from '../web/trace/report.ts';
+import type { ExchangeSummary } from '../web/trace/report.ts';
 import { TRACES } from '../web/trace/traces.ts';
+import type { Report } from '../web/views/wire-report.ts';
 import { newSession, type Session } from './support/http.ts';
 import { startServer, type TestServer } from './support/server.ts';
 

@@ -1,12 +1,11 @@
+import type { UnitKind } from '../views/wire-report.ts';
+
 /**
  * What a traced connection carried, one direction at a time, cut into the units its wire is made
  * of as the bytes come: an HTTP head, then the body's chunks (chunked), the body (Content-Length)
  * or, after a 101, WebSocket frames. Cutting as it comes keeps a bounded capture readable: when
  * the oldest units go, the ones left still start at a unit's first byte.
  */
-
-/** What one unit is: the message head, a chunk of a chunked body, a whole body, a frame, or bytes. */
-export type UnitKind = 'head' | 'chunk' | 'body' | 'frame' | 'bytes';
 
 export interface Unit {
   kind: UnitKind;

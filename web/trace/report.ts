@@ -1,4 +1,5 @@
 import type { TransportName } from '../../core/model.ts';
+import type { Pane, Report, Section, ShownUnit } from '../views/wire-report.ts';
 import type { Unit } from './capture.ts';
 import type { Exchange, Trace } from './traces.ts';
 import {
@@ -6,55 +7,9 @@ import {
   frameParts,
   framePayload,
   headParts,
-  type Part,
   type Payload,
   payloadParts,
 } from './wire.ts';
-
-/** A part as the page gets it: bytes as base64 (the wire's, and the unmasked ones if they differ). */
-export interface ShownPart {
-  kind: Part['kind'];
-  label: string;
-  length: number;
-  bytes: string;
-  shown?: string;
-}
-
-export interface ShownUnit {
-  /** `down`: the server wrote it; `up`: the client sent it. */
-  direction: 'up' | 'down';
-  kind: Unit['kind'];
-  /** Its length on the wire; the parts add up to it unless `cut` (only its start was kept). */
-  length: number;
-  cut: boolean;
-  parts: ShownPart[];
-}
-
-/** What one exchange carried for one message: the units, and the bytes each way. */
-export interface Section {
-  exchange: { id: number; method: string; url: string; upgrade: boolean };
-  units: ShownUnit[];
-  /** Bytes the server wrote in these units (a delivery's total: what /api/stats counts out). */
-  bytesDown: number;
-  /** Bytes the client sent in them (a plain request's are rebuilt as parsed). */
-  bytesUp: number;
-}
-
-export interface Pane {
-  transport: TransportName;
-  /** The unit that brought the message to this transport's traced client; null if none seen. */
-  delivery: Section | null;
-}
-
-export interface Report {
-  message: string;
-  panes: Pane[];
-  /**
-   * The way up: the traced `POST /room/:id/chat` that carried the message, with its answer, or
-   * the ws or Socket.IO client frame, with the acknowledgement frame.
-   */
-  up: Section | null;
-}
 
 /**
  * Finds, in a trace, what carried the message `messageId` down on each transport (the poll

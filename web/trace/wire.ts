@@ -1,3 +1,5 @@
+import { PART_KINDS, type PartKind } from '../views/wire-report.ts';
+
 /**
  * The inspector's readers: one small parser per wire, each cutting a unit's bytes into marked
  * parts that add up to the unit exactly (the parts' lengths are its length). What is not one of
@@ -5,30 +7,7 @@
  * keeps the wire's bytes and `shown`, the unmasked ones, for the eye.
  */
 
-/** Every kind of part, in the order a reader meets them (the legend's order). */
-export const PART_KINDS = [
-  'start-line',
-  'header',
-  'head-end',
-  'chunk-size',
-  'chunk-end',
-  'sse-field',
-  'sse-value',
-  'sse-end',
-  'ws-header',
-  'ws-length',
-  'ws-mask',
-  'eio-type',
-  'eio-separator',
-  'sio-type',
-  'sio-namespace',
-  'sio-ack',
-  'json',
-  'text',
-  'bytes',
-] as const;
-
-export type PartKind = (typeof PART_KINDS)[number];
+export { PART_KINDS, type PartKind };
 
 export interface Part {
   kind: PartKind;

@@ -1,9 +1,9 @@
 import type { Room, TransportName } from '../../core/model.ts';
 import { LIMITS } from '../../core/model.ts';
-import { PART_KINDS } from '../trace/wire.ts';
 import { html, type SafeHtml } from './html.ts';
 import { type Language, t } from './i18n/index.ts';
 import { page, tHtml, userTag } from './pages.ts';
+import { PART_KINDS } from './wire-report.ts';
 
 /**
  * /inspect?room=ID, the protocol inspector (issue 17): one pane per running transport, filled by

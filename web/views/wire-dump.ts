@@ -1,5 +1,5 @@
-import type { Section, ShownPart, ShownUnit } from '../trace/report.ts';
 import { say } from './dom.ts';
+import type { Section, ShownPart, ShownUnit } from './wire-report.ts';
 
 /**
  * The inspector's dumps, in the browser: each unit as a classic hex dump (offset, 16 bytes, the

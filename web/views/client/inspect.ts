@@ -7,9 +7,9 @@ import {
   readJson,
 } from '../../../transports/client.ts';
 import { createClient } from '../../../transports/clients.ts';
-import type { Report } from '../../trace/report.ts';
 import { failureText, pageLanguage, paintSwatches, say } from '../dom.ts';
 import { renderSection } from '../wire-dump.ts';
+import type { Report } from '../wire-report.ts';
 
 /**
  * The inspector (`/inspect`, issue 17): a trace token for this page, one client per running
