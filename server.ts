@@ -30,6 +30,7 @@ import type { Transport } from './transports/transport.ts';
 import { WsTransport } from './transports/ws/server.ts';
 import { createApp } from './web/app.ts';
 import { isHostName, refuseForeignHosts } from './web/host.ts';
+import { tapTracedConnections } from './web/trace/tap.ts';
 
 export interface ServerOptions {
   transport: 'all' | TransportName;
@@ -311,7 +312,7 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
     redis,
   });
   const secret = await cookieSecret(options, redis);
-  const { app, http, serve } = await createApp({
+  const { app, http, serve, traces } = await createApp({
     chat,
     limits,
     transports,
@@ -336,6 +337,8 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
       for (const [name, value] of marks) res.setHeader(name, value);
     });
   }
+  // Inside the Host check: a foreign Host is refused before anything is traced.
+  tapTracedConnections(server, traces, http.visitorOfRequest);
   refuseForeignHosts(server, options.allowedHosts);
   server.on('clientError', (error, socket) => {
     if (socket.writable) socket.end('HTTP/1.1 400 Bad Request\r\nConnection: close\r\n\r\n');
@@ -368,6 +371,7 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
       closing ??= (async () => {
         const stopped = new Promise<void>((done) => server.close(() => done()));
         await Promise.all(transports.map((transport) => transport.close()));
+        traces.close();
         server.closeAllConnections();
         await stopped;
         await chat.close();

@@ -10,6 +10,7 @@ import {
   LOBBY_EVENT_TYPES,
   postChat,
   ROOM_EVENT_TYPES,
+  tracedPath,
 } from './client.ts';
 import { LobbyMirror } from './lobby-mirror.ts';
 
@@ -66,8 +67,8 @@ export abstract class ClientBase implements ChatClient {
   #lobbyPending: Pending | undefined;
 
   constructor(options: ClientOptions & { fetch?: typeof fetch }) {
-    const { baseUrl, cookie, language } = options;
-    this.options = { baseUrl, cookie, language };
+    const { baseUrl, cookie, language, trace } = options;
+    this.options = { baseUrl, cookie, language, trace };
     const plainFetch: typeof fetch = (input, init) => globalThis.fetch(input, init);
     this.fetch = options.fetch ?? withHeaders(plainFetch, { cookie, 'accept-language': language });
   }
@@ -247,9 +248,14 @@ export abstract class ClientBase implements ChatClient {
     return this.#room;
   }
 
-  /** `path` on the server: after `baseUrl`, or in a page after its own origin. */
+  /**
+   * `path` on the server: after `baseUrl`, or in a page after its own origin; with the trace
+   * token when the client has one (the origin alone, `''`, is left bare: Socket.IO's handshake
+   * takes its token in its `query`).
+   */
   protected url(path: string): string {
-    return `${this.options.baseUrl ?? globalThis.location?.origin ?? ''}${path}`;
+    const traced = path === '' ? path : tracedPath(this.options, path);
+    return `${this.options.baseUrl ?? globalThis.location?.origin ?? ''}${traced}`;
   }
 
   /** A listener that throws must not break the wire's handler: its error surfaces as uncaught. */

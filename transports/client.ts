@@ -102,6 +102,18 @@ export interface ClientOptions {
    * Accept-Language.
    */
   language?: string;
+  /**
+   * A trace token of the inspector (`POST /api/traces`): sent as `trace=` on every request,
+   * stream, upgrade and handshake, so the server captures this client's bytes for its own
+   * session. None in normal use.
+   */
+  trace?: string;
+}
+
+/** `path` with `trace=` added when `options` carry a token. */
+export function tracedPath(options: ClientOptions, path: string): string {
+  if (options.trace === undefined) return path;
+  return `${path}${path.includes('?') ? '&' : '?'}trace=${encodeURIComponent(options.trace)}`;
 }
 
 /** A tiny typed event emitter, the same in the browser and in Node. */
@@ -135,7 +147,8 @@ export async function postChat(
   chat: string,
   toId?: string,
 ): Promise<Message> {
-  const response = await fetch(`${options.baseUrl ?? ''}/room/${encodeURIComponent(room)}/chat`, {
+  const path = tracedPath(options, `/room/${encodeURIComponent(room)}/chat`);
+  const response = await fetch(`${options.baseUrl ?? ''}${path}`, {
     method: 'POST',
     headers: {
       'content-type': 'application/json',

@@ -20,6 +20,8 @@ import { refusalIn } from './language.ts';
 import { originChecker } from './origin.ts';
 import { sharedRoutes } from './routes.ts';
 import { knownVisitor, requireVisitor, sessionMiddleware, visitorOfRequest } from './session.ts';
+import { traceRoutes } from './trace/routes.ts';
+import { TraceBook } from './trace/traces.ts';
 
 const STATIC_DIR = fileURLToPath(new URL('./views/static/', import.meta.url));
 
@@ -53,6 +55,8 @@ export async function createApp(options: AppOptions): Promise<{
   http: HttpContext;
   /** Requests served beside koa (`POST /room/:id/chat`): true when it took the request. */
   serve: (req: IncomingMessage, res: ServerResponse) => boolean;
+  /** The inspector's trace tokens and captures (`web/trace/`), tapped by the server. */
+  traces: TraceBook;
 }> {
   const { chat, transports } = options;
   const app = new Koa({ proxy: false });
@@ -145,7 +149,9 @@ export async function createApp(options: AppOptions): Promise<{
   });
   const transportRouter = new Router();
   for (const transport of transports) transport.mount?.(transportRouter, http);
+  const traces = new TraceBook();
   app.use(transportRouter.routes());
+  app.use(traceRoutes(http, traces).routes());
   app.use(router.routes());
   app.use(router.allowedMethods());
   const besideKoa = chatPosts({
@@ -155,5 +161,5 @@ export async function createApp(options: AppOptions): Promise<{
     knownVisitor: (req) => knownVisitor(app, req),
     headers: SECURITY_HEADERS,
   });
-  return { app, http, serve: besideKoa };
+  return { app, http, serve: besideKoa, traces };
 }

@@ -110,7 +110,10 @@ export class SocketIoClient extends ClientBase {
         withCredentials: false,
         ...(transports ? { transports } : {}),
         ...(cookie ? { extraHeaders: { cookie } } : {}),
-        ...(this.options.language ? { query: { lang: this.options.language } } : {}),
+        query: {
+          ...(this.options.language ? { lang: this.options.language } : {}),
+          ...(this.options.trace ? { trace: this.options.trace } : {}),
+        },
         ...(reconnectionDelay !== undefined ? { reconnectionDelay } : {}),
       });
     }

@@ -29,7 +29,11 @@ interface Layout extends Reading {
  * A catalogue sentence as markup: its text escaped, each `{name}` replaced by the value (escaped,
  * unless it is markup such as a figure's span).
  */
-function tHtml(lang: Language, key: MessageKey, params: Record<string, unknown> = {}): SafeHtml {
+export function tHtml(
+  lang: Language,
+  key: MessageKey,
+  params: Record<string, unknown> = {},
+): SafeHtml {
   const sentence = t(lang, key).split(/(\{\w+\})/);
   return raw(
     sentence
@@ -42,7 +46,7 @@ function tHtml(lang: Language, key: MessageKey, params: Record<string, unknown> 
   );
 }
 
-function page({ title, script, body, lang, switchHref }: Layout): string {
+export function page({ title, script, body, lang, switchHref }: Layout): string {
   const other: Language = lang === 'ko' ? 'en' : 'ko';
   return html`<!doctype html>
 <html lang="${lang}">
@@ -82,7 +86,7 @@ function formActions(lang: Language, submit: string): SafeHtml {
 }
 
 /** A user's colour: a swatch the page script paints, and the colour as text. */
-function userTag(user: string): SafeHtml {
+export function userTag(user: string): SafeHtml {
   return html`<span class="user-tag"><span class="swatch" data-color="${user}"></span><span class="user-name">${user}</span></span>`;
 }
 
@@ -219,7 +223,7 @@ export function chatPage(
   <h1 class="room-title">${p.room.title}</h1>
   <a id="exit-btn" class="button" href="/">${t(lang, 'chat.leave')}</a>
 </div>
-<p class="me">${tHtml(lang, 'chat.you', { user: userTag(p.user) })}</p>
+<p class="me">${tHtml(lang, 'chat.you', { user: userTag(p.user) })} · <a id="inspect-link" href="/inspect?room=${p.room.id}">${t(lang, 'chat.inspectLink')}</a></p>
 ${transportBar(lang, p.transport, p.transports)}
 <div class="chat-layout">
   <section class="chat-panel" aria-label="${t(lang, 'chat.messages')}">
@@ -316,7 +320,7 @@ export function comparePage(
     body: html`<main id="compare-page" class="compare" data-room="${p.room.id}" data-user="${p.user}" data-user-id="${p.userId}" data-transports="${p.transports.join(' ')}">
 <div class="title-row">
   <h1>${t(lang, 'compare.heading')} <span class="room-title">${p.room.title}</span></h1>
-  <span class="compare-links">${tHtml(lang, 'compare.you', { user: userTag(p.user) })} · <a href="/room/${p.room.id}">${t(lang, 'compare.chatLink')}</a> · <a href="/">${t(lang, 'compare.roomsLink')}</a></span>
+  <span class="compare-links">${tHtml(lang, 'compare.you', { user: userTag(p.user) })} · <a href="/room/${p.room.id}">${t(lang, 'compare.chatLink')}</a> · <a href="/inspect?room=${p.room.id}">${t(lang, 'compare.inspectLink')}</a> · <a href="/">${t(lang, 'compare.roomsLink')}</a></span>
 </div>
 <form id="send-form" class="send-bar">
   <label for="send-via">${t(lang, 'compare.sendVia')}</label>
