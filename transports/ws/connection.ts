@@ -41,6 +41,8 @@ export class RoomFollow implements RoomSubscriber {
 /** What a connection needs of its transport: its counters and its error mapping. */
 export interface ConnectionHooks {
   countEvent(): void;
+  /** The bound cut the connection off. */
+  countCutOff(): void;
   refusal(what: string, error: unknown, language: Language): { error: string; status: number };
 }
 
@@ -113,6 +115,7 @@ export class WsConnection {
     if (!this.#replaying && this.#bound.exceeded(queued)) {
       // A client that stops reading is cut off, not buffered without end; it resumes by seq.
       debug('dropping a socket with %d bytes unsent', queued);
+      this.#hooks.countCutOff();
       this.socket.terminate();
     }
     return true;
@@ -129,6 +132,7 @@ export class WsConnection {
     const queued = this.socket.bufferedAmount;
     if (!this.#bound.mayBurst(queued)) {
       debug('dropping a socket that asks for a replay with %d bytes unread', queued);
+      this.#hooks.countCutOff();
       this.socket.terminate();
       return;
     }

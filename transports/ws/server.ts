@@ -10,7 +10,7 @@ import { logError } from '../../core/log.ts';
 import type { HttpContext } from '../context.ts';
 import { NO_SESSION, refusalHeaders, refuseUpgrade } from '../errors.ts';
 import { SpreadHeartbeat } from '../heartbeat.ts';
-import { TransportServer } from '../transport.ts';
+import { type QueueSizes, queueSizes, TransportServer } from '../transport.ts';
 import { type ConnectionHooks, RoomFollow, WsConnection } from './connection.ts';
 import {
   encodeEvent,
@@ -53,6 +53,7 @@ export class WsTransport extends TransportServer {
   /** Every connection's counters and error wording: one object, not closures per socket. */
   readonly #hooks: ConnectionHooks = {
     countEvent: () => this.countEvents(),
+    countCutOff: () => this.countCutOff(),
     refusal: (what, error, language) => this.refusal(what, error, language),
   };
 
@@ -94,6 +95,11 @@ export class WsTransport extends TransportServer {
 
   protected connectionCount(): number {
     return this.#connections.size;
+  }
+
+  /** A socket's queue: ws's `bufferedAmount` (its frames not yet taken by the kernel). */
+  protected queues(): QueueSizes {
+    return queueSizes(this.#connections, (connection) => connection.socket.bufferedAmount);
   }
 
   protected async shutdown(): Promise<void> {
