@@ -31,10 +31,16 @@ export class Outboxes {
   readonly #outboxes = new Map<EngineSocket, Outbox>();
   /** Counts a connection cut off, once each. */
   readonly #cutOff: () => void;
+  /** One listener for every connection's `close` (engine.io calls it on the connection). */
+  readonly #connOnClose: (this: EngineSocket) => void;
 
   constructor(maxQueueBytes: number, cutOff: () => void = () => undefined) {
     this.#maxQueueBytes = maxQueueBytes;
     this.#cutOff = cutOff;
+    const outboxes = this.#outboxes;
+    this.#connOnClose = function connOnClose(this: EngineSocket) {
+      outboxes.delete(this);
+    };
   }
 
   /** Every packet engine.io creates for `conn` from now on counts against its bound. */
@@ -46,7 +52,8 @@ export class Outboxes {
       cut: false,
     };
     this.#outboxes.set(conn, outbox);
-    conn.once('close', () => this.#outboxes.delete(conn));
+    // `on`, not `once`: `once` would wrap it in a function per connection; it closes once.
+    conn.on('close', this.#connOnClose);
     conn.on('packetCreate', (packet: { data?: unknown }) => {
       outbox.buffered += packetBytes(packet.data);
       if (!outbox.burst) this.#check(conn, outbox);
