@@ -64,6 +64,13 @@ export interface ServerOptions {
   heartbeatMs?: number;
   pollLingerMs?: number;
   /**
+   * Not flags: lab 13 lowers the bound on each client's unsent output (PROTOCOL: 1 MiB; SSE, ws,
+   * Socket.IO) and the events one long-poll answer takes, which bounds a seat between polls (500),
+   * so that a slow reader is cut off in seconds.
+   */
+  maxQueueBytes?: number;
+  maxEventsPerAnswer?: number;
+  /**
    * Not flags: tests lower a limit (open connections per address, say) to reach it cheaply, and
    * stop the limits' clock so that no bucket refills while a test empties it.
    */
@@ -116,10 +123,15 @@ const USAGE = `usage: npm start -- [--transport all|polling|sse|ws|socketio] [--
 
 /** Every transport, by name; `--transport all` mounts them in PROTOCOL.md's order. */
 const TRANSPORTS: Record<TransportName, (options: ServerOptions) => Transport> = {
-  polling: (options) => new PollingTransport({ pollLingerMs: options.pollLingerMs }),
-  sse: (options) => new SseTransport({ heartbeatMs: options.heartbeatMs }),
-  ws: (options) => new WsTransport({ heartbeatMs: options.heartbeatMs }),
-  socketio: (options) => new SocketIoTransport({ heartbeatMs: options.heartbeatMs }),
+  polling: (options) =>
+    new PollingTransport({
+      pollLingerMs: options.pollLingerMs,
+      maxEventsPerAnswer: options.maxEventsPerAnswer,
+    }),
+  sse: ({ heartbeatMs, maxQueueBytes }) => new SseTransport({ heartbeatMs, maxQueueBytes }),
+  ws: ({ heartbeatMs, maxQueueBytes }) => new WsTransport({ heartbeatMs, maxQueueBytes }),
+  socketio: ({ heartbeatMs, maxQueueBytes }) =>
+    new SocketIoTransport({ heartbeatMs, maxQueueBytes }),
 };
 
 /** Flags beat their environment variables; both are checked the same way. */

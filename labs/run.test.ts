@@ -23,6 +23,7 @@ const FULL_APP = new Set([
   '07-broken-connections',
   '08-one-room-four-ways',
   '10-book-pages',
+  '13-slow-readers',
 ]);
 
 let dataDir: string;

@@ -383,16 +383,31 @@ describe.each(COLUMNS)('$transport, --store $store', ({ transport, store }) => {
         session: reader,
         room: room.id,
       });
+      const before = await counters(own.url);
+      expect(before.cutOffs).toBe(0);
       // 2000 characters each: at least 600 (past the 1 MiB bound), and on until the server has
       // let the reader go (its kernel buffers take some megabytes first).
       const chat = 'x'.repeat(2000);
       let posted = 0;
+      /** The reader's queue on /api/stats after each batch, until it is cut off. */
+      const queued: number[] = [];
       for (let batch = 0; batch < 100; batch++) {
         await Promise.all(Array.from({ length: 50 }, () => owner.say(room.id, chat)));
         posted += 50;
-        if (posted >= 600 && (await counters(own.url)).connections === 0) break;
+        const stats = await counters(own.url);
+        if (stats.cutOffs === 0) queued.push(stats.largestQueueBytes);
+        if (posted >= 600 && stats.connections === 0 && stats.cutOffs > 0) break;
       }
-      expect((await counters(own.url)).connections).toBe(0);
+      const after = await counters(own.url);
+      expect(after.connections).toBe(0);
+      // Cut off by the bound, once; its queue grew towards the bound first (polling: the seat's
+      // buffer, one answer's worth of events), and the reader was the only one with a queue.
+      expect(after.cutOffs).toBe(1);
+      const growing = queued.filter((bytes) => bytes > 0);
+      expect(growing.length, `the samples ${queued}`).toBeGreaterThanOrEqual(2);
+      expect(growing).toEqual([...growing].sort((x, y) => x - y));
+      expect(growing.at(-1)).toBeGreaterThan(growing[0]!);
+      expect(Math.max(...growing)).toBeLessThanOrEqual(1024 * 1024 + 64 * 1024);
       await stalled.resume();
       // The resume replays more than the bound in one burst: a client that reads gets it whole,
       // and then the live chats under the bound again.

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { encodeOnce, SendBound } from './transport.ts';
+import { encodeOnce, queueSizes, SendBound } from './transport.ts';
 
 /** What `exceeded` says of each queue length in turn (it keeps state: the order matters). */
 const verdicts = (bound: SendBound, queued: number[]) => queued.map((q) => bound.exceeded(q));
@@ -92,5 +92,20 @@ describe('encodeOnce', () => {
     // The first went out when the fourth came in.
     expect(encode(events[0]!)).toBe('1');
     expect(encodings).toBe(5);
+  });
+});
+
+describe('queueSizes', () => {
+  it('sums the queues and keeps the largest, in one pass; none is zero and zero', () => {
+    const queues = new Map([
+      ['a', 10],
+      ['b', 300],
+      ['c', 0],
+    ]);
+    expect(queueSizes(queues.values(), (bytes) => bytes)).toEqual({
+      queuedBytes: 310,
+      largestQueueBytes: 300,
+    });
+    expect(queueSizes([], () => 1)).toEqual({ queuedBytes: 0, largestQueueBytes: 0 });
   });
 });

@@ -60,6 +60,32 @@ export interface TransportStats {
   /** Bytes on the wire for this transport's endpoints, headers and framing included. */
   bytesOut: number;
   bytesIn: number;
+  /**
+   * Bytes queued for this transport's clients and not yet taken by the kernel now, summed over
+   * its connections: what counts against each client's bound (SSE `writableLength`, ws
+   * `bufferedAmount`, Socket.IO engine.io's buffer and its websocket's; long polling: the encoded
+   * events a seat holds for its next answer).
+   */
+  queuedBytes: number;
+  /** The largest of those queues now: one client's. */
+  largestQueueBytes: number;
+  /** Clients cut off by the bound since start (long polling: seats that overflowed). */
+  cutOffs: number;
+}
+
+/** What waits unsent for a transport's clients now: the sum, and the largest one. */
+export type QueueSizes = Pick<TransportStats, 'queuedBytes' | 'largestQueueBytes'>;
+
+/** The queues of `clients`, each measured by `queued`: one pass, nothing kept. */
+export function queueSizes<T>(clients: Iterable<T>, queued: (client: T) => number): QueueSizes {
+  let queuedBytes = 0;
+  let largestQueueBytes = 0;
+  for (const client of clients) {
+    const bytes = queued(client);
+    queuedBytes += bytes;
+    if (bytes > largestQueueBytes) largestQueueBytes = bytes;
+  }
+  return { queuedBytes, largestQueueBytes };
 }
 
 export type ReadyState = 'open' | 'closing' | 'closed';
@@ -79,6 +105,7 @@ export abstract class TransportServer implements Transport {
   #meter: WireMeter | undefined;
   #http: HttpContext | undefined;
   #eventsOut = 0;
+  #cutOffs = 0;
 
   get readyState(): ReadyState {
     return this.#readyState;
@@ -91,6 +118,8 @@ export abstract class TransportServer implements Transport {
       eventsOut: this.#eventsOut,
       bytesOut: this.#meter?.bytesOut ?? 0,
       bytesIn: this.#meter?.bytesIn ?? 0,
+      ...this.queues(),
+      cutOffs: this.#cutOffs,
     };
   }
 
@@ -111,6 +140,12 @@ export abstract class TransportServer implements Transport {
   protected abstract connectionCount(): number;
 
   /**
+   * What waits unsent for each client now, for `stats()`: read off the connections when asked
+   * (a stats read), never counted on the way out.
+   */
+  protected abstract queues(): QueueSizes;
+
+  /**
    * Keeps what the HTTP side gives this transport (at `mount` or `attach`): the byte and request
    * meter of its endpoints, for `stats()`, and the wording of its refusals.
    */
@@ -128,6 +163,11 @@ export abstract class TransportServer implements Transport {
   /** Counts events delivered to clients. */
   protected countEvents(count = 1): void {
     this.#eventsOut += count;
+  }
+
+  /** Counts a client cut off by the bound on its queue (it resumes by `seq`). */
+  protected countCutOff(): void {
+    this.#cutOffs += 1;
   }
 
   /** 503 from the first `close()` on: a connection opened now would be ended at once. */

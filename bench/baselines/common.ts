@@ -130,6 +130,10 @@ function stats(transport: BareTransport) {
     eventsOut: transport.eventsOut(),
     bytesOut: meter.bytesOut,
     bytesIn: meter.bytesIn,
+    // The bare baselines keep no bound on their clients' queues, and measure none.
+    queuedBytes: 0,
+    largestQueueBytes: 0,
+    cutOffs: 0,
   };
   return {
     uptimeS: Math.round(uptime()),

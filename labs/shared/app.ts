@@ -1,5 +1,5 @@
 /**
- * What labs 05 to 08 share: the real app (`startServer` from server.ts) with a lab's defaults,
+ * What labs 05 to 08 (and 13) share: the real app (`startServer` from server.ts) with a lab's defaults,
  * the flags a student may change, and, for labs with a page of their own, that page served beside
  * the app's routes. The labs point into the app's code; nothing of it is copied here.
  */
@@ -26,6 +26,8 @@ export interface LabDefaults {
   store: 'memory' | 'file';
   /** A page of the lab's own, served at /lab/ (its folder: index.html, page.ts, page.css). */
   page?: string;
+  /** Options of the app no flag gives (lab 13: its limits off, a small bound on each queue). */
+  server?: Partial<ServerOptions>;
   /** What a lab puts in front of the app's routes (lab 10: the book's pages), on every start. */
   front?: (server: Server, lab: LabApp) => void;
 }
@@ -82,7 +84,7 @@ export async function startLabApp(
       ? await mkdtemp(join(tmpdir(), `realtime-lab-${defaults.name}-`))
       : join(ROOT, 'data', 'labs', defaults.name);
   await mkdir(dataDir, { recursive: true });
-  const options: ServerOptions = { ...checked, dataDir, ...clocks };
+  const options: ServerOptions = { ...checked, dataDir, ...clocks, ...defaults.server };
 
   const page = defaults.page ? await bundlePage(defaults.page) : undefined;
   let running: RunningServer;

@@ -140,6 +140,9 @@ export interface TransportCounters {
   eventsOut: number;
   bytesOut: number;
   bytesIn: number;
+  queuedBytes: number;
+  largestQueueBytes: number;
+  cutOffs: number;
 }
 
 /** `GET /api/stats`: one transport's counters. */

@@ -32,6 +32,7 @@ const MAX_EVENTS = 5;
 let dir: string;
 let chat: ChatService;
 let polls: RoomPolls;
+let overflows: number;
 let room: string;
 
 beforeEach(async () => {
@@ -42,11 +43,15 @@ beforeEach(async () => {
     emptyRoomGraceMs: 60_000,
     memberGraceMs: 50,
   });
+  overflows = 0;
   polls = new RoomPolls({
     chat,
     lingerMs: 10_000,
     maxEvents: MAX_EVENTS,
     countEvents: () => {},
+    countOverflow: () => {
+      overflows += 1;
+    },
     respond: (res, body) => {
       const response = res as unknown as Response;
       response.body = body;
@@ -156,5 +161,35 @@ describe('a seat across polls', () => {
     // Then the seat serves the polls again.
     await say('after the burst');
     expect(chats((await poll(rest.cursor)).events)).toEqual(['after the burst']);
+  });
+
+  it('between two polls the seat holds its events as the answer will carry them, up to one answer, then overflows once', async () => {
+    const joined = await drain(0);
+    // Bob's join may bring `members` up to 100 ms later: taken too, so the seat starts empty.
+    await new Promise((done) => setTimeout(done, 150));
+    const { cursor } = await drain(joined.cursor);
+    expect(polls.queues()).toEqual({ queuedBytes: 0, largestQueueBytes: 0 });
+    const sizes: number[] = [];
+    for (let i = 0; i < MAX_EVENTS; i++) {
+      await say(`queued ${i}`);
+      sizes.push(polls.queues().largestQueueBytes);
+    }
+    // Growing with every message, each an entry of the answer to come.
+    expect(sizes.every((size, i) => i === 0 || size > sizes[i - 1]!)).toBe(true);
+    expect(sizes[0]).toBeGreaterThan('queued 0'.length);
+    expect(overflows).toBe(0);
+    await say('one too many');
+    await say('and another');
+    // It holds one answer's worth and takes no more; the overflow is counted once.
+    expect(polls.queues().largestQueueBytes).toBe(sizes.at(-1));
+    expect(overflows).toBe(1);
+    // The next poll resumes from the store: every message, in order, and the queue is empty.
+    const rest = await drain(cursor);
+    expect(rest.texts).toEqual([
+      ...Array.from({ length: MAX_EVENTS }, (_, i) => `queued ${i}`),
+      'one too many',
+      'and another',
+    ]);
+    expect(polls.queues()).toEqual({ queuedBytes: 0, largestQueueBytes: 0 });
   });
 });

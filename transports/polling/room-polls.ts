@@ -5,8 +5,9 @@ import { logger } from '../../core/log.ts';
 import type { RoomEvent } from '../../core/model.ts';
 import { isFinal } from '../../core/subscription.ts';
 import { SHUTTING_DOWN } from '../errors.ts';
+import { type QueueSizes, queueSizes } from '../transport.ts';
 import { keep, newSeat, type Seat } from './seat.ts';
-import { encodeAnswer, responseClosed } from './wire.ts';
+import { encodeAnswer, encodeEvent, responseClosed } from './wire.ts';
 
 const debug = logger('polling');
 
@@ -30,6 +31,7 @@ export class RoomPolls {
   readonly #lingerMs: number;
   readonly #maxEvents: number;
   readonly #countEvents: (count: number) => void;
+  readonly #countOverflow: () => void;
   readonly #respond: (res: ServerResponse, body: string) => void;
   readonly #isOpen: () => boolean;
   readonly #seats = new Map<string, Seat>();
@@ -42,6 +44,8 @@ export class RoomPolls {
     lingerMs: number;
     maxEvents: number;
     countEvents: (count: number) => void;
+    /** A seat overflowed: it stops buffering, and its next poll resumes from the store. */
+    countOverflow: () => void;
     /** Writes a 200 answer (unless its client went away). */
     respond: (res: ServerResponse, body: string) => void;
     /** Whether the transport still takes polls (its `readyState` is `open`). */
@@ -51,6 +55,7 @@ export class RoomPolls {
     this.#lingerMs = options.lingerMs;
     this.#maxEvents = options.maxEvents;
     this.#countEvents = options.countEvents;
+    this.#countOverflow = options.countOverflow;
     this.#respond = options.respond;
     this.#isOpen = options.isOpen;
   }
@@ -58,6 +63,18 @@ export class RoomPolls {
   /** Pending room polls now. */
   get pending(): number {
     return this.#pending;
+  }
+
+  /**
+   * What each seat holds for its next answer now: its buffered events as the answer will carry
+   * them (`encodeEvent`, once per event whatever the number of seats). Read when stats are asked.
+   */
+  queues(): QueueSizes {
+    return queueSizes(this.#seats.values(), (seat) => {
+      let bytes = 0;
+      for (const event of seat.events) bytes += Buffer.byteLength(encodeEvent(event));
+      return bytes;
+    });
   }
 
   /** Answers every pending poll and lets go of every seat; resolves to when each answer has left. */
@@ -191,6 +208,7 @@ export class RoomPolls {
       if (seat.state !== 'open' || seat.overflowed) return;
       if (seat.stored >= this.#maxEvents) {
         seat.overflowed = true;
+        this.#countOverflow();
         return;
       }
       seat.events.push(event);

@@ -5,7 +5,7 @@ import { requestLanguage } from '../../core/language.ts';
 import * as validate from '../../core/validate.ts';
 import type { HttpContext } from '../context.ts';
 import { decodeSegment, NO_SESSION, refusalHeaders } from '../errors.ts';
-import { TransportServer } from '../transport.ts';
+import { type QueueSizes, TransportServer } from '../transport.ts';
 import { LobbyPolls } from './lobby-polls.ts';
 import { RoomPolls } from './room-polls.ts';
 import { answer, queryOf, responseClosed, waitSeconds, writeAnswer } from './wire.ts';
@@ -58,6 +58,7 @@ export class PollingTransport extends TransportServer {
       lingerMs: this.#options.pollLingerMs ?? 10_000,
       maxEvents: this.#options.maxEventsPerAnswer ?? 500,
       countEvents: (count) => this.countEvents(count),
+      countOverflow: () => this.countCutOff(),
       respond: (res, body) => {
         if (!res.closed) writeAnswer(res, 200, body);
       },
@@ -132,6 +133,11 @@ export class PollingTransport extends TransportServer {
 
   protected connectionCount(): number {
     return (this.#rooms?.pending ?? 0) + this.#lobby.pending;
+  }
+
+  /** A room seat's buffered events (lobby polls read a shared log and queue nothing of their own). */
+  protected queues(): QueueSizes {
+    return this.#rooms?.queues() ?? { queuedBytes: 0, largestQueueBytes: 0 };
   }
 
   protected async shutdown(): Promise<void> {

@@ -1,6 +1,6 @@
 import type { Socket } from 'socket.io';
 import { logger } from '../../core/log.ts';
-import { SendBound } from '../transport.ts';
+import { type QueueSizes, queueSizes, SendBound } from '../transport.ts';
 
 const debug = logger('socketio');
 
@@ -16,6 +16,8 @@ interface Outbox {
   bound: SendBound;
   /** A replay the client asked for is being written: it is checked once it is all out. */
   burst: boolean;
+  /** The bound has cut the connection off (it closes on the next tick). */
+  cut: boolean;
 }
 
 /**
@@ -25,19 +27,36 @@ interface Outbox {
  */
 export class Outboxes {
   readonly #maxQueueBytes: number;
-  readonly #outboxes = new WeakMap<EngineSocket, Outbox>();
+  /** Every open connection's, until it closes. */
+  readonly #outboxes = new Map<EngineSocket, Outbox>();
+  /** Counts a connection cut off, once each. */
+  readonly #cutOff: () => void;
+  /** One listener for every connection's `close` (engine.io calls it on the connection). */
+  readonly #connOnClose: (this: EngineSocket) => void;
 
-  constructor(maxQueueBytes: number) {
+  constructor(maxQueueBytes: number, cutOff: () => void = () => undefined) {
     this.#maxQueueBytes = maxQueueBytes;
+    this.#cutOff = cutOff;
+    const outboxes = this.#outboxes;
+    this.#connOnClose = function connOnClose(this: EngineSocket) {
+      outboxes.delete(this);
+    };
   }
 
   /** Every packet engine.io creates for `conn` from now on counts against its bound. */
   watch(conn: EngineSocket): void {
-    const outbox: Outbox = { buffered: 0, bound: new SendBound(this.#maxQueueBytes), burst: false };
+    const outbox: Outbox = {
+      buffered: 0,
+      bound: new SendBound(this.#maxQueueBytes),
+      burst: false,
+      cut: false,
+    };
     this.#outboxes.set(conn, outbox);
+    // `on`, not `once`: `once` would wrap it in a function per connection; it closes once.
+    conn.on('close', this.#connOnClose);
     conn.on('packetCreate', (packet: { data?: unknown }) => {
       outbox.buffered += packetBytes(packet.data);
-      if (!outbox.burst) check(conn, outbox);
+      if (!outbox.burst) this.#check(conn, outbox);
     });
     // The buffer went to the transport: the websocket's socket holds it now (see `unsent`).
     conn.on('flush', () => {
@@ -55,7 +74,7 @@ export class Outboxes {
     const queued = unsent(conn, outbox);
     if (!outbox.bound.mayBurst(queued)) {
       debug('closing a connection that asks for a replay with %d bytes unread', queued);
-      cut(conn);
+      this.#cut(conn, outbox);
       return;
     }
     outbox.burst = true;
@@ -66,14 +85,26 @@ export class Outboxes {
     }
     outbox.bound.allowBurst(unsent(conn, outbox));
   }
-}
 
-/** A connection whose unsent packets pass the bound is cut off; it resumes by seq. */
-function check(conn: EngineSocket, outbox: Outbox): void {
-  const queued = unsent(conn, outbox);
-  if (!outbox.bound.exceeded(queued) || conn.readyState !== 'open') return;
-  debug('closing a connection with %d bytes unsent', queued);
-  cut(conn);
+  /** What waits unsent for each open connection now, for `stats()`. */
+  queues(): QueueSizes {
+    return queueSizes(this.#outboxes, ([conn, outbox]) => unsent(conn, outbox));
+  }
+
+  /** A connection whose unsent packets pass the bound is cut off; it resumes by seq. */
+  #check(conn: EngineSocket, outbox: Outbox): void {
+    const queued = unsent(conn, outbox);
+    if (!outbox.bound.exceeded(queued) || conn.readyState !== 'open') return;
+    debug('closing a connection with %d bytes unsent', queued);
+    this.#cut(conn, outbox);
+  }
+
+  #cut(conn: EngineSocket, outbox: Outbox): void {
+    if (outbox.cut) return;
+    outbox.cut = true;
+    this.#cutOff();
+    cut(conn);
+  }
 }
 
 /** Closes a connection at once, its websocket too (it reconnects and resumes by seq). */

@@ -9,7 +9,7 @@ import type { LobbyEvent, RoomEvent } from '../../core/model.ts';
 import * as validate from '../../core/validate.ts';
 import type { HttpContext } from '../context.ts';
 import { NO_SESSION, refusalHeaders, refuseUpgrade, SHUTTING_DOWN } from '../errors.ts';
-import { encodeOnce, TransportServer } from '../transport.ts';
+import { encodeOnce, type QueueSizes, TransportServer } from '../transport.ts';
 import { type EngineSocket, Outboxes } from './outbox.ts';
 import {
   bookLobbyPayload,
@@ -95,7 +95,7 @@ export class SocketIoTransport extends TransportServer {
   constructor(options: SocketIoOptions = {}) {
     super();
     this.#heartbeatMs = options.heartbeatMs;
-    this.#outboxes = new Outboxes(options.maxQueueBytes ?? 1024 * 1024);
+    this.#outboxes = new Outboxes(options.maxQueueBytes ?? 1024 * 1024, () => this.countCutOff());
   }
 
   attach(server: HttpServer, http: HttpContext): void {
@@ -223,6 +223,11 @@ export class SocketIoTransport extends TransportServer {
 
   protected connectionCount(): number {
     return this.#io?.engine.clientsCount ?? 0;
+  }
+
+  /** An engine.io connection's queue: its packets not flushed, and its websocket's unsent frames. */
+  protected queues(): QueueSizes {
+    return this.#outboxes.queues();
   }
 
   protected async shutdown(): Promise<void> {

@@ -9,7 +9,13 @@ import * as validate from '../../core/validate.ts';
 import type { HttpContext } from '../context.ts';
 import { decodeSegment, refusalHeaders } from '../errors.ts';
 import { SpreadHeartbeat } from '../heartbeat.ts';
-import { encodeOnce, SendBound, TransportServer } from '../transport.ts';
+import {
+  encodeOnce,
+  type QueueSizes,
+  queueSizes,
+  SendBound,
+  TransportServer,
+} from '../transport.ts';
 
 const debug = logger('sse');
 
@@ -30,13 +36,15 @@ class Stream implements RoomSubscriber {
   subscription: { close(): void } | null = null;
   /** A replay the client asked for is being written: one burst, allowed on top of the bound. */
   replaying = false;
-  /** The transport's count of events delivered. */
+  /** The transport's counts of events delivered and of streams cut off. */
   readonly #sent: () => void;
+  readonly #cutOff: () => void;
 
-  constructor(res: ServerResponse, maxQueueBytes: number, sent: () => void) {
+  constructor(res: ServerResponse, maxQueueBytes: number, sent: () => void, cutOff: () => void) {
     this.res = res;
     this.bound = new SendBound(maxQueueBytes);
     this.#sent = sent;
+    this.#cutOff = cutOff;
   }
 
   onEvent(event: RoomEvent): void {
@@ -56,6 +64,7 @@ class Stream implements RoomSubscriber {
     if (!this.replaying && this.bound.exceeded(res.writableLength)) {
       // A client that stops reading is cut off, not buffered without end; it resumes by seq.
       debug('dropping a stream with %d bytes unsent', res.writableLength);
+      this.#cutOff();
       res.destroy();
     }
   }
@@ -79,6 +88,7 @@ export class SseTransport extends TransportServer {
   #http: HttpContext | undefined;
   /** One function for every stream to count what it delivers. */
   readonly #countEvent = () => this.countEvents();
+  readonly #countCutOff = () => this.countCutOff();
 
   constructor(options: SseOptions = {}) {
     super();
@@ -196,13 +206,18 @@ export class SseTransport extends TransportServer {
     return this.#streams.size;
   }
 
+  /** A stream's queue: what its response and its socket hold unsent. */
+  protected queues(): QueueSizes {
+    return queueSizes(this.#streams, (stream) => stream.res.writableLength);
+  }
+
   protected async shutdown(): Promise<void> {
     this.#heartbeat?.stop();
     for (const stream of [...this.#streams]) stream.res.end();
   }
 
   #newStream(res: ServerResponse): Stream {
-    return new Stream(res, this.#maxQueueBytes, this.#countEvent);
+    return new Stream(res, this.#maxQueueBytes, this.#countEvent, this.#countCutOff);
   }
 
   /** Starts the stream, with `headers` (koa's, or what koa would have set) and its own. */

@@ -43,6 +43,8 @@ export interface ConnectionHooks {
   message(connection: WsConnection, data: RawData, isBinary: boolean): void;
   closed(connection: WsConnection): void;
   countEvent(): void;
+  /** The bound cut the connection off. */
+  countCutOff(): void;
   refusal(what: string, error: unknown, language: Language): { error: string; status: number };
 }
 
@@ -172,6 +174,7 @@ export class WsConnection {
     if (!this.#replaying && this.#bound.exceeded(queued)) {
       // A client that stops reading is cut off, not buffered without end; it resumes by seq.
       debug('dropping a socket with %d bytes unsent', queued);
+      this.hooks.countCutOff();
       this.socket.terminate();
     }
     return true;
@@ -188,6 +191,7 @@ export class WsConnection {
     const queued = this.socket.bufferedAmount;
     if (!this.#bound.mayBurst(queued)) {
       debug('dropping a socket that asks for a replay with %d bytes unread', queued);
+      this.hooks.countCutOff();
       this.socket.terminate();
       return;
     }

@@ -10,7 +10,7 @@ import { logError } from '../../core/log.ts';
 import type { HttpContext } from '../context.ts';
 import { NO_SESSION, refusalHeaders, refuseUpgrade } from '../errors.ts';
 import { SpreadHeartbeat } from '../heartbeat.ts';
-import { TransportServer } from '../transport.ts';
+import { type QueueSizes, queueSizes, TransportServer } from '../transport.ts';
 import { type ConnectionHooks, LabSocket, RoomFollow, WsConnection } from './connection.ts';
 import {
   encodeEvent,
@@ -59,6 +59,7 @@ export class WsTransport extends TransportServer {
       connection.forgetAll();
     },
     countEvent: () => this.countEvents(),
+    countCutOff: () => this.countCutOff(),
     refusal: (what, error, language) => this.refusal(what, error, language),
   };
 
@@ -101,6 +102,11 @@ export class WsTransport extends TransportServer {
 
   protected connectionCount(): number {
     return this.#connections.size;
+  }
+
+  /** A socket's queue: ws's `bufferedAmount` (its frames not yet taken by the kernel). */
+  protected queues(): QueueSizes {
+    return queueSizes(this.#connections, (connection) => connection.socket.bufferedAmount);
   }
 
   protected async shutdown(): Promise<void> {
