@@ -149,7 +149,8 @@ describe('npm run lab -- <name>', () => {
       } finally {
         process.kill(-running.child.pid!, 'SIGTERM');
       }
-      expect(await running.exited).toBe(0);
+      // Its output says why, should it not stop cleanly.
+      expect(await running.exited, running.output()).toBe(0);
     },
     PROCESS_TEST_MS,
   );

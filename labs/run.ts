@@ -66,7 +66,10 @@ async function main(): Promise<void> {
   // it once it is up, rather than killing it with its children half started.
   const starting = entry.main(flags);
   const stop = () => {
-    setTimeout(() => exit(1), 5000).unref();
+    setTimeout(() => {
+      console.error(`${lab.name} did not stop within 5 s`);
+      exit(1);
+    }, 5000).unref();
     starting
       .then((running) => running.close())
       .then(

@@ -83,8 +83,8 @@ class VerifiedSessions {
     if (this.#entries.size >= VerifiedSessions.LIMIT) {
       this.#entries.delete(this.#entries.keys().next().value!);
     }
-    // A copy of the key: the one read from the header is made of slices of the whole header
-    // block, which it would keep alive for as long as the session stays verified.
+    // A flat copy of the key: the one read from the header is two slices of the Cookie header
+    // joined, which would keep that whole string alive for as long as the session stays verified.
     this.#entries.set(Buffer.from(key, 'latin1').toString('latin1'), { visitor, until });
   }
 }

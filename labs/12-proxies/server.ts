@@ -34,21 +34,28 @@ export async function main(
     return { ...lab, proxies: undefined };
   }
   const appPort = lab.running().port;
-  // Beside the app's port (8006 and 8007 for 8005); free ports when the app took one (--port 0).
-  const ports =
-    lab.options.port === 0
-      ? [await freePort(), await freePort()]
-      : [lab.options.port + 1, lab.options.port + 2];
-  let nginx: RunningNginx;
-  try {
-    nginx = await startNginx(appPort, [
-      { port: ports[0]!, buffers: false },
-      { port: ports[1]!, buffers: true },
-    ]);
-  } catch (error) {
-    await lab.close();
-    throw error;
+  let ports: number[] = [];
+  let started: RunningNginx | undefined;
+  // Beside the app's port (8006 and 8007 for 8005); free ports when the app took one (--port 0),
+  // which another process may take before nginx binds them: then nginx is tried on two others.
+  for (let attempt = 1; !started; attempt += 1) {
+    ports =
+      lab.options.port === 0
+        ? [await freePort(), await freePort()]
+        : [lab.options.port + 1, lab.options.port + 2];
+    try {
+      started = await startNginx(appPort, [
+        { port: ports[0]!, buffers: false },
+        { port: ports[1]!, buffers: true },
+      ]);
+    } catch (error) {
+      const taken = /Address already in use/.test(String(error));
+      if (lab.options.port === 0 && taken && attempt < 3) continue;
+      await lab.close();
+      throw error;
+    }
   }
+  const nginx = started;
   const proxies = {
     obeys: `http://127.0.0.1:${ports[0]}`,
     buffers: `http://127.0.0.1:${ports[1]}`,

@@ -87,38 +87,25 @@ abstract class StreamReader implements SlowReader {
   }
 }
 
-/** A raw WebSocket at /ws: `subscribe` with `after`, frames `{"type","id","data"}`. */
-class WsReader extends StreamReader {
-  readonly transport = 'ws' as const;
+/** A reader over a WebSocket (raw ws, or engine.io's below Socket.IO): pausing it stops reading its socket. */
+abstract class WebSocketReader extends StreamReader {
   #socket: WebSocket | undefined;
   readonly #url: string;
   readonly #cookie: string;
-  readonly #room: string;
 
-  constructor(origin: string, cookie: string, room: string) {
+  constructor(url: string, cookie: string) {
     super();
-    this.#url = `${origin.replace(/^http/, 'ws')}/ws`;
+    this.#url = url;
     this.#cookie = cookie;
-    this.#room = room;
   }
 
-  open(after: number): Promise<void> {
+  /** A new socket with the session's cookie; its close settles `ended`. */
+  protected connect(): WebSocket {
     const socket = new WebSocket(this.#url, { headers: { cookie: this.#cookie } });
     this.#socket = socket;
     socket.on('error', () => undefined);
     this.ended = new Promise((done) => socket.once('close', () => done()));
-    return new Promise((done, fail) => {
-      socket.once('open', () => {
-        socket.send(JSON.stringify({ type: 'subscribe', room: this.#room, after }));
-      });
-      socket.on('message', (data) => {
-        const frame = JSON.parse(String(data)) as { type: string; id?: number };
-        if (frame.type === 'subscribed') done();
-        else if (frame.type === 'error') fail(new Error(`ws: ${String(data)}`));
-        else if (typeof frame.id === 'number') this.received(frame.id);
-      });
-      socket.once('close', () => fail(new Error('ws: closed before subscribed')));
-    });
+    return socket;
   }
 
   pause(): void {
@@ -134,31 +121,50 @@ class WsReader extends StreamReader {
   }
 }
 
+/** A raw WebSocket at /ws: `subscribe` with `after`, frames `{"type","id","data"}`. */
+class WsReader extends WebSocketReader {
+  readonly transport = 'ws' as const;
+  readonly #room: string;
+
+  constructor(origin: string, cookie: string, room: string) {
+    super(`${origin.replace(/^http/, 'ws')}/ws`, cookie);
+    this.#room = room;
+  }
+
+  open(after: number): Promise<void> {
+    const socket = this.connect();
+    return new Promise((done, fail) => {
+      socket.once('open', () => {
+        socket.send(JSON.stringify({ type: 'subscribe', room: this.#room, after }));
+      });
+      socket.on('message', (data) => {
+        const frame = JSON.parse(String(data)) as { type: string; id?: number };
+        if (frame.type === 'subscribed') done();
+        else if (frame.type === 'error') fail(new Error(`ws: ${String(data)}`));
+        else if (typeof frame.id === 'number') this.received(frame.id);
+      });
+      socket.once('close', () => fail(new Error('ws: closed before subscribed')));
+    });
+  }
+}
+
 /**
  * A bare engine.io websocket at /socket.io/, below Socket.IO's client: the open packet `0`, the
  * namespace connect `40/chat,`, `join` with `{room, after}` and an acknowledgement (`42/chat,1`,
  * answered by `43/chat,1`), events `42/chat,["chat",{...}]`; it answers engine.io's pings
  * (`2`, with `3`) while it reads.
  */
-class SocketIoReader extends StreamReader {
+class SocketIoReader extends WebSocketReader {
   readonly transport = 'socketio' as const;
-  #socket: WebSocket | undefined;
-  readonly #url: string;
-  readonly #cookie: string;
   readonly #room: string;
 
   constructor(origin: string, cookie: string, room: string) {
-    super();
-    this.#url = `${origin.replace(/^http/, 'ws')}/socket.io/?EIO=4&transport=websocket`;
-    this.#cookie = cookie;
+    super(`${origin.replace(/^http/, 'ws')}/socket.io/?EIO=4&transport=websocket`, cookie);
     this.#room = room;
   }
 
   open(after: number): Promise<void> {
-    const socket = new WebSocket(this.#url, { headers: { cookie: this.#cookie } });
-    this.#socket = socket;
-    socket.on('error', () => undefined);
-    this.ended = new Promise((done) => socket.once('close', () => done()));
+    const socket = this.connect();
     return new Promise((done, fail) => {
       socket.on('message', (data) => {
         const packet = String(data);
@@ -179,18 +185,6 @@ class SocketIoReader extends StreamReader {
       });
       socket.once('close', () => fail(new Error('socketio: closed before joined')));
     });
-  }
-
-  pause(): void {
-    this.#socket?.pause();
-  }
-
-  protected readAgain(): void {
-    this.#socket?.resume();
-  }
-
-  close(): void {
-    this.#socket?.terminate();
   }
 }
 

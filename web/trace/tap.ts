@@ -42,17 +42,24 @@ export function tapTracedConnections(
     return trace;
   };
 
-  const serverOnRequest = (req: IncomingMessage, res: ServerResponse) => {
+  /** The exchange a traced request or upgrade opens, its request head recorded; null if untraced. */
+  const openExchange = (req: IncomingMessage, upgrade: boolean) => {
     const trace = traceOf(req);
-    if (!trace) return;
+    if (!trace) return null;
     const url = req.url!;
     const exchange = book.open(trace, {
       endpoint: endpointOf(url),
       method: req.method ?? 'GET',
       url,
-      upgrade: false,
+      upgrade,
     });
     exchange.up.add('head', requestHead(req));
+    return exchange;
+  };
+
+  const serverOnRequest = (req: IncomingMessage, res: ServerResponse) => {
+    const exchange = openExchange(req, false);
+    if (!exchange) return;
     tapBody(req, exchange);
     const tap = tapWrites(req.socket);
     tap.current = exchange;
@@ -64,16 +71,8 @@ export function tapTracedConnections(
   };
 
   const serverOnUpgrade = (req: IncomingMessage, socket: Socket) => {
-    const trace = traceOf(req);
-    if (!trace) return;
-    const url = req.url!;
-    const exchange = book.open(trace, {
-      endpoint: endpointOf(url),
-      method: req.method ?? 'GET',
-      url,
-      upgrade: true,
-    });
-    exchange.up.add('head', requestHead(req));
+    const exchange = openExchange(req, true);
+    if (!exchange) return;
     // The upgrade's `head` (bytes read past the request) is not recorded here: ws gives it back
     // to the socket (`unshift`), which emits it as `data` like any later bytes.
     tapReads(socket, exchange);
