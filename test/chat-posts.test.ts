@@ -170,6 +170,15 @@ describe('POST /room/:id/chat, beside koa and through it', () => {
     expect([a.userId, a.chat, b.chat]).toEqual([writer.userId, 'one', 'one']);
     expect(b.seq).toBe((a.seq as number) + 1);
     expect((await history(room)).slice(-2)).toEqual(['one', 'one']);
+    // A byte order mark, and a character of three UTF-8 bytes: read alike both ways.
+    for (const body of ['\uFEFF{"chat":"bom"}', '{"chat":"안녕"}']) {
+      const [withBom, koaBom] = await bothWays(writer, `/room/${room}/chat`, Buffer.from(body));
+      expect([withBom.status, koaBom.status], body).toEqual([201, 201]);
+      const chats = [withBom, koaBom].map(
+        (answer) => (JSON.parse(answer.body) as { message: { chat: string } }).message.chat,
+      );
+      expect(chats, body).toEqual(Array(2).fill(body.replace(/^\uFEFF/, '').slice(9, -2)));
+    }
     // A charset other than UTF-8 goes through koa, which reads it.
     const latin = await send(writer, `/room/${room}/chat`, '{"chat":"x"}', {
       'content-type': 'application/json; charset=latin1',

@@ -22,11 +22,17 @@ export class WireMeter {
     const mark = takeMark(socket);
     this.#open.set(socket, mark);
     // A response emits `close` once it has been sent or its client went away, whichever first.
-    res.once('close', () => {
-      if (this.#open.get(socket) !== mark) return;
-      this.#open.delete(socket);
-      this.#charge(socket, mark);
-    });
+    // One listener shared by every response and the request's state in one object, rather than
+    // a closure and a `once` wrapper per request (one a long poll, one a post).
+    (res as TrackedResponse)[TRACKED] = new Tracked(this, socket, mark);
+    res.on('close', responseClosed);
+  }
+
+  /** A tracked response has closed: its request's bytes are charged, unless a newer one took its socket. */
+  settle(socket: Socket, mark: Mark): void {
+    if (this.#open.get(socket) !== mark) return;
+    this.#open.delete(socket);
+    this.#charge(socket, mark);
   }
 
   /**
@@ -66,6 +72,32 @@ export class WireMeter {
 interface Mark {
   read: number;
   written: number;
+}
+
+/** A request being tracked: its meter, its socket and where the socket's bytes stood. */
+class Tracked {
+  readonly meter: WireMeter;
+  readonly socket: Socket;
+  readonly mark: Mark;
+
+  constructor(meter: WireMeter, socket: Socket, mark: Mark) {
+    this.meter = meter;
+    this.socket = socket;
+    this.mark = mark;
+  }
+}
+
+const TRACKED = Symbol('tracked');
+
+interface TrackedResponse extends ServerResponse {
+  [TRACKED]?: Tracked;
+}
+
+function responseClosed(this: TrackedResponse): void {
+  const request = this[TRACKED];
+  if (!request) return;
+  this[TRACKED] = undefined;
+  request.meter.settle(request.socket, request.mark);
 }
 
 /** Where each socket's previous request ended (a new socket starts at 0). */

@@ -185,6 +185,8 @@ export abstract class TransportServer implements Transport {
     req: IncomingMessage,
     until: { once(event: 'close', listener: () => void): unknown },
   ): void {
+    // Without limits there is nothing to count, and nothing to hold until the close.
+    if (!http.limits.on) return;
     until.once('close', http.limits.openConnection(req.socket.remoteAddress));
   }
 

@@ -1,5 +1,4 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { text } from 'node:stream/consumers';
 import Bourne from '@hapi/bourne';
 import type { ChatService, Visitor } from '../core/chat.ts';
 import { requestLanguage } from '../core/language.ts';
@@ -44,6 +43,7 @@ export interface ChatPostOptions {
 export function chatPosts(
   options: ChatPostOptions,
 ): (req: IncomingMessage, res: ServerResponse) => boolean {
+  const created = headerList(options.headers);
   return (req, res) => {
     if (req.method !== 'POST') return false;
     const match = CHAT_POST.exec(req.url ?? '');
@@ -51,7 +51,7 @@ export function chatPosts(
     const visitor = options.knownVisitor(req);
     if (!visitor) return false;
     options.meter.track(req, res);
-    void post(options, req, res, visitor, decodeSegment(match[1]!));
+    void post(options, created, req, res, visitor, decodeSegment(match[1]!));
     return true;
   };
 }
@@ -62,7 +62,9 @@ function takesJson(req: IncomingMessage): boolean {
   if ((headers.accept ?? '').includes('text/html')) return false;
   const encoding = headers['content-encoding'];
   if (encoding !== undefined && encoding.toLowerCase() !== 'identity') return false;
-  const [type = '', ...parameters] = (headers['content-type'] ?? '').split(';');
+  const contentType = headers['content-type'] ?? '';
+  if (contentType === 'application/json') return true;
+  const [type = '', ...parameters] = contentType.split(';');
   if (type.trim().toLowerCase() !== 'application/json') return false;
   return parameters.every((parameter) => {
     const [name = '', value = ''] = parameter.split('=');
@@ -72,6 +74,8 @@ function takesJson(req: IncomingMessage): boolean {
 
 async function post(
   options: ChatPostOptions,
+  /** koa's headers as a flat list, for every 201. */
+  created: readonly string[],
   req: IncomingMessage,
   res: ServerResponse,
   visitor: Visitor,
@@ -83,7 +87,7 @@ async function post(
     }
     const body = await readJson(req);
     const message = await options.chat.post(visitor, room, body);
-    write(res, 201, JSON.stringify({ message }), options.headers);
+    write(res, 201, JSON.stringify({ message }), created.slice());
   } catch (error) {
     if (clientGone(req)) {
       // As koa's error mapper: a client that went away mid-request is no error.
@@ -92,10 +96,8 @@ async function post(
     }
     if (res.headersSent) return;
     const { status, error: sentence } = refusalIn(`POST ${req.url}`, error, requestLanguage(req));
-    write(res, status, JSON.stringify({ error: sentence }), {
-      ...options.headers,
-      ...refusalHeaders(error),
-    });
+    const headers = { ...options.headers, ...refusalHeaders(error) };
+    write(res, status, JSON.stringify({ error: sentence }), headerList(headers));
   }
 }
 
@@ -112,37 +114,68 @@ async function readJson(req: IncomingMessage): Promise<unknown> {
 }
 
 /**
- * The body as UTF-8 text, at most JSON_LIMIT bytes (413 past it, as soon as it is declared or
- * seen). With a Content-Length (what fetch and every client of the lab send) Node's parser reads
- * exactly that many bytes or reports the request aborted, so the body is read whole; a chunked
- * body is counted as it comes and, past the bound, left to Node, which discards the rest once the
- * answer is sent.
+ * The body as UTF-8 text (a byte order mark dropped, as co-body's decoder does), at most
+ * JSON_LIMIT bytes: 413 past it, as soon as it is declared or seen. With a Content-Length (what
+ * fetch and every client of the lab send) Node's parser reads exactly that many bytes or reports
+ * the request aborted; a chunked body is counted as it comes and, past the bound, left to Node,
+ * which discards the rest once the answer is sent. Plain `data` and `end` listeners: an async
+ * iterator and a streaming TextDecoder (`stream/consumers`) cost a post more than its JSON.
  */
-async function readText(req: IncomingMessage): Promise<string> {
+function readText(req: IncomingMessage): Promise<string> {
   const declared = req.headers['content-length'];
-  if (declared !== undefined) {
-    if (Number(declared) > JSON_LIMIT) throw clientError(413);
-    return text(req);
+  if (declared !== undefined && Number(declared) > JSON_LIMIT) {
+    return Promise.reject(clientError(413));
   }
-  const chunks: Buffer[] = [];
-  let received = 0;
   return new Promise((resolve, reject) => {
-    const onData = (chunk: Buffer) => {
-      received += chunk.length;
-      if (received <= JSON_LIMIT) {
-        chunks.push(chunk);
-        return;
-      }
-      req.pause();
-      req.off('data', onData).off('end', onEnd);
-      reject(clientError(413));
-    };
-    const onEnd = () => resolve(new TextDecoder('utf-8').decode(Buffer.concat(chunks, received)));
-    req.on('data', onData).on('end', onEnd).once('error', reject);
-    req.once('close', () => {
-      if (!req.complete) reject(new Error('the client went away'));
-    });
+    (req as Reading)[BODY] = { chunks: [], received: 0, resolve, reject };
+    req.on('data', onBodyData).on('end', onBodyEnd).once('error', reject);
+    req.once('close', onBodyClose);
   });
+}
+
+/**
+ * A body being read, kept on its request for listeners shared by every post: closures made per
+ * post are named at run time (tsx keeps function names), which cost more than reading the body.
+ */
+interface Body {
+  chunks: Buffer[];
+  received: number;
+  resolve(text: string): void;
+  reject(error: Error): void;
+}
+
+const BODY = Symbol('body');
+
+interface Reading extends IncomingMessage {
+  [BODY]: Body;
+}
+
+function onBodyData(this: Reading, chunk: Buffer): void {
+  const body = this[BODY];
+  body.received += chunk.length;
+  if (body.received <= JSON_LIMIT) {
+    body.chunks.push(chunk);
+    return;
+  }
+  this.pause();
+  this.off('data', onBodyData).off('end', onBodyEnd);
+  body.reject(clientError(413));
+}
+
+function onBodyEnd(this: Reading): void {
+  const { chunks, received, resolve } = this[BODY];
+  const text = (chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks, received)).toString();
+  resolve(text.charCodeAt(0) === 0xfeff ? text.slice(1) : text);
+}
+
+function onBodyClose(this: Reading): void {
+  if (!this.complete) this[BODY].reject(new Error('the client went away'));
+}
+
+function headerList(headers: Readonly<Record<string, string>>): string[] {
+  const list: string[] = [];
+  for (const name in headers) list.push(name, headers[name]!);
+  return list;
 }
 
 /** An error of the client's, as a body parser raises it: its status says the sentence. */
@@ -150,16 +183,14 @@ function clientError(status: 400 | 413): Error {
   return Object.assign(new Error(`request body refused (${status})`), { status, expose: true });
 }
 
-function write(
-  res: ServerResponse,
-  status: number,
-  body: string,
-  headers: Readonly<Record<string, string>>,
-): void {
-  res.writeHead(status, {
-    ...headers,
-    'Content-Type': 'application/json; charset=utf-8',
-    'Content-Length': Buffer.byteLength(body),
-  });
+/** A JSON answer with koa's headers (`headers`, as a flat list of names and values). */
+function write(res: ServerResponse, status: number, body: string, headers: string[]): void {
+  headers.push(
+    'Content-Type',
+    'application/json; charset=utf-8',
+    'Content-Length',
+    String(Buffer.byteLength(body)),
+  );
+  res.writeHead(status, headers);
   res.end(body);
 }

@@ -99,16 +99,12 @@ export class PollingTransport extends TransportServer {
     const match = ROOM_POLL.exec(req.url ?? '');
     if (!match) return false;
     this.meter!.track(req, res);
-    void this.#serveRoomPoll(req, res, match[1]!, match[2] ?? '');
+    this.#serveRoomPoll(req, res, match[1]!, match[2] ?? '');
     return true;
   }
 
-  async #serveRoomPoll(
-    req: IncomingMessage,
-    res: ServerResponse,
-    id: string,
-    search: string,
-  ): Promise<void> {
+  /** Not async: a poll the seat's buffer answers allocates no promise. */
+  #serveRoomPoll(req: IncomingMessage, res: ServerResponse, id: string, search: string): void {
     try {
       const visitor = this.#http!.visitorOfRequest(req);
       if (!visitor) throw new ChatError(401, NO_SESSION, { code: 'noSession' });
@@ -118,16 +114,18 @@ export class PollingTransport extends TransportServer {
       const wait = waitSeconds(query.wait);
       this.refuseWhileClosing();
       this.holdConnection(this.#http!, req, res);
-      await this.#rooms!.poll(res, visitor, room, after, wait);
+      this.#rooms!.poll(res, visitor, room, after, wait)?.catch((error: unknown) => {
+        this.#refusePoll(req, res, error);
+      });
     } catch (error) {
-      const { status, error: sentence } = this.refusal(
-        'GET /poll/room',
-        error,
-        requestLanguage(req),
-      );
-      if (!res.headersSent && !res.closed) {
-        writeAnswer(res, status, JSON.stringify({ error: sentence }), refusalHeaders(error));
-      }
+      this.#refusePoll(req, res, error);
+    }
+  }
+
+  #refusePoll(req: IncomingMessage, res: ServerResponse, error: unknown): void {
+    const { status, error: sentence } = this.refusal('GET /poll/room', error, requestLanguage(req));
+    if (!res.headersSent && !res.closed) {
+      writeAnswer(res, status, JSON.stringify({ error: sentence }), refusalHeaders(error));
     }
   }
 
