@@ -147,6 +147,35 @@ describe('a seat across polls', () => {
     expect(chats((await poll(rest.cursor)).events)).toEqual(['d']);
   });
 
+  it('an event that comes while a poll resumes reaches it once, from the old subscription or the new', async () => {
+    const { cursor } = await drain(0);
+    expect(cursor).toBeGreaterThan(0);
+    // The resume's subscription opens (it holds live events from here) but is adopted only
+    // once the gate opens: meanwhile the seat's old subscription delivers too.
+    let open!: () => void;
+    const gate = new Promise<void>((done) => {
+      open = done;
+    });
+    const openSubscription = chat.openSubscription.bind(chat);
+    vi.spyOn(chat, 'openSubscription').mockImplementation(async (...args) => {
+      const subscription = await openSubscription(...args);
+      await gate;
+      return subscription;
+    });
+    const res = new Response();
+    const answered = once(res, 'close');
+    // From 0, older than the seat's start: it resumes through a new subscription.
+    const resumed = polls.poll(res as unknown as ServerResponse, bob, room, 0, 0);
+    await new Promise((done) => setTimeout(done, 20));
+    await chat.kick(alice, room, { userId: bob.userId });
+    open();
+    await resumed;
+    await answered;
+    const { events } = JSON.parse(res.body) as { events: WireEvent[] };
+    expect(events.filter((event) => event.type === 'kicked')).toHaveLength(1);
+    expect(events.at(-1)?.type).toBe('kicked');
+  });
+
   it('a burst bigger than the seat holds between two polls is delivered complete and in order', async () => {
     const { cursor } = await drain(0);
     const burst = Array.from({ length: 3 * MAX_EVENTS + 2 }, (_, i) => `burst${i}`);

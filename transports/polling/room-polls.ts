@@ -38,6 +38,8 @@ export class RoomPolls {
   /** Seats that events came for this turn: answered together once the turn's events are in. */
   readonly #due = new Set<Seat>();
   #pending = 0;
+  /** The `close` listener of every poll's response, one for all (the seat is on the response). */
+  readonly #responseOnClose: (this: SeatResponse) => void;
 
   constructor(options: {
     chat: ChatService;
@@ -58,6 +60,11 @@ export class RoomPolls {
     this.#countOverflow = options.countOverflow;
     this.#respond = options.respond;
     this.#isOpen = options.isOpen;
+    const aborted = (seat: Seat) => this.#pollAborted(seat);
+    this.#responseOnClose = function (this: SeatResponse) {
+      const seat = this[SEAT];
+      if (seat) aborted(seat);
+    };
   }
 
   /** Pending room polls now. */
@@ -117,7 +124,7 @@ export class RoomPolls {
     if (displaced?.res) this.#answer(displaced);
     let seat = this.#seats.get(key);
     if (!seat) {
-      seat = newSeat(key, this.#pollAborted);
+      seat = newSeat(key);
       this.#seats.set(key, seat);
     }
     if (!this.#covers(seat, from)) return this.#resume(seat, res, visitor, room, from, wait);
@@ -160,6 +167,7 @@ export class RoomPolls {
     const resume = ++seat.resumes;
     let subscription: Subscription;
     seat.opening += 1;
+    seat.seen ??= new WeakSet();
     try {
       subscription = await this.#chat.openSubscription(
         visitor,
@@ -169,6 +177,7 @@ export class RoomPolls {
       );
     } catch (error) {
       seat.opening -= 1;
+      if (seat.opening === 0) seat.seen = undefined;
       const refused = seat.res === res;
       // Its seq-less events wait in the seat for the next poll.
       if (refused) this.#release(seat);
@@ -178,6 +187,7 @@ export class RoomPolls {
     }
     seat.opening -= 1;
     if (!this.#adopts(seat, resume)) {
+      if (seat.opening === 0) seat.seen = undefined;
       subscription.close();
       this.#settle(seat);
       return;
@@ -191,6 +201,7 @@ export class RoomPolls {
     previous?.close();
     // The replay, and what came while it was read, go into the buffer.
     subscription.start();
+    if (seat.opening === 0) seat.seen = undefined;
     if (seat.res !== res) this.#settle(seat);
     else if (seat.events.length > 0 || wait === 0) this.#answer(seat);
     else seat.timer = setTimeout(this.#answer, wait * 1000, seat);
@@ -215,8 +226,10 @@ export class RoomPolls {
       seat.stored += 1;
       seat.lastSeq = event.id;
     } else {
-      if (seat.seen.has(event)) return;
-      seat.seen.add(event);
+      if (seat.seen) {
+        if (seat.seen.has(event)) return;
+        seat.seen.add(event);
+      }
       keep(seat.events, event);
       if (isFinal(event)) seat.ended = true;
     }
@@ -272,7 +285,8 @@ export class RoomPolls {
     seat.res = res;
     seat.after = after;
     this.#pending += 1;
-    res.on('close', seat.responseOnClose);
+    (res as SeatResponse)[SEAT] = seat;
+    res.on('close', this.#responseOnClose);
   }
 
   /** The seat no longer holds its poll (answered, or its client went away). */
@@ -285,11 +299,11 @@ export class RoomPolls {
   }
 
   /** The client went away before its answer: what it would have got waits for its next poll. */
-  readonly #pollAborted = (seat: Seat): void => {
+  #pollAborted(seat: Seat): void {
     if (!seat.res?.closed) return;
     this.#release(seat);
     this.#settle(seat);
-  };
+  }
 
   /** Drops the buffered stored events up to `after` (the client had them). */
   #forget(seat: Seat, after: number): void {
@@ -344,6 +358,13 @@ export class RoomPolls {
   #refuseWhileClosing(): void {
     if (!this.#isOpen()) throw new ChatError(503, SHUTTING_DOWN, { code: 'shuttingDown' });
   }
+}
+
+const SEAT = Symbol('seat');
+
+/** A poll's response, with the seat that holds it. */
+interface SeatResponse extends ServerResponse {
+  [SEAT]?: Seat;
 }
 
 /** The buffered events, `kicked` or `removeRoom` last. */

@@ -33,8 +33,11 @@ export interface Seat {
   overflowed: boolean;
   /** `kicked` or `removeRoom` is in `events`: nothing follows it. */
   ended: boolean;
-  /** Seq-less events already taken: an old and a new subscription both see them. */
-  readonly seen: WeakSet<RoomEvent>;
+  /**
+   * Seq-less events already taken while a resume is in flight: the old subscription delivers
+   * them, and the new one's held events bring them again at its start. None otherwise.
+   */
+  seen: WeakSet<RoomEvent> | undefined;
   /** The pending poll's response (one at a time), and the `after` it asked from. */
   res: ServerResponse | undefined;
   after: number;
@@ -44,11 +47,9 @@ export interface Seat {
   linger: NodeJS.Timeout | undefined;
   /** When the seat's last poll ended: the linger runs from here. */
   idleSince: number;
-  /** The `close` listener of every response the seat holds: one function for all its polls. */
-  readonly responseOnClose: () => void;
 }
 
-export function newSeat(key: string, responseClosed: (seat: Seat) => void): Seat {
+export function newSeat(key: string): Seat {
   const seat: Seat = {
     key,
     state: 'opening',
@@ -61,13 +62,12 @@ export function newSeat(key: string, responseClosed: (seat: Seat) => void): Seat
     lastSeq: undefined,
     overflowed: false,
     ended: false,
-    seen: new WeakSet(),
+    seen: undefined,
     res: undefined,
     after: 0,
     timer: undefined,
     linger: undefined,
     idleSince: 0,
-    responseOnClose: () => responseClosed(seat),
   };
   return seat;
 }

@@ -43,20 +43,26 @@ export function answer(ctx: Context, body: string): void {
   ctx.body = body;
 }
 
+/** The headers of every answer given without koa (Content-Length follows), as a flat list. */
+const ANSWER_HEADERS = [
+  'Content-Type',
+  'application/json; charset=utf-8',
+  'Cache-Control',
+  'no-store',
+  'X-Content-Type-Options',
+  'nosniff',
+] as const;
+
 /** The same answer (or an error) without koa, for the polls served beside it. */
 export function writeAnswer(
   res: ServerResponse,
   status: number,
   body: string,
-  headers: Record<string, string> = {},
+  headers: Readonly<Record<string, string>> = {},
 ): void {
-  res.writeHead(status, {
-    ...headers,
-    'Content-Type': 'application/json; charset=utf-8',
-    'Content-Length': Buffer.byteLength(body),
-    'Cache-Control': 'no-store',
-    'X-Content-Type-Options': 'nosniff',
-  });
+  const list: string[] = [...ANSWER_HEADERS, 'Content-Length', String(Buffer.byteLength(body))];
+  for (const name in headers) list.push(name, headers[name]!);
+  res.writeHead(status, list);
   res.end(body);
 }
 
