@@ -37,6 +37,9 @@ export class RoomPolls {
   readonly #seats = new Map<string, Seat>();
   /** Seats that events came for this turn: answered together once the turn's events are in. */
   readonly #due = new Set<Seat>();
+  /** Seats without a pending poll, lingering, in the order they became idle (seat.idleSince). */
+  readonly #idle = new Set<Seat>();
+  #lingerTimer: NodeJS.Timeout | undefined;
   #pending = 0;
   /** The `close` listener of every poll's response, one for all (the seat is on the response). */
   readonly #responseOnClose: (this: SeatResponse) => void;
@@ -94,6 +97,8 @@ export class RoomPolls {
       }
       this.#dropSeat(seat);
     }
+    clearTimeout(this.#lingerTimer);
+    this.#lingerTimer = undefined;
     return ended;
   }
 
@@ -282,6 +287,8 @@ export class RoomPolls {
   }
 
   #hold(seat: Seat, res: ServerResponse, after: number): void {
+    // A pending poll holds the seat: it does not linger meanwhile.
+    this.#idle.delete(seat);
     seat.res = res;
     seat.after = after;
     this.#pending += 1;
@@ -320,8 +327,9 @@ export class RoomPolls {
   }
 
   /**
-   * Without a pending poll, the seat lingers, then lets go of its subscription. The linger timer
-   * is armed once and checks when it fires, rather than re-armed at every poll (one a delivery).
+   * Without a pending poll, the seat lingers, then lets go of its subscription. Lingering seats
+   * wait in one queue in the order they became idle, under one timer for the first of them (a
+   * timer per seat was a Timeout, a closure and its context for every connection).
    */
   #settle(seat: Seat): void {
     if (seat.state === 'gone' || seat.res) return;
@@ -330,24 +338,34 @@ export class RoomPolls {
       return;
     }
     seat.idleSince = Date.now();
-    if (!seat.linger) this.#linger(seat, this.#lingerMs);
+    // To the end of the queue: the queue stays in order of `idleSince`.
+    this.#idle.delete(seat);
+    this.#idle.add(seat);
+    if (!this.#lingerTimer) this.#armLinger(this.#lingerMs);
   }
 
-  #linger(seat: Seat, ms: number): void {
-    seat.linger = setTimeout(() => {
-      seat.linger = undefined;
-      // A pending poll holds the seat; when it ends, it lingers again from then.
-      if (seat.state === 'gone' || seat.res) return;
-      const left = seat.idleSince + this.#lingerMs - Date.now();
-      if (left > 0) this.#linger(seat, left);
-      else this.#dropSeat(seat);
-    }, ms);
-    seat.linger.unref();
+  #armLinger(ms: number): void {
+    this.#lingerTimer = setTimeout(this.#letGoOfIdle, ms);
+    this.#lingerTimer.unref();
   }
+
+  /** Lets go of the seats idle for the linger, and waits for the next one's turn. */
+  readonly #letGoOfIdle = (): void => {
+    this.#lingerTimer = undefined;
+    const now = Date.now();
+    for (const seat of this.#idle) {
+      const left = seat.idleSince + this.#lingerMs - now;
+      if (left > 0) {
+        this.#armLinger(left);
+        return;
+      }
+      this.#dropSeat(seat);
+    }
+  };
 
   #dropSeat(seat: Seat): void {
     seat.state = 'gone';
-    clearTimeout(seat.linger);
+    this.#idle.delete(seat);
     this.#due.delete(seat);
     if (this.#seats.get(seat.key) === seat) this.#seats.delete(seat.key);
     seat.subscription?.close();

@@ -43,8 +43,6 @@ export interface Seat {
   after: number;
   /** Answers the pending poll when its `wait` is over. */
   timer: NodeJS.Timeout | undefined;
-  /** Armed while the seat may be idle; when it fires, it lets go unless a poll came meanwhile. */
-  linger: NodeJS.Timeout | undefined;
   /** When the seat's last poll ended: the linger runs from here. */
   idleSince: number;
 }
@@ -66,7 +64,6 @@ export function newSeat(key: string): Seat {
     res: undefined,
     after: 0,
     timer: undefined,
-    linger: undefined,
     idleSince: 0,
   };
   return seat;
