@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { ChatError } from './errors.ts';
-import { Buckets, DEFAULT_LIMITS, Limits } from './limits.ts';
+import { Buckets, DEFAULT_LIMITS, Limits, NOTHING_TO_RELEASE } from './limits.ts';
 
 /** A clock the test moves by hand. */
 function clock(start = 1_000_000) {
@@ -149,6 +149,22 @@ describe('Limits', () => {
     second();
     third();
     expect(limits.openConnections('10.0.0.1')).toBe(0);
+  });
+
+  it('reads the address of a socket only when it counts its connections', () => {
+    let reads = 0;
+    const socket = {
+      get remoteAddress() {
+        reads += 1;
+        return '10.0.0.1';
+      },
+    };
+    const release = new Limits().openConnectionOf(socket);
+    expect(reads).toBe(1);
+    release();
+    expect(Limits.off().openConnectionOf(socket)).toBe(NOTHING_TO_RELEASE);
+    expect(Limits.off().openConnection('10.0.0.1')).toBe(NOTHING_TO_RELEASE);
+    expect(reads).toBe(1);
   });
 
   it('off: every check passes', () => {

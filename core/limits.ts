@@ -157,11 +157,28 @@ export class Limits {
 
   /**
    * A stream or socket opens from `address`: returns the function to call once it has closed
-   * (idempotent), or refuses past the cap.
+   * (idempotent), or refuses past the cap. Off, it is `NOTHING_TO_RELEASE`, the same for all.
    */
   openConnection(address: string | undefined): () => void {
-    if (!this.on) return () => {};
-    const key = address ?? '';
+    if (!this.on) return NOTHING_TO_RELEASE;
+    return this.#countConnection(address ?? '');
+  }
+
+  /**
+   * As `openConnection`, for a socket: its address is read only when limits are on (Node keeps
+   * the peer's address on a socket once read, some 150 bytes for as long as it is open).
+   */
+  openConnectionOf(socket: { readonly remoteAddress?: string | undefined }): () => void {
+    if (!this.on) return NOTHING_TO_RELEASE;
+    return this.#countConnection(socket.remoteAddress ?? '');
+  }
+
+  /** Connections open now from `address` (tests). */
+  openConnections(address: string): number {
+    return this.#connections.get(address) ?? 0;
+  }
+
+  #countConnection(key: string): () => void {
     const open = this.#connections.get(key) ?? 0;
     if (open >= this.settings.connectionsPerAddress) {
       refuse(
@@ -181,12 +198,10 @@ export class Limits {
       else this.#connections.delete(key);
     };
   }
-
-  /** Connections open now from `address` (tests). */
-  openConnections(address: string): number {
-    return this.#connections.get(address) ?? 0;
-  }
 }
+
+/** The release of a connection that nothing counts (limits off): one function for all of them. */
+export const NOTHING_TO_RELEASE = (): void => {};
 
 /** A 429; its translations get `{wait}` (the seconds) and whatever else `params` names. */
 function refuse(

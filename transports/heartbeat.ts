@@ -7,7 +7,6 @@
 export class SpreadHeartbeat<T> {
   static readonly SLICES = 10;
   readonly #slices = Array.from({ length: SpreadHeartbeat.SLICES }, () => new Set<T>());
-  readonly #sliceOf = new Map<T, Set<T>>();
   readonly #timer: NodeJS.Timeout;
   #turn = 0;
   #next = 0;
@@ -26,12 +25,11 @@ export class SpreadHeartbeat<T> {
     const slice = this.#slices[this.#next]!;
     this.#next = (this.#next + 1) % SpreadHeartbeat.SLICES;
     slice.add(member);
-    this.#sliceOf.set(member, slice);
   }
 
+  /** Asks every slice: ten lookups cost less than a map from member to slice (~40 bytes each). */
   delete(member: T): void {
-    this.#sliceOf.get(member)?.delete(member);
-    this.#sliceOf.delete(member);
+    for (const slice of this.#slices) if (slice.delete(member)) return;
   }
 
   stop(): void {

@@ -6,6 +6,7 @@ import { type RawData, WebSocketServer } from 'ws';
 import type { ChatService, Subscription, Visitor } from '../../core/chat.ts';
 import { ChatError } from '../../core/errors.ts';
 import { type Language, requestLanguage } from '../../core/language.ts';
+import { NOTHING_TO_RELEASE } from '../../core/limits.ts';
 import { logError } from '../../core/log.ts';
 import type { HttpContext } from '../context.ts';
 import { NO_SESSION, refusalHeaders, refuseUpgrade } from '../errors.ts';
@@ -150,8 +151,9 @@ export class WsTransport extends TransportServer {
       return;
     }
     const { visitor, release } = admitted;
-    // Released when the TCP socket closes, whether or not it became a WebSocket.
-    socket.once('close', release);
+    // Released when the TCP socket closes, whether or not it became a WebSocket. With limits off
+    // nothing is counted: no listener (a `once` wrapper and a longer listener array, ~300 bytes).
+    if (release !== NOTHING_TO_RELEASE) socket.once('close', release);
     this.meter?.trackSocket(socket as Socket);
     const language = requestLanguage(req);
     this.#wss!.handleUpgrade(req, socket, head, (ws) =>
@@ -169,7 +171,7 @@ export class WsTransport extends TransportServer {
     const visitor = http.visitorOfRequest(req);
     if (!visitor) throw new ChatError(401, NO_SESSION, { code: 'noSession' });
     this.refuseWhileClosing();
-    return { visitor, release: http.limits.openConnection(req.socket.remoteAddress) };
+    return { visitor, release: http.limits.openConnectionOf(req.socket) };
   }
 
   #open(socket: LabSocket, visitor: Visitor, language: Language): void {
