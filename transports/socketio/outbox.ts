@@ -31,15 +31,32 @@ export class Outboxes {
   readonly #outboxes = new Map<EngineSocket, Outbox>();
   /** Counts a connection cut off, once each. */
   readonly #cutOff: () => void;
-  /** One listener for every connection's `close` (engine.io calls it on the connection). */
+  /**
+   * One listener of each for every connection (engine.io calls them with the connection as
+   * `this`): closures per connection would cost a Context and two closures each.
+   */
   readonly #connOnClose: (this: EngineSocket) => void;
+  readonly #connOnPacketCreate: (this: EngineSocket, packet: { data?: unknown }) => void;
+  readonly #connOnFlush: (this: EngineSocket) => void;
 
   constructor(maxQueueBytes: number, cutOff: () => void = () => undefined) {
     this.#maxQueueBytes = maxQueueBytes;
     this.#cutOff = cutOff;
     const outboxes = this.#outboxes;
+    const watcher = this;
     this.#connOnClose = function connOnClose(this: EngineSocket) {
       outboxes.delete(this);
+    };
+    this.#connOnPacketCreate = function connOnPacketCreate(this: EngineSocket, packet) {
+      const outbox = outboxes.get(this);
+      if (!outbox) return;
+      outbox.buffered += packetBytes(packet.data);
+      if (!outbox.burst) watcher.#check(this, outbox);
+    };
+    // The buffer went to the transport: the websocket's socket holds it now (see `unsent`).
+    this.#connOnFlush = function connOnFlush(this: EngineSocket) {
+      const outbox = outboxes.get(this);
+      if (outbox) outbox.buffered = 0;
     };
   }
 
@@ -54,14 +71,8 @@ export class Outboxes {
     this.#outboxes.set(conn, outbox);
     // `on`, not `once`: `once` would wrap it in a function per connection; it closes once.
     conn.on('close', this.#connOnClose);
-    conn.on('packetCreate', (packet: { data?: unknown }) => {
-      outbox.buffered += packetBytes(packet.data);
-      if (!outbox.burst) this.#check(conn, outbox);
-    });
-    // The buffer went to the transport: the websocket's socket holds it now (see `unsent`).
-    conn.on('flush', () => {
-      outbox.buffered = 0;
-    });
+    conn.on('packetCreate', this.#connOnPacketCreate);
+    conn.on('flush', this.#connOnFlush);
   }
 
   /** Writes a replay the client asked for, then allows it on top of the bound. */
