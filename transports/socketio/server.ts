@@ -3,7 +3,7 @@ import { type Server as HttpServer, type IncomingMessage, ServerResponse } from 
 import { Server, type Socket } from 'socket.io';
 import type { RoomSubscriber, Subscription, Visitor } from '../../core/chat.ts';
 import { ChatError, GENERIC_ERROR } from '../../core/errors.ts';
-import { requestLanguage } from '../../core/language.ts';
+import { type Language, requestLanguage } from '../../core/language.ts';
 import { logError, logger } from '../../core/log.ts';
 import type { LobbyEvent, RoomEvent } from '../../core/model.ts';
 import * as validate from '../../core/validate.ts';
@@ -40,28 +40,20 @@ const CLIENT_SCRIPT =
   /^\/socket\.io\/socket\.io(?:\.esm|\.msgpack)?(?:\.min)?\.js(?:\.map)?(?:\?|$)/;
 const CHAT_EVENTS: ReadonlySet<unknown> = new Set(['join', 'leave', 'chat']);
 
-/** A room this socket joined: the map's entry for the room until a later join or leave replaces it. */
 /**
  * One room a socket joined, and the subscriber of its subscription: a class, so that every join
  * shares one `onEvent` and `onEnd` (per-join arrows cost a closure each, and under tsx a `name`
- * dictionary each).
+ * dictionary each). It is the socket's entry for the room until a later join or leave replaces it.
  */
 class Joined implements RoomSubscriber {
   subscription: Subscription | null = null;
   readonly #socket: Socket;
-  readonly #joined: Map<string, Joined>;
   readonly #room: string;
   /** The transport's one writer of room events. */
   readonly #write: (socket: Socket, event: RoomEvent) => void;
 
-  constructor(
-    socket: Socket,
-    joined: Map<string, Joined>,
-    room: string,
-    write: (socket: Socket, event: RoomEvent) => void,
-  ) {
+  constructor(socket: Socket, room: string, write: (socket: Socket, event: RoomEvent) => void) {
     this.#socket = socket;
-    this.#joined = joined;
     this.#room = room;
     this.#write = write;
   }
@@ -71,8 +63,37 @@ class Joined implements RoomSubscriber {
   }
 
   onEnd(): void {
-    forget(this.#joined, this.#room, this);
+    forget(chatData(this.#socket).joined, this.#room, this);
   }
+}
+
+/** What the transport keeps of a `/chat` socket: in its `data`, not in closures of its own. */
+interface ChatData {
+  /** The handshake's: every acknowledgement's refusal says it. */
+  language: Language;
+  visitor: Visitor;
+  joined: Map<string, Joined>;
+}
+
+function chatData(socket: Socket): ChatData {
+  return socket.data as ChatData;
+}
+
+/**
+ * `/chat`'s listeners, one set for every socket (Socket.IO calls them with the socket as `this`):
+ * closures per socket would cost a Context and a closure each.
+ */
+interface ChatListeners {
+  disconnect(this: Socket): void;
+  anyEvent(this: Socket, event: unknown, ...args: unknown[]): void;
+  join(this: Socket, ...args: unknown[]): void;
+  leave(this: Socket, ...args: unknown[]): void;
+  chat(this: Socket, ...args: unknown[]): void;
+}
+
+// Broken packets and the like end here; Socket.IO closes the socket by itself.
+function socketOnError(error: Error): void {
+  debug('a socket failed: %s', error.message);
 }
 
 /**
@@ -179,7 +200,8 @@ export class SocketIoTransport extends TransportServer {
         next(connectRefusal('server error', 500, GENERIC_ERROR));
       }
     });
-    rooms.on('connection', (socket) => this.#chatOnConnection(http, socket));
+    const listeners = this.#listenersOfChat(http);
+    rooms.on('connection', (socket) => this.#chatOnConnection(socket, listeners));
     lobby.on('connection', (socket) => this.#lobbyOnConnection(http, socket));
   }
 
@@ -235,77 +257,95 @@ export class SocketIoTransport extends TransportServer {
     this.#io?.engine.close();
   }
 
-  #chatOnConnection(http: HttpContext, socket: Socket): void {
-    const visitor = socket.data.visitor as Visitor;
-    const joined = new Map<string, Joined>();
-    socket.on('error', (error) => debug('a socket failed: %s', error.message));
-    socket.on('disconnect', () => {
-      for (const entry of joined.values()) cancel(entry);
-      joined.clear();
-    });
-    socket.onAny((event, ...args) => {
-      if (!CHAT_EVENTS.has(event)) {
+  #chatOnConnection(socket: Socket, listeners: ChatListeners): void {
+    chatData(socket).joined = new Map();
+    socket.on('error', socketOnError);
+    socket.on('disconnect', listeners.disconnect);
+    socket.onAny(listeners.anyEvent);
+    socket.on('join', listeners.join);
+    socket.on('leave', listeners.leave);
+    socket.on('chat', listeners.chat);
+  }
+
+  #listenersOfChat(http: HttpContext): ChatListeners {
+    const transport = this;
+    return {
+      disconnect() {
+        const { joined } = chatData(this);
+        for (const entry of joined.values()) cancel(entry);
+        joined.clear();
+      },
+      anyEvent(event, ...args) {
+        if (CHAT_EVENTS.has(event)) return;
         takeAck(args)[1]?.({
           error: 'Unknown event: /chat takes join, leave and chat.',
           status: 400,
         });
-      }
-    });
-    socket.on('join', (...args: unknown[]) => {
-      const [payload, ack] = takeAck(args);
-      this.#join(http, socket, joined, payload)
-        .then(
-          (subscription) => {
-            ack?.({ ok: true });
-            // The replay and what came while the join was opening follow its acknowledgement.
-            this.#outboxes.burst(socket.conn, () => subscription.start());
-          },
-          (error: unknown) => ack?.(this.refusal('a Socket.IO join', error, socket.data.language)),
-        )
-        .catch((error: unknown) => logError('answering a Socket.IO join', error));
-    });
-    this.#handle(socket, 'leave', async (payload) => {
-      const room = validate.roomId(typeof payload === 'string' ? payload : undefined);
-      const entry = joined.get(room);
-      if (entry) {
-        cancel(entry);
-        joined.delete(room);
-      }
-      return { ok: true };
-    });
-    this.#handle(socket, 'chat', async (payload) => {
-      const { room, body } = chatInput(payload);
-      return { message: await http.chat.post(visitor, room, body) };
-    });
+      },
+      join(...args) {
+        transport.#onJoin(http, this, args);
+      },
+      leave(...args) {
+        transport.#answer(this, 'leave', args, async (payload) => {
+          const room = validate.roomId(typeof payload === 'string' ? payload : undefined);
+          const { joined } = chatData(this);
+          const entry = joined.get(room);
+          if (entry) {
+            cancel(entry);
+            joined.delete(room);
+          }
+          return { ok: true };
+        });
+      },
+      chat(...args) {
+        transport.#answer(this, 'chat', args, async (payload) => {
+          const { room, body } = chatInput(payload);
+          return { message: await http.chat.post(chatData(this).visitor, room, body) };
+        });
+      },
+    };
+  }
+
+  #onJoin(http: HttpContext, socket: Socket, args: unknown[]): void {
+    const [payload, ack] = takeAck(args);
+    this.#join(http, socket, payload)
+      .then(
+        (subscription) => {
+          ack?.({ ok: true });
+          // The replay and what came while the join was opening follow its acknowledgement.
+          this.#outboxes.burst(socket.conn, () => subscription.start());
+        },
+        (error: unknown) =>
+          ack?.(this.refusal('a Socket.IO join', error, chatData(socket).language)),
+      )
+      .catch((error: unknown) => logError('answering a Socket.IO join', error));
   }
 
   /** Runs a client event; its answer, or its refusal, goes to the acknowledgement if any. */
-  #handle(socket: Socket, name: string, run: (payload: unknown) => Promise<object>): void {
-    socket.on(name, (...args: unknown[]) => {
-      const [payload, ack] = takeAck(args);
-      run(payload)
-        .then(
-          (answer) => ack?.(answer),
-          (error: unknown) =>
-            ack?.(this.refusal(`a Socket.IO ${name}`, error, socket.data.language)),
-        )
-        .catch((error: unknown) => logError(`answering a Socket.IO ${name}`, error));
-    });
+  #answer(
+    socket: Socket,
+    name: string,
+    args: unknown[],
+    run: (payload: unknown) => Promise<object>,
+  ): void {
+    const [payload, ack] = takeAck(args);
+    run(payload)
+      .then(
+        (answer) => ack?.(answer),
+        (error: unknown) =>
+          ack?.(this.refusal(`a Socket.IO ${name}`, error, chatData(socket).language)),
+      )
+      .catch((error: unknown) => logError(`answering a Socket.IO ${name}`, error));
   }
 
   /** Opens (or replaces) this socket's subscription to a room; resolves once it is live. */
-  async #join(
-    http: HttpContext,
-    socket: Socket,
-    joined: Map<string, Joined>,
-    payload: unknown,
-  ): Promise<Subscription> {
+  async #join(http: HttpContext, socket: Socket, payload: unknown): Promise<Subscription> {
     const { room, after } = joinInput(payload);
+    const { joined, visitor } = chatData(socket);
     const previous = joined.get(room);
     if (previous) cancel(previous);
-    const entry = new Joined(socket, joined, room, this.#writeRoomEvent);
+    const entry = new Joined(socket, room, this.#writeRoomEvent);
     joined.set(room, entry);
-    const visitor = socket.data.visitor as Visitor;
     let subscription: Subscription;
     try {
       subscription = await http.chat.openSubscription(visitor, room, { after }, entry);
@@ -324,7 +364,7 @@ export class SocketIoTransport extends TransportServer {
   }
 
   #lobbyOnConnection(http: HttpContext, socket: Socket): void {
-    socket.on('error', (error) => debug('a socket failed: %s', error.message));
+    socket.on('error', socketOnError);
     socket.onAny((_event, ...args) => {
       takeAck(args)[1]?.({ error: 'The /room namespace only streams the room list.', status: 400 });
     });
@@ -338,7 +378,8 @@ export class SocketIoTransport extends TransportServer {
   #engineOnConnection(conn: EngineSocket): void {
     const release = this.#handshakes.get(conn.request);
     this.#handshakes.delete(conn.request);
-    if (release) conn.once('close', release);
+    // `on`, not `once` (a wrapper and its state per connection): it closes once, releases once.
+    if (release) conn.on('close', release);
     this.#outboxes.watch(conn);
   }
 
