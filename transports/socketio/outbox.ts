@@ -7,17 +7,17 @@ const debug = logger('socketio');
 export type EngineSocket = Socket['conn'];
 
 /**
- * What waits unsent on one engine.io connection: the packets engine.io buffers (counted as it
- * creates them, every packet: events, acknowledgements, pings) until it flushes them to the
- * transport, plus what the websocket transport has handed to its socket and the peer has not read.
+ * What waits unsent on one engine.io connection, and its bound (one object, not two): the packets
+ * engine.io buffers (counted as it creates them, every packet: events, acknowledgements, pings)
+ * until it flushes them to the transport, plus what the websocket transport has handed to its
+ * socket and the peer has not read.
  */
-interface Outbox {
-  buffered: number;
-  bound: SendBound;
+class Outbox extends SendBound {
+  buffered = 0;
   /** A replay the client asked for is being written: it is checked once it is all out. */
-  burst: boolean;
+  burst = false;
   /** The bound has cut the connection off (it closes on the next tick). */
-  cut: boolean;
+  cut = false;
 }
 
 /**
@@ -62,13 +62,7 @@ export class Outboxes {
 
   /** Every packet engine.io creates for `conn` from now on counts against its bound. */
   watch(conn: EngineSocket): void {
-    const outbox: Outbox = {
-      buffered: 0,
-      bound: new SendBound(this.#maxQueueBytes),
-      burst: false,
-      cut: false,
-    };
-    this.#outboxes.set(conn, outbox);
+    this.#outboxes.set(conn, new Outbox(this.#maxQueueBytes));
     // `on`, not `once`: `once` would wrap it in a function per connection; it closes once.
     conn.on('close', this.#connOnClose);
     conn.on('packetCreate', this.#connOnPacketCreate);
@@ -83,7 +77,7 @@ export class Outboxes {
       return;
     }
     const queued = unsent(conn, outbox);
-    if (!outbox.bound.mayBurst(queued)) {
+    if (!outbox.mayBurst(queued)) {
       debug('closing a connection that asks for a replay with %d bytes unread', queued);
       this.#cut(conn, outbox);
       return;
@@ -94,7 +88,7 @@ export class Outboxes {
     } finally {
       outbox.burst = false;
     }
-    outbox.bound.allowBurst(unsent(conn, outbox));
+    outbox.allowBurst(unsent(conn, outbox));
   }
 
   /** What waits unsent for each open connection now, for `stats()`. */
@@ -105,7 +99,7 @@ export class Outboxes {
   /** A connection whose unsent packets pass the bound is cut off; it resumes by seq. */
   #check(conn: EngineSocket, outbox: Outbox): void {
     const queued = unsent(conn, outbox);
-    if (!outbox.bound.exceeded(queued) || conn.readyState !== 'open') return;
+    if (!outbox.exceeded(queued) || conn.readyState !== 'open') return;
     debug('closing a connection with %d bytes unsent', queued);
     this.#cut(conn, outbox);
   }

@@ -47,14 +47,14 @@ const CHAT_EVENTS: ReadonlySet<unknown> = new Set(['join', 'leave', 'chat']);
  */
 class Joined implements RoomSubscriber {
   subscription: Subscription | null = null;
+  readonly room: string;
   readonly #socket: Socket;
-  readonly #room: string;
   /** The transport's one writer of room events. */
   readonly #write: (socket: Socket, event: RoomEvent) => void;
 
   constructor(socket: Socket, room: string, write: (socket: Socket, event: RoomEvent) => void) {
     this.#socket = socket;
-    this.#room = room;
+    this.room = room;
     this.#write = write;
   }
 
@@ -63,7 +63,7 @@ class Joined implements RoomSubscriber {
   }
 
   onEnd(): void {
-    forget(chatData(this.#socket).joined, this.#room, this);
+    forget(this.#socket, this);
   }
 }
 
@@ -72,7 +72,11 @@ interface ChatData {
   /** The handshake's: every acknowledgement's refusal says it. */
   language: Language;
   visitor: Visitor;
-  joined: Map<string, Joined>;
+  /**
+   * A room or two: a small array, replaced on every change (a Map costs about 300 B per socket,
+   * and a listener may change it while another walks it).
+   */
+  joined: readonly Joined[];
 }
 
 function chatData(socket: Socket): ChatData {
@@ -258,7 +262,7 @@ export class SocketIoTransport extends TransportServer {
   }
 
   #chatOnConnection(socket: Socket, listeners: ChatListeners): void {
-    chatData(socket).joined = new Map();
+    chatData(socket).joined = [];
     socket.on('error', socketOnError);
     socket.on('disconnect', listeners.disconnect);
     socket.onAny(listeners.anyEvent);
@@ -271,9 +275,10 @@ export class SocketIoTransport extends TransportServer {
     const transport = this;
     return {
       disconnect() {
-        const { joined } = chatData(this);
-        for (const entry of joined.values()) cancel(entry);
-        joined.clear();
+        const data = chatData(this);
+        const { joined } = data;
+        data.joined = [];
+        for (const entry of joined) cancel(entry);
       },
       anyEvent(event, ...args) {
         if (CHAT_EVENTS.has(event)) return;
@@ -288,11 +293,10 @@ export class SocketIoTransport extends TransportServer {
       leave(...args) {
         transport.#answer(this, 'leave', args, async (payload) => {
           const room = validate.roomId(typeof payload === 'string' ? payload : undefined);
-          const { joined } = chatData(this);
-          const entry = joined.get(room);
+          const entry = joinedRoom(this, room);
           if (entry) {
             cancel(entry);
-            joined.delete(room);
+            forget(this, entry);
           }
           return { ok: true };
         });
@@ -341,22 +345,26 @@ export class SocketIoTransport extends TransportServer {
   /** Opens (or replaces) this socket's subscription to a room; resolves once it is live. */
   async #join(http: HttpContext, socket: Socket, payload: unknown): Promise<Subscription> {
     const { room, after } = joinInput(payload);
-    const { joined, visitor } = chatData(socket);
-    const previous = joined.get(room);
+    const previous = joinedRoom(socket, room);
     if (previous) cancel(previous);
     const entry = new Joined(socket, room, this.#writeRoomEvent);
-    joined.set(room, entry);
+    enter(socket, entry);
     let subscription: Subscription;
     try {
-      subscription = await http.chat.openSubscription(visitor, room, { after }, entry);
+      subscription = await http.chat.openSubscription(
+        chatData(socket).visitor,
+        room,
+        { after },
+        entry,
+      );
     } catch (error) {
-      forget(joined, room, entry);
+      forget(socket, entry);
       throw error;
     }
     entry.subscription = subscription;
-    if (joined.get(room) !== entry || !socket.connected || this.readyState !== 'open') {
+    if (joinedRoom(socket, room) !== entry || !socket.connected || this.readyState !== 'open') {
       subscription.close();
-      forget(joined, room, entry);
+      forget(socket, entry);
       this.refuseWhileClosing();
       throw new ChatError(409, 'This join was replaced by a later join or leave of the room.');
     }
@@ -398,6 +406,19 @@ function cancel(entry: Joined): void {
   entry.subscription?.close();
 }
 
-function forget(joined: Map<string, Joined>, room: string, entry: Joined): void {
-  if (joined.get(room) === entry) joined.delete(room);
+/** The socket's entry for `room`, if it joined it. */
+function joinedRoom(socket: Socket, room: string): Joined | undefined {
+  return chatData(socket).joined.find((entry) => entry.room === room);
+}
+
+/** `entry` becomes the socket's entry for its room (`concat` makes an array of the exact size). */
+function enter(socket: Socket, entry: Joined): void {
+  const data = chatData(socket);
+  data.joined = data.joined.filter((other) => other.room !== entry.room).concat(entry);
+}
+
+/** The socket's entry for its room is gone, if it is still `entry`. */
+function forget(socket: Socket, entry: Joined): void {
+  const data = chatData(socket);
+  if (data.joined.includes(entry)) data.joined = data.joined.filter((other) => other !== entry);
 }
