@@ -7,17 +7,17 @@ const debug = logger('socketio');
 export type EngineSocket = Socket['conn'];
 
 /**
- * What waits unsent on one engine.io connection: the packets engine.io buffers (counted as it
- * creates them, every packet: events, acknowledgements, pings) until it flushes them to the
- * transport, plus what the websocket transport has handed to its socket and the peer has not read.
+ * What waits unsent on one engine.io connection, and its bound (one object, not two): the packets
+ * engine.io buffers (counted as it creates them, every packet: events, acknowledgements, pings)
+ * until it flushes them to the transport, plus what the websocket transport has handed to its
+ * socket and the peer has not read.
  */
-interface Outbox {
-  buffered: number;
-  bound: SendBound;
+class Outbox extends SendBound {
+  buffered = 0;
   /** A replay the client asked for is being written: it is checked once it is all out. */
-  burst: boolean;
+  burst = false;
   /** The bound has cut the connection off (it closes on the next tick). */
-  cut: boolean;
+  cut = false;
 }
 
 /**
@@ -31,37 +31,42 @@ export class Outboxes {
   readonly #outboxes = new Map<EngineSocket, Outbox>();
   /** Counts a connection cut off, once each. */
   readonly #cutOff: () => void;
-  /** One listener for every connection's `close` (engine.io calls it on the connection). */
+  /**
+   * One listener of each for every connection (engine.io calls them with the connection as
+   * `this`): closures per connection would cost a Context and two closures each.
+   */
   readonly #connOnClose: (this: EngineSocket) => void;
+  readonly #connOnPacketCreate: (this: EngineSocket, packet: { data?: unknown }) => void;
+  readonly #connOnFlush: (this: EngineSocket) => void;
 
   constructor(maxQueueBytes: number, cutOff: () => void = () => undefined) {
     this.#maxQueueBytes = maxQueueBytes;
     this.#cutOff = cutOff;
     const outboxes = this.#outboxes;
+    const watcher = this;
     this.#connOnClose = function connOnClose(this: EngineSocket) {
       outboxes.delete(this);
+    };
+    this.#connOnPacketCreate = function connOnPacketCreate(this: EngineSocket, packet) {
+      const outbox = outboxes.get(this);
+      if (!outbox) return;
+      outbox.buffered += packetBytes(packet.data);
+      if (!outbox.burst) watcher.#check(this, outbox);
+    };
+    // The buffer went to the transport: the websocket's socket holds it now (see `unsent`).
+    this.#connOnFlush = function connOnFlush(this: EngineSocket) {
+      const outbox = outboxes.get(this);
+      if (outbox) outbox.buffered = 0;
     };
   }
 
   /** Every packet engine.io creates for `conn` from now on counts against its bound. */
   watch(conn: EngineSocket): void {
-    const outbox: Outbox = {
-      buffered: 0,
-      bound: new SendBound(this.#maxQueueBytes),
-      burst: false,
-      cut: false,
-    };
-    this.#outboxes.set(conn, outbox);
+    this.#outboxes.set(conn, new Outbox(this.#maxQueueBytes));
     // `on`, not `once`: `once` would wrap it in a function per connection; it closes once.
     conn.on('close', this.#connOnClose);
-    conn.on('packetCreate', (packet: { data?: unknown }) => {
-      outbox.buffered += packetBytes(packet.data);
-      if (!outbox.burst) this.#check(conn, outbox);
-    });
-    // The buffer went to the transport: the websocket's socket holds it now (see `unsent`).
-    conn.on('flush', () => {
-      outbox.buffered = 0;
-    });
+    conn.on('packetCreate', this.#connOnPacketCreate);
+    conn.on('flush', this.#connOnFlush);
   }
 
   /** Writes a replay the client asked for, then allows it on top of the bound. */
@@ -72,7 +77,7 @@ export class Outboxes {
       return;
     }
     const queued = unsent(conn, outbox);
-    if (!outbox.bound.mayBurst(queued)) {
+    if (!outbox.mayBurst(queued)) {
       debug('closing a connection that asks for a replay with %d bytes unread', queued);
       this.#cut(conn, outbox);
       return;
@@ -83,7 +88,7 @@ export class Outboxes {
     } finally {
       outbox.burst = false;
     }
-    outbox.bound.allowBurst(unsent(conn, outbox));
+    outbox.allowBurst(unsent(conn, outbox));
   }
 
   /** What waits unsent for each open connection now, for `stats()`. */
@@ -94,7 +99,7 @@ export class Outboxes {
   /** A connection whose unsent packets pass the bound is cut off; it resumes by seq. */
   #check(conn: EngineSocket, outbox: Outbox): void {
     const queued = unsent(conn, outbox);
-    if (!outbox.bound.exceeded(queued) || conn.readyState !== 'open') return;
+    if (!outbox.exceeded(queued) || conn.readyState !== 'open') return;
     debug('closing a connection with %d bytes unsent', queued);
     this.#cut(conn, outbox);
   }

@@ -3,7 +3,7 @@ import { type Server as HttpServer, type IncomingMessage, ServerResponse } from 
 import { Server, type Socket } from 'socket.io';
 import type { RoomSubscriber, Subscription, Visitor } from '../../core/chat.ts';
 import { ChatError, GENERIC_ERROR } from '../../core/errors.ts';
-import { requestLanguage } from '../../core/language.ts';
+import { type Language, requestLanguage } from '../../core/language.ts';
 import { logError, logger } from '../../core/log.ts';
 import type { LobbyEvent, RoomEvent } from '../../core/model.ts';
 import * as validate from '../../core/validate.ts';
@@ -38,31 +38,22 @@ const PREFIX = '/socket.io/';
 /** The client scripts Socket.IO serves itself (`serveClient`), as the book's pages load them. */
 const CLIENT_SCRIPT =
   /^\/socket\.io\/socket\.io(?:\.esm|\.msgpack)?(?:\.min)?\.js(?:\.map)?(?:\?|$)/;
-const CHAT_EVENTS: ReadonlySet<unknown> = new Set(['join', 'leave', 'chat']);
 
-/** A room this socket joined: the map's entry for the room until a later join or leave replaces it. */
 /**
  * One room a socket joined, and the subscriber of its subscription: a class, so that every join
  * shares one `onEvent` and `onEnd` (per-join arrows cost a closure each, and under tsx a `name`
- * dictionary each).
+ * dictionary each). It is the socket's entry for the room until a later join or leave replaces it.
  */
 class Joined implements RoomSubscriber {
   subscription: Subscription | null = null;
+  readonly room: string;
   readonly #socket: Socket;
-  readonly #joined: Map<string, Joined>;
-  readonly #room: string;
   /** The transport's one writer of room events. */
   readonly #write: (socket: Socket, event: RoomEvent) => void;
 
-  constructor(
-    socket: Socket,
-    joined: Map<string, Joined>,
-    room: string,
-    write: (socket: Socket, event: RoomEvent) => void,
-  ) {
+  constructor(socket: Socket, room: string, write: (socket: Socket, event: RoomEvent) => void) {
     this.#socket = socket;
-    this.#joined = joined;
-    this.#room = room;
+    this.room = room;
     this.#write = write;
   }
 
@@ -71,8 +62,42 @@ class Joined implements RoomSubscriber {
   }
 
   onEnd(): void {
-    forget(this.#joined, this.#room, this);
+    forget(this.#socket, this);
   }
+}
+
+/** What the transport keeps of a `/chat` socket: in its `data`, not in closures of its own. */
+interface ChatData {
+  /** The handshake's: every acknowledgement's refusal says it. */
+  language: Language;
+  visitor: Visitor;
+  /**
+   * A room or two: a small array, replaced on every change (a Map costs about 300 B per socket,
+   * and a listener may change it while another walks it).
+   */
+  joined: readonly Joined[];
+}
+
+function chatData(socket: Socket): ChatData {
+  return socket.data as ChatData;
+}
+
+/**
+ * `/chat`'s listeners, one set for every socket (Socket.IO calls them with the socket as `this`):
+ * closures per socket would cost a Context and a closure each.
+ */
+interface ChatListeners {
+  disconnect(this: Socket): void;
+  /**
+   * Every client event, `join`, `leave` and `chat` included: a listener of its own for each would
+   * grow the socket's `_events` dictionary past three names (from 160 to 256 B).
+   */
+  event(this: Socket, event: unknown, ...args: unknown[]): void;
+}
+
+// Broken packets and the like end here; Socket.IO closes the socket by itself.
+function socketOnError(error: Error): void {
+  debug('a socket failed: %s', error.message);
 }
 
 /**
@@ -179,7 +204,8 @@ export class SocketIoTransport extends TransportServer {
         next(connectRefusal('server error', 500, GENERIC_ERROR));
       }
     });
-    rooms.on('connection', (socket) => this.#chatOnConnection(http, socket));
+    const listeners = this.#listenersOfChat(http);
+    rooms.on('connection', (socket) => this.#chatOnConnection(socket, listeners));
     lobby.on('connection', (socket) => this.#lobbyOnConnection(http, socket));
   }
 
@@ -235,88 +261,109 @@ export class SocketIoTransport extends TransportServer {
     this.#io?.engine.close();
   }
 
-  #chatOnConnection(http: HttpContext, socket: Socket): void {
-    const visitor = socket.data.visitor as Visitor;
-    const joined = new Map<string, Joined>();
-    socket.on('error', (error) => debug('a socket failed: %s', error.message));
-    socket.on('disconnect', () => {
-      for (const entry of joined.values()) cancel(entry);
-      joined.clear();
-    });
-    socket.onAny((event, ...args) => {
-      if (!CHAT_EVENTS.has(event)) {
-        takeAck(args)[1]?.({
-          error: 'Unknown event: /chat takes join, leave and chat.',
-          status: 400,
-        });
-      }
-    });
-    socket.on('join', (...args: unknown[]) => {
-      const [payload, ack] = takeAck(args);
-      this.#join(http, socket, joined, payload)
-        .then(
-          (subscription) => {
-            ack?.({ ok: true });
-            // The replay and what came while the join was opening follow its acknowledgement.
-            this.#outboxes.burst(socket.conn, () => subscription.start());
-          },
-          (error: unknown) => ack?.(this.refusal('a Socket.IO join', error, socket.data.language)),
-        )
-        .catch((error: unknown) => logError('answering a Socket.IO join', error));
-    });
-    this.#handle(socket, 'leave', async (payload) => {
-      const room = validate.roomId(typeof payload === 'string' ? payload : undefined);
-      const entry = joined.get(room);
-      if (entry) {
-        cancel(entry);
-        joined.delete(room);
-      }
-      return { ok: true };
-    });
-    this.#handle(socket, 'chat', async (payload) => {
-      const { room, body } = chatInput(payload);
-      return { message: await http.chat.post(visitor, room, body) };
-    });
+  #chatOnConnection(socket: Socket, listeners: ChatListeners): void {
+    chatData(socket).joined = [];
+    socket.on('error', socketOnError);
+    socket.on('disconnect', listeners.disconnect);
+    socket.onAny(listeners.event);
+  }
+
+  #listenersOfChat(http: HttpContext): ChatListeners {
+    const transport = this;
+    return {
+      disconnect() {
+        const data = chatData(this);
+        const { joined } = data;
+        data.joined = [];
+        for (const entry of joined) cancel(entry);
+      },
+      event(event, ...args) {
+        switch (event) {
+          case 'join':
+            transport.#onJoin(http, this, args);
+            return;
+          case 'leave':
+            transport.#answer(this, 'leave', args, async (payload) => {
+              const room = validate.roomId(typeof payload === 'string' ? payload : undefined);
+              const entry = joinedRoom(this, room);
+              if (entry) {
+                cancel(entry);
+                forget(this, entry);
+              }
+              return { ok: true };
+            });
+            return;
+          case 'chat':
+            transport.#answer(this, 'chat', args, async (payload) => {
+              const { room, body } = chatInput(payload);
+              return { message: await http.chat.post(chatData(this).visitor, room, body) };
+            });
+            return;
+          default:
+            takeAck(args)[1]?.({
+              error: 'Unknown event: /chat takes join, leave and chat.',
+              status: 400,
+            });
+        }
+      },
+    };
+  }
+
+  #onJoin(http: HttpContext, socket: Socket, args: unknown[]): void {
+    const [payload, ack] = takeAck(args);
+    this.#join(http, socket, payload)
+      .then(
+        (subscription) => {
+          ack?.({ ok: true });
+          // The replay and what came while the join was opening follow its acknowledgement.
+          this.#outboxes.burst(socket.conn, () => subscription.start());
+        },
+        (error: unknown) =>
+          ack?.(this.refusal('a Socket.IO join', error, chatData(socket).language)),
+      )
+      .catch((error: unknown) => logError('answering a Socket.IO join', error));
   }
 
   /** Runs a client event; its answer, or its refusal, goes to the acknowledgement if any. */
-  #handle(socket: Socket, name: string, run: (payload: unknown) => Promise<object>): void {
-    socket.on(name, (...args: unknown[]) => {
-      const [payload, ack] = takeAck(args);
-      run(payload)
-        .then(
-          (answer) => ack?.(answer),
-          (error: unknown) =>
-            ack?.(this.refusal(`a Socket.IO ${name}`, error, socket.data.language)),
-        )
-        .catch((error: unknown) => logError(`answering a Socket.IO ${name}`, error));
-    });
+  #answer(
+    socket: Socket,
+    name: string,
+    args: unknown[],
+    run: (payload: unknown) => Promise<object>,
+  ): void {
+    const [payload, ack] = takeAck(args);
+    run(payload)
+      .then(
+        (answer) => ack?.(answer),
+        (error: unknown) =>
+          ack?.(this.refusal(`a Socket.IO ${name}`, error, chatData(socket).language)),
+      )
+      .catch((error: unknown) => logError(`answering a Socket.IO ${name}`, error));
   }
 
   /** Opens (or replaces) this socket's subscription to a room; resolves once it is live. */
-  async #join(
-    http: HttpContext,
-    socket: Socket,
-    joined: Map<string, Joined>,
-    payload: unknown,
-  ): Promise<Subscription> {
+  async #join(http: HttpContext, socket: Socket, payload: unknown): Promise<Subscription> {
     const { room, after } = joinInput(payload);
-    const previous = joined.get(room);
+    const previous = joinedRoom(socket, room);
     if (previous) cancel(previous);
-    const entry = new Joined(socket, joined, room, this.#writeRoomEvent);
-    joined.set(room, entry);
-    const visitor = socket.data.visitor as Visitor;
+    const entry = new Joined(socket, room, this.#writeRoomEvent);
+    enter(socket, entry);
     let subscription: Subscription;
     try {
-      subscription = await http.chat.openSubscription(visitor, room, { after }, entry);
+      subscription = await http.chat.openSubscription(
+        chatData(socket).visitor,
+        room,
+        { after },
+        entry,
+      );
     } catch (error) {
-      forget(joined, room, entry);
+      forget(socket, entry);
       throw error;
     }
     entry.subscription = subscription;
-    if (joined.get(room) !== entry || !socket.connected || this.readyState !== 'open') {
+    if (joinedRoom(socket, room) !== entry || !socket.connected || this.readyState !== 'open') {
       subscription.close();
-      forget(joined, room, entry);
+      forget(socket, entry);
       this.refuseWhileClosing();
       throw new ChatError(409, 'This join was replaced by a later join or leave of the room.');
     }
@@ -324,7 +371,7 @@ export class SocketIoTransport extends TransportServer {
   }
 
   #lobbyOnConnection(http: HttpContext, socket: Socket): void {
-    socket.on('error', (error) => debug('a socket failed: %s', error.message));
+    socket.on('error', socketOnError);
     socket.onAny((_event, ...args) => {
       takeAck(args)[1]?.({ error: 'The /room namespace only streams the room list.', status: 400 });
     });
@@ -338,7 +385,8 @@ export class SocketIoTransport extends TransportServer {
   #engineOnConnection(conn: EngineSocket): void {
     const release = this.#handshakes.get(conn.request);
     this.#handshakes.delete(conn.request);
-    if (release) conn.once('close', release);
+    // `on`, not `once` (a wrapper and its state per connection): it closes once, releases once.
+    if (release) conn.on('close', release);
     this.#outboxes.watch(conn);
   }
 
@@ -357,6 +405,19 @@ function cancel(entry: Joined): void {
   entry.subscription?.close();
 }
 
-function forget(joined: Map<string, Joined>, room: string, entry: Joined): void {
-  if (joined.get(room) === entry) joined.delete(room);
+/** The socket's entry for `room`, if it joined it. */
+function joinedRoom(socket: Socket, room: string): Joined | undefined {
+  return chatData(socket).joined.find((entry) => entry.room === room);
+}
+
+/** `entry` becomes the socket's entry for its room (`concat` makes an array of the exact size). */
+function enter(socket: Socket, entry: Joined): void {
+  const data = chatData(socket);
+  data.joined = data.joined.filter((other) => other.room !== entry.room).concat(entry);
+}
+
+/** The socket's entry for its room is gone, if it is still `entry`. */
+function forget(socket: Socket, entry: Joined): void {
+  const data = chatData(socket);
+  if (data.joined.includes(entry)) data.joined = data.joined.filter((other) => other !== entry);
 }
