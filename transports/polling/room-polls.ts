@@ -178,7 +178,7 @@ export class RoomPolls {
         visitor,
         room,
         { after, replayLimit: this.#maxEvents },
-        { onEvent: (event) => this.#onRoomEvent(seat, event) },
+        new SeatSubscriber(seat, this.#onSeatEvent),
       );
     } catch (error) {
       seat.opening -= 1;
@@ -216,6 +216,9 @@ export class RoomPolls {
   #adopts(seat: Seat, resume: number): boolean {
     return seat.state !== 'gone' && this.#isOpen() && resume === seat.resumes;
   }
+
+  /** Every seat's subscriber hands its events here (one function for all). */
+  readonly #onSeatEvent = (seat: Seat, event: RoomEvent): void => this.#onRoomEvent(seat, event);
 
   #onRoomEvent(seat: Seat, event: RoomEvent): void {
     if (seat.state === 'gone') return;
@@ -375,6 +378,24 @@ export class RoomPolls {
 
   #refuseWhileClosing(): void {
     if (!this.#isOpen()) throw new ChatError(503, SHUTTING_DOWN, { code: 'shuttingDown' });
+  }
+}
+
+/**
+ * A seat's subscriber: two fields and a shared method, where an `onEvent` arrow would be a
+ * closure and a context per seat (and, named at run time by tsx, a property dictionary too).
+ */
+class SeatSubscriber {
+  readonly #seat: Seat;
+  readonly #deliver: (seat: Seat, event: RoomEvent) => void;
+
+  constructor(seat: Seat, deliver: (seat: Seat, event: RoomEvent) => void) {
+    this.#seat = seat;
+    this.#deliver = deliver;
+  }
+
+  onEvent(event: RoomEvent): void {
+    this.#deliver(this.#seat, event);
   }
 }
 
