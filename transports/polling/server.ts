@@ -5,10 +5,11 @@ import { requestLanguage } from '../../core/language.ts';
 import * as validate from '../../core/validate.ts';
 import type { HttpContext } from '../context.ts';
 import { decodeSegment, NO_SESSION, refusalHeaders } from '../errors.ts';
+import { queryOf } from '../query.ts';
 import { type QueueSizes, TransportServer } from '../transport.ts';
 import { LobbyPolls } from './lobby-polls.ts';
 import { RoomPolls } from './room-polls.ts';
-import { answer, queryOf, responseClosed, waitSeconds, writeAnswer } from './wire.ts';
+import { answer, responseClosed, waitSeconds, writeAnswer } from './wire.ts';
 
 export interface PollingOptions {
   /** How long an ended poll still counts as a subscription (PROTOCOL: 10 s). */

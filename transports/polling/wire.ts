@@ -66,16 +66,6 @@ export function writeAnswer(
   res.end(body);
 }
 
-/** A query string as koa reads it: a repeated name gives an array. */
-export function queryOf(search: string): Record<string, string | string[]> {
-  const query: Record<string, string | string[]> = {};
-  for (const [name, value] of new URLSearchParams(search)) {
-    const before = query[name];
-    query[name] = before === undefined ? value : [...[before].flat(), value];
-  }
-  return query;
-}
-
 /** `{"type","id"?,"data"}`, once per event object, whatever the number of polls it goes to. */
 export const encodeEvent = encodeOnce((event: RoomEvent | LobbyEvent) =>
   JSON.stringify(

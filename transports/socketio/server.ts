@@ -78,6 +78,9 @@ interface ChatData {
   joined: readonly Joined[];
 }
 
+/** The rooms of a socket that joined none: one list for all of them. */
+const NOT_JOINED: readonly Joined[] = Object.freeze([]);
+
 function chatData(socket: Socket): ChatData {
   return socket.data as ChatData;
 }
@@ -262,7 +265,7 @@ export class SocketIoTransport extends TransportServer {
   }
 
   #chatOnConnection(socket: Socket, listeners: ChatListeners): void {
-    chatData(socket).joined = [];
+    chatData(socket).joined = NOT_JOINED;
     socket.on('error', socketOnError);
     socket.on('disconnect', listeners.disconnect);
     socket.onAny(listeners.event);
@@ -274,7 +277,7 @@ export class SocketIoTransport extends TransportServer {
       disconnect() {
         const data = chatData(this);
         const { joined } = data;
-        data.joined = [];
+        data.joined = NOT_JOINED;
         for (const entry of joined) cancel(entry);
       },
       event(event, ...args) {
@@ -419,5 +422,7 @@ function enter(socket: Socket, entry: Joined): void {
 /** The socket's entry for its room is gone, if it is still `entry`. */
 function forget(socket: Socket, entry: Joined): void {
   const data = chatData(socket);
-  if (data.joined.includes(entry)) data.joined = data.joined.filter((other) => other !== entry);
+  if (!data.joined.includes(entry)) return;
+  const left = data.joined.filter((other) => other !== entry);
+  data.joined = left.length === 0 ? NOT_JOINED : left;
 }

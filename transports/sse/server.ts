@@ -10,6 +10,7 @@ import * as validate from '../../core/validate.ts';
 import type { HttpContext } from '../context.ts';
 import { decodeSegment, refusalHeaders } from '../errors.ts';
 import { SpreadHeartbeat } from '../heartbeat.ts';
+import { queryOf } from '../query.ts';
 import {
   encodeOnce,
   type QueueSizes,
@@ -312,15 +313,4 @@ function takeOver(ctx: Context): () => OutgoingHttpHeaders {
     ctx.respond = false;
     return ctx.response.headers;
   };
-}
-
-/** A query string as koa reads it: a repeated name gives an array. */
-function queryOf(search: string): Record<string, string | string[]> {
-  const params = new URLSearchParams(search);
-  const query: Record<string, string | string[]> = {};
-  for (const name of new Set(params.keys())) {
-    const values = params.getAll(name);
-    query[name] = values.length === 1 ? values[0]! : values;
-  }
-  return query;
 }
