@@ -3,6 +3,7 @@ import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import type Router from '@koa/router';
 import { ChatError } from '../core/errors.ts';
 import type { Language } from '../core/language.ts';
+import { NOTHING_TO_RELEASE } from '../core/limits.ts';
 import type { TransportName } from '../core/model.ts';
 import type { HttpContext } from './context.ts';
 import { refusalOf, SHUTTING_DOWN } from './errors.ts';
@@ -185,9 +186,9 @@ export abstract class TransportServer implements Transport {
     req: IncomingMessage,
     until: { once(event: 'close', listener: () => void): unknown },
   ): void {
-    // Without limits there is nothing to count, and nothing to hold until the close.
-    if (!http.limits.on) return;
-    until.once('close', http.limits.openConnection(req.socket.remoteAddress));
+    const release = http.limits.openConnectionOf(req.socket);
+    // Without limits nothing is counted, and there is nothing to hold until the close.
+    if (release !== NOTHING_TO_RELEASE) until.once('close', release);
   }
 
   /**

@@ -224,7 +224,7 @@ export class SocketIoTransport extends TransportServer {
   ): void {
     let release: () => void;
     try {
-      release = http.limits.openConnection(req.socket.remoteAddress);
+      release = http.limits.openConnectionOf(req.socket);
     } catch (error) {
       const { error: message } = this.refusal('a Socket.IO handshake', error, requestLanguage(req));
       if (!(res instanceof ServerResponse)) {
