@@ -121,8 +121,9 @@ function capacity(value: unknown): number {
 
 function wholeNumber(value: unknown): number | null {
   if (typeof value === 'number') return Number.isSafeInteger(value) ? value : null;
-  if (typeof value === 'string' && /^\d{1,15}$/.test(value.trim())) return Number(value.trim());
-  return null;
+  if (typeof value !== 'string') return null;
+  const digits = value.trim();
+  return /^\d{1,15}$/.test(digits) ? Number(digits) : null;
 }
 
 function text(value: unknown, field: string): string {

@@ -53,23 +53,31 @@ describe('identity', () => {
     expect(response.status).toBe(401);
   });
 
-  it('a cookie the server has read before is no pass for a forged signature or value', async () => {
-    const room = await owner.createRoom();
-    const post = (cookie: string) =>
-      fetch(`${server.url}/room/${room.id}/chat`, {
-        method: 'POST',
-        headers: { cookie, 'content-type': 'application/json' },
-        body: JSON.stringify({ chat: 'hi' }),
-      });
-    // Read (and so remembered) twice with the true pair first.
-    expect((await post(owner.cookie)).status).toBe(201);
-    expect((await post(owner.cookie)).status).toBe(201);
-    const otherSignature = owner.cookie.replace(/lab\.sid\.sig=[^;]+/, 'lab.sid.sig=AAAAAAAA');
-    expect((await post(otherSignature)).status).toBe(401);
-    const guestValue = /lab\.sid=[^;]+/.exec(guest.cookie)![0];
-    const swapped = owner.cookie.replace(/lab\.sid=[^;]+/, guestValue);
-    expect((await post(swapped)).status).toBe(401);
-  });
+  // A short Cookie header is remembered whole, a long one (a browser's, with every cookie of
+  // localhost) by its session pair: both kinds of key.
+  it.each([
+    ['alone', ''],
+    ['among 300 bytes of other cookies', `pad=${'x'.repeat(300)}; `],
+  ])(
+    'a cookie the server has read before (%s) is no pass for a forged signature or value',
+    async (_, others) => {
+      const room = await owner.createRoom();
+      const post = (cookie: string) =>
+        fetch(`${server.url}/room/${room.id}/chat`, {
+          method: 'POST',
+          headers: { cookie: others + cookie, 'content-type': 'application/json' },
+          body: JSON.stringify({ chat: 'hi' }),
+        });
+      // Read (and so remembered) twice with the true pair first.
+      expect((await post(owner.cookie)).status).toBe(201);
+      expect((await post(owner.cookie)).status).toBe(201);
+      const otherSignature = owner.cookie.replace(/lab\.sid\.sig=[^;]+/, 'lab.sid.sig=AAAAAAAA');
+      expect((await post(otherSignature)).status).toBe(401);
+      const guestValue = /lab\.sid=[^;]+/.exec(guest.cookie)![0];
+      const swapped = owner.cookie.replace(/lab\.sid=[^;]+/, guestValue);
+      expect((await post(swapped)).status).toBe(401);
+    },
+  );
 
   it('a password grant lives in the new cookie only, not in the one sent before it', async () => {
     const visitor = await newSession(server.url);

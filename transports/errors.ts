@@ -95,6 +95,8 @@ export const SHUTTING_DOWN = 'The server is shutting down; try again in a moment
 
 /** A path segment as koa-router decodes it: the raw text when it is not valid percent-encoding (a 404). */
 export function decodeSegment(segment: string): string {
+  // Nothing to decode (a room id, every time but a hostile one's): no new string.
+  if (!segment.includes('%')) return segment;
   try {
     return decodeURIComponent(segment);
   } catch {

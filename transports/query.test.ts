@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { queryOf } from './query.ts';
+import { queryOf, queryValue } from './query.ts';
 
 /** What URLSearchParams (and so koa's `ctx.query`) makes of the same string. */
 function reference(search: string): Record<string, string | string[]> {
@@ -12,13 +12,15 @@ function reference(search: string): Record<string, string | string[]> {
   return query;
 }
 
-describe('queryOf', () => {
+describe('queryOf and queryValue', () => {
   it('reads every query string as URLSearchParams does, repeated names as arrays', () => {
     const cases = [
       '',
       'wait=25&after=12',
       'after=1&after=2&after=3',
       'after',
+      'afterwards=1&after=2&wait',
+      'wait=1&wait=',
       'after=',
       '=5',
       '&&wait=0&',
@@ -37,5 +39,10 @@ describe('queryOf', () => {
     const hostile = queryOf('__proto__=1&__proto__=2');
     expect(Object.getPrototypeOf(hostile)).toBe(null);
     expect(Object.entries(hostile)).toEqual([['__proto__', ['1', '2']]]);
+    for (const search of cases) {
+      for (const name of ['after', 'wait', '__proto__', 'name', 'a', '', 'constructor']) {
+        expect(queryValue(search, name), `${name} in ${search}`).toEqual(reference(search)[name]);
+      }
+    }
   });
 });

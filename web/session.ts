@@ -58,10 +58,10 @@ function visitorFrom(data: LabSession | null): Visitor | null {
 }
 
 /**
- * Visitors of session cookies koa-session has already verified, by the cookie's exact value and
- * signature, so that a poll, an SSE reconnect or a POST does not check the signature (three HMACs),
+ * Visitors of session cookies koa-session has already verified, by the exact bytes sent
+ * (cookieKey), so that a poll, an SSE reconnect or a POST does not check the signature (three HMACs),
  * decode the JSON and hash the colour again: together a quarter of a poll's CPU. Only a pair that
- * koa-session accepted gets in, so a forged cookie cannot; a pair stays until koa-session would
+ * koa-session accepted gets in, so a forged cookie cannot; an entry stays until koa-session would
  * renew it (half its age), and the oldest go first past the limit. One per app: apps with other
  * secrets accept other pairs.
  */
@@ -83,8 +83,8 @@ class VerifiedSessions {
     if (this.#entries.size >= VerifiedSessions.LIMIT) {
       this.#entries.delete(this.#entries.keys().next().value!);
     }
-    // A flat copy of the key: the one read from the header is two slices of the Cookie header
-    // joined, which would keep that whole string alive for as long as the session stays verified.
+    // A flat copy of the key: one read from a long header is two slices of it joined, which would
+    // keep that whole header alive for as long as the session stays verified.
     this.#entries.set(Buffer.from(key, 'latin1').toString('latin1'), { visitor, until });
   }
 }
@@ -100,13 +100,23 @@ function verifiedSessions(app: Koa): VerifiedSessions {
   return found;
 }
 
-/** The session cookie's value and signature as sent, or null when either is missing. */
+/** Past this length a Cookie header is not a key itself: only its session cookie pair is. */
+const WHOLE_HEADER_KEY = 256;
+
+/**
+ * What VerifiedSessions knows a request's session by. A short Cookie header is its own key: koa-
+ * session read the visitor from exactly those bytes, and a poll then costs one lookup and no
+ * search of the header. A longer one (a browser sends every cookie of `localhost`, whatever the
+ * port) is known by its session cookie's value and signature, after a newline no header holds,
+ * so that thousands of remembered sessions do not keep thousands of long headers alive.
+ */
 function cookieKey(req: IncomingMessage): string | null {
   const header = req.headers.cookie;
   if (!header) return null;
+  if (header.length <= WHOLE_HEADER_KEY) return header;
   const value = /(?:^|;) *lab\.sid=([^;]*)/.exec(header)?.[1];
   const signature = /(?:^|;) *lab\.sid\.sig=([^;]*)/.exec(header)?.[1];
-  return value && signature ? `${value} ${signature}` : null;
+  return value && signature ? `\n${value} ${signature}` : null;
 }
 
 /** Reads the session through koa-session and remembers it when the request did not change it. */

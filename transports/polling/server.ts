@@ -5,7 +5,7 @@ import { requestLanguage } from '../../core/language.ts';
 import * as validate from '../../core/validate.ts';
 import type { HttpContext } from '../context.ts';
 import { decodeSegment, NO_SESSION, refusalHeaders } from '../errors.ts';
-import { queryOf } from '../query.ts';
+import { queryValue } from '../query.ts';
 import { type QueueSizes, TransportServer } from '../transport.ts';
 import { LobbyPolls } from './lobby-polls.ts';
 import { RoomPolls } from './room-polls.ts';
@@ -110,9 +110,8 @@ export class PollingTransport extends TransportServer {
       const visitor = this.#http!.visitorOfRequest(req);
       if (!visitor) throw new ChatError(401, NO_SESSION, { code: 'noSession' });
       const room = validate.roomId(decodeSegment(id));
-      const query = queryOf(search);
-      const after = validate.cursor(query.after, 'after');
-      const wait = waitSeconds(query.wait);
+      const after = validate.cursor(queryValue(search, 'after'), 'after');
+      const wait = waitSeconds(queryValue(search, 'wait'));
       this.refuseWhileClosing();
       this.holdConnection(this.#http!, req, res);
       this.#rooms!.poll(res, visitor, room, after, wait)?.catch((error: unknown) => {

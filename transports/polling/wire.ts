@@ -53,18 +53,34 @@ const ANSWER_HEADERS = [
   'nosniff',
 ] as const;
 
-/** The same answer (or an error) without koa, for the polls served beside it. */
+/**
+ * The same answer (or an error) without koa, for the polls served beside it. The answers a
+ * message gives in one pass share one text (encodeAnswer), and so its length and header list.
+ */
 export function writeAnswer(
   res: ServerResponse,
   status: number,
   body: string,
-  headers: Readonly<Record<string, string>> = {},
+  headers?: Readonly<Record<string, string>>,
 ): void {
-  const list: string[] = [...ANSWER_HEADERS, 'Content-Length', String(Buffer.byteLength(body))];
-  for (const name in headers) list.push(name, headers[name]!);
+  if (body !== written.body) {
+    written.body = body;
+    written.headers = [...ANSWER_HEADERS, 'Content-Length', String(Buffer.byteLength(body))];
+  }
+  let list = written.headers;
+  if (headers !== undefined) {
+    list = [...list];
+    for (const name in headers) list.push(name, headers[name]!);
+  }
   res.writeHead(status, list);
   res.end(body);
 }
+
+/** The last answer written, and its headers (which Node reads and does not keep). */
+const written: { body: string | undefined; headers: string[] } = {
+  body: undefined,
+  headers: [],
+};
 
 /** `{"type","id"?,"data"}`, once per event object, whatever the number of polls it goes to. */
 export const encodeEvent = encodeOnce((event: RoomEvent | LobbyEvent) =>
@@ -75,9 +91,27 @@ export const encodeEvent = encodeOnce((event: RoomEvent | LobbyEvent) =>
   ),
 );
 
+/**
+ * An answer's text. The seats one message answers in one pass (every member's, all caught up)
+ * each carry that one event and the same cursor: they get the one text, made once.
+ */
 export function encodeAnswer(events: readonly RoomEvent[], cursor: number): string {
-  return encodeFragments(events.map(encodeEvent), cursor);
+  if (events.length !== 1) return encodeFragments(events.map(encodeEvent), cursor);
+  const event = events[0]!;
+  if (event !== lastOne.event || cursor !== lastOne.cursor) {
+    lastOne.event = event;
+    lastOne.cursor = cursor;
+    lastOne.body = encodeFragments([encodeEvent(event)], cursor);
+  }
+  return lastOne.body;
 }
+
+/** The last answer of one event. */
+const lastOne: { event: RoomEvent | undefined; cursor: number; body: string } = {
+  event: undefined,
+  cursor: -1,
+  body: '',
+};
 
 export function encodeFragments(fragments: readonly string[], cursor: number): string {
   return `{"events":[${fragments.join(',')}],"cursor":${cursor}}`;
