@@ -241,7 +241,7 @@ async function openStore(options: ServerOptions, redis: SharedRedis | undefined)
 }
 
 async function openMongo(url: string | undefined): Promise<Store> {
-  // Loaded only for this store: mongoose is a third of the lab's heap (11 MB of 30), which every
+  // Loaded only for this store: mongoose is a third of the lab's heap (10 MB of 30), which every
   // other store's server would otherwise carry, and mark in each full collection.
   const { isUnreachable, MongoStore, maskMongoUrl } = await import('./core/store/mongo.ts');
   if (!url) {

@@ -60,7 +60,7 @@ function visitorFrom(data: LabSession | null): Visitor | null {
 /**
  * Visitors of session cookies koa-session has already verified, by the exact bytes sent
  * (cookieKey), so that a poll, an SSE reconnect or a POST does not check the signature (three HMACs),
- * decode the JSON and hash the colour again: together a quarter of a poll's CPU. Only a pair that
+ * decode the JSON and hash the colour again: together a quarter of a poll's CPU. Only what
  * koa-session accepted gets in, so a forged cookie cannot; an entry stays until koa-session would
  * renew it (half its age), and the oldest go first past the limit. One per app: apps with other
  * secrets accept other pairs.
