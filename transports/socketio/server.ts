@@ -159,6 +159,7 @@ export class SocketIoTransport extends TransportServer {
       else next(http.originAllowed(req) ? undefined : new Error('foreign origin'));
     });
     io.engine.on('connection', (conn: EngineSocket) => this.#engineOnConnection(conn));
+    this.#outboxes.watch(io.engine);
     // Engine.io writes its own answers, the websocket 101 too: every one of them gets these.
     if (Object.keys(http.responseHeaders).length > 0) {
       io.engine.on('headers', (headers: Record<string, string>) =>
@@ -384,13 +385,12 @@ export class SocketIoTransport extends TransportServer {
     socket.on('disconnect', () => subscription.close());
   }
 
-  /** A connection's handshake let go of its count when the connection closes; its output is bound. */
+  /** A connection's handshake lets go of its count when the connection closes. */
   #engineOnConnection(conn: EngineSocket): void {
     const release = this.#handshakes.get(conn.request);
     this.#handshakes.delete(conn.request);
     // `on`, not `once` (a wrapper and its state per connection): it closes once, releases once.
     if (release) conn.on('close', release);
-    this.#outboxes.watch(conn);
   }
 
   readonly #writeRoomEvent = (socket: Socket, event: RoomEvent): void =>
