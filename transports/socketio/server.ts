@@ -98,9 +98,30 @@ interface ChatListeners {
   event(this: Socket, event: unknown, ...args: unknown[]): void;
 }
 
+type AnyListener = ChatListeners['event'];
+
+/**
+ * What `socket.onAny(listener)` does, without its cost: Socket.IO starts the socket's catch-all
+ * list empty and pushes onto it, which V8 grows to 17 slots (184 B per socket). Every `/chat`
+ * socket shares one frozen list instead; Socket.IO only reads it (`onevent` copies it), and any
+ * change to it would throw rather than reach the other sockets.
+ */
+function listenToAny(socket: Socket, listeners: readonly AnyListener[]): void {
+  (socket as unknown as { _anyListeners: readonly AnyListener[] })._anyListeners = listeners;
+}
+
 // Broken packets and the like end here; Socket.IO closes the socket by itself.
 function socketOnError(error: Error): void {
   debug('a socket failed: %s', error.message);
+}
+
+/**
+ * Socket.IO gives every socket a noop `error` listener (an `error` with none would throw); ours
+ * takes its place rather than joining it, which would make a list of two per socket (64 B).
+ */
+function listenToErrors(socket: Socket): void {
+  socket.removeAllListeners('error');
+  socket.on('error', socketOnError);
 }
 
 /**
@@ -209,7 +230,8 @@ export class SocketIoTransport extends TransportServer {
       }
     });
     const listeners = this.#listenersOfChat(http);
-    rooms.on('connection', (socket) => this.#chatOnConnection(socket, listeners));
+    const anyListeners = Object.freeze([listeners.event]);
+    rooms.on('connection', (socket) => this.#chatOnConnection(socket, listeners, anyListeners));
     lobby.on('connection', (socket) => this.#lobbyOnConnection(http, socket));
   }
 
@@ -265,11 +287,15 @@ export class SocketIoTransport extends TransportServer {
     this.#io?.engine.close();
   }
 
-  #chatOnConnection(socket: Socket, listeners: ChatListeners): void {
+  #chatOnConnection(
+    socket: Socket,
+    listeners: ChatListeners,
+    anyListeners: readonly AnyListener[],
+  ): void {
     chatData(socket).joined = undefined;
-    socket.on('error', socketOnError);
+    listenToErrors(socket);
     socket.on('disconnect', listeners.disconnect);
-    socket.onAny(listeners.event);
+    listenToAny(socket, anyListeners);
   }
 
   #listenersOfChat(http: HttpContext): ChatListeners {
@@ -376,7 +402,7 @@ export class SocketIoTransport extends TransportServer {
   }
 
   #lobbyOnConnection(http: HttpContext, socket: Socket): void {
-    socket.on('error', socketOnError);
+    listenToErrors(socket);
     socket.onAny((_event, ...args) => {
       takeAck(args)[1]?.({ error: 'The /room namespace only streams the room list.', status: 400 });
     });
