@@ -12,6 +12,7 @@ import { NO_SESSION, refusalHeaders, refuseUpgrade, SHUTTING_DOWN } from '../err
 import { encodeOnce, type QueueSizes, TransportServer } from '../transport.ts';
 import { type EngineSocket, Outboxes } from './outbox.ts';
 import {
+  type Ack,
   bookLobbyPayload,
   chatInput,
   connectRefusal,
@@ -331,7 +332,7 @@ export class SocketIoTransport extends TransportServer {
             });
             return;
           default:
-            takeAck(args)[1]?.({
+            transport.#acknowledge(this, takeAck(args)[1], {
               error: 'Unknown event: /chat takes join, leave and chat.',
               status: 400,
             });
@@ -345,12 +346,16 @@ export class SocketIoTransport extends TransportServer {
     this.#join(http, socket, payload)
       .then(
         (subscription) => {
-          ack?.({ ok: true });
+          this.#acknowledge(socket, ack, { ok: true });
           // The replay and what came while the join was opening follow its acknowledgement.
           this.#outboxes.burst(socket.conn, () => subscription.start());
         },
         (error: unknown) =>
-          ack?.(this.refusal('a Socket.IO join', error, chatData(socket).language)),
+          this.#acknowledge(
+            socket,
+            ack,
+            this.refusal('a Socket.IO join', error, chatData(socket).language),
+          ),
       )
       .catch((error: unknown) => logError('answering a Socket.IO join', error));
   }
@@ -365,9 +370,13 @@ export class SocketIoTransport extends TransportServer {
     const [payload, ack] = takeAck(args);
     run(payload)
       .then(
-        (answer) => ack?.(answer),
+        (answer) => this.#acknowledge(socket, ack, answer),
         (error: unknown) =>
-          ack?.(this.refusal(`a Socket.IO ${name}`, error, chatData(socket).language)),
+          this.#acknowledge(
+            socket,
+            ack,
+            this.refusal(`a Socket.IO ${name}`, error, chatData(socket).language),
+          ),
       )
       .catch((error: unknown) => logError(`answering a Socket.IO ${name}`, error));
   }
@@ -404,7 +413,10 @@ export class SocketIoTransport extends TransportServer {
   #lobbyOnConnection(http: HttpContext, socket: Socket): void {
     listenToErrors(socket);
     socket.onAny((_event, ...args) => {
-      takeAck(args)[1]?.({ error: 'The /room namespace only streams the room list.', status: 400 });
+      this.#acknowledge(socket, takeAck(args)[1], {
+        error: 'The /room namespace only streams the room list.',
+        status: 400,
+      });
     });
     const subscription = http.chat.subscribeLobby((event) => {
       this.#write(socket, this.#encodeLobby!(event));
@@ -423,11 +435,19 @@ export class SocketIoTransport extends TransportServer {
   readonly #writeRoomEvent = (socket: Socket, event: RoomEvent): void =>
     this.#write(socket, this.#encodeRoom!(event));
 
-  /** Writes a pre-encoded event (a bound check follows through `packetCreate`). */
+  /** Writes a pre-encoded event, within the connection's bound. */
   #write(socket: Socket, encoded: Encoded): void {
     if (socket.conn.readyState !== 'open' || !socket.connected) return;
     writeEncoded(socket, encoded);
+    this.#outboxes.wrote(socket.conn);
     this.countEvents();
+  }
+
+  /** Answers a client event, if it asked for an answer, within the connection's bound. */
+  #acknowledge(socket: Socket, ack: Ack | undefined, answer: object): void {
+    if (!ack) return;
+    ack(answer);
+    this.#outboxes.wrote(socket.conn);
   }
 }
 
