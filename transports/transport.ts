@@ -263,6 +263,11 @@ export class SendBound {
     this.#limit = Math.max(this.#limit, queued + this.max);
   }
 
+  /** A replay's allowance is still on top of the bound (until the connection drains below it). */
+  get raised(): boolean {
+    return this.#limit > this.max;
+  }
+
   /** Whether a connection with `queued` bytes unsent must be cut off. */
   exceeded(queued: number): boolean {
     if (queued <= this.max) {

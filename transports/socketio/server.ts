@@ -12,6 +12,7 @@ import { NO_SESSION, refusalHeaders, refuseUpgrade, SHUTTING_DOWN } from '../err
 import { encodeOnce, type QueueSizes, TransportServer } from '../transport.ts';
 import { type EngineSocket, Outboxes } from './outbox.ts';
 import {
+  type Ack,
   bookLobbyPayload,
   chatInput,
   connectRefusal,
@@ -47,6 +48,8 @@ const CLIENT_SCRIPT =
 class Joined implements RoomSubscriber {
   subscription: Subscription | null = null;
   readonly room: string;
+  /** The socket's entry for another room (see `ChatData.joined`). */
+  next: Joined | undefined = undefined;
   readonly #socket: Socket;
   /** The transport's one writer of room events. */
   readonly #write: (socket: Socket, event: RoomEvent) => void;
@@ -72,14 +75,12 @@ interface ChatData {
   language: Language;
   visitor: Visitor;
   /**
-   * A room or two: a small array, replaced on every change (a Map costs about 300 B per socket,
-   * and a listener may change it while another walks it).
+   * The socket's newest entry, linked to the ones before it through `next`: a room or two, and a
+   * list of entries costs nothing of its own (an array of one costs 56 B per socket, a Map about
+   * 300 B).
    */
-  joined: readonly Joined[];
+  joined: Joined | undefined;
 }
-
-/** The rooms of a socket that joined none: one list for all of them. */
-const NOT_JOINED: readonly Joined[] = Object.freeze([]);
 
 function chatData(socket: Socket): ChatData {
   return socket.data as ChatData;
@@ -98,9 +99,30 @@ interface ChatListeners {
   event(this: Socket, event: unknown, ...args: unknown[]): void;
 }
 
+type AnyListener = ChatListeners['event'];
+
+/**
+ * What `socket.onAny(listener)` does, without its cost: Socket.IO starts the socket's catch-all
+ * list empty and pushes onto it, which V8 grows to 17 slots (184 B per socket). Every `/chat`
+ * socket shares one frozen list instead; Socket.IO only reads it (`onevent` copies it), and any
+ * change to it would throw rather than reach the other sockets.
+ */
+function listenToAny(socket: Socket, listeners: readonly AnyListener[]): void {
+  (socket as unknown as { _anyListeners: readonly AnyListener[] })._anyListeners = listeners;
+}
+
 // Broken packets and the like end here; Socket.IO closes the socket by itself.
 function socketOnError(error: Error): void {
   debug('a socket failed: %s', error.message);
+}
+
+/**
+ * Socket.IO gives every socket a noop `error` listener (an `error` with none would throw); ours
+ * takes its place rather than joining it, which would make a list of two per socket (64 B).
+ */
+function listenToErrors(socket: Socket): void {
+  socket.removeAllListeners('error');
+  socket.on('error', socketOnError);
 }
 
 /**
@@ -159,6 +181,7 @@ export class SocketIoTransport extends TransportServer {
       else next(http.originAllowed(req) ? undefined : new Error('foreign origin'));
     });
     io.engine.on('connection', (conn: EngineSocket) => this.#engineOnConnection(conn));
+    this.#outboxes.watch(io.engine);
     // Engine.io writes its own answers, the websocket 101 too: every one of them gets these.
     if (Object.keys(http.responseHeaders).length > 0) {
       io.engine.on('headers', (headers: Record<string, string>) =>
@@ -208,7 +231,8 @@ export class SocketIoTransport extends TransportServer {
       }
     });
     const listeners = this.#listenersOfChat(http);
-    rooms.on('connection', (socket) => this.#chatOnConnection(socket, listeners));
+    const anyListeners = Object.freeze([listeners.event]);
+    rooms.on('connection', (socket) => this.#chatOnConnection(socket, listeners, anyListeners));
     lobby.on('connection', (socket) => this.#lobbyOnConnection(http, socket));
   }
 
@@ -264,11 +288,15 @@ export class SocketIoTransport extends TransportServer {
     this.#io?.engine.close();
   }
 
-  #chatOnConnection(socket: Socket, listeners: ChatListeners): void {
-    chatData(socket).joined = NOT_JOINED;
-    socket.on('error', socketOnError);
+  #chatOnConnection(
+    socket: Socket,
+    listeners: ChatListeners,
+    anyListeners: readonly AnyListener[],
+  ): void {
+    chatData(socket).joined = undefined;
+    listenToErrors(socket);
     socket.on('disconnect', listeners.disconnect);
-    socket.onAny(listeners.event);
+    listenToAny(socket, anyListeners);
   }
 
   #listenersOfChat(http: HttpContext): ChatListeners {
@@ -276,9 +304,10 @@ export class SocketIoTransport extends TransportServer {
     return {
       disconnect() {
         const data = chatData(this);
-        const { joined } = data;
-        data.joined = NOT_JOINED;
-        for (const entry of joined) cancel(entry);
+        let entry = data.joined;
+        // Taken off the socket first: a `forget` on the way finds nothing to unlink.
+        data.joined = undefined;
+        for (; entry; entry = entry.next) cancel(entry);
       },
       event(event, ...args) {
         switch (event) {
@@ -303,7 +332,7 @@ export class SocketIoTransport extends TransportServer {
             });
             return;
           default:
-            takeAck(args)[1]?.({
+            transport.#acknowledge(this, takeAck(args)[1], {
               error: 'Unknown event: /chat takes join, leave and chat.',
               status: 400,
             });
@@ -317,12 +346,16 @@ export class SocketIoTransport extends TransportServer {
     this.#join(http, socket, payload)
       .then(
         (subscription) => {
-          ack?.({ ok: true });
+          this.#acknowledge(socket, ack, { ok: true });
           // The replay and what came while the join was opening follow its acknowledgement.
           this.#outboxes.burst(socket.conn, () => subscription.start());
         },
         (error: unknown) =>
-          ack?.(this.refusal('a Socket.IO join', error, chatData(socket).language)),
+          this.#acknowledge(
+            socket,
+            ack,
+            this.refusal('a Socket.IO join', error, chatData(socket).language),
+          ),
       )
       .catch((error: unknown) => logError('answering a Socket.IO join', error));
   }
@@ -337,9 +370,13 @@ export class SocketIoTransport extends TransportServer {
     const [payload, ack] = takeAck(args);
     run(payload)
       .then(
-        (answer) => ack?.(answer),
+        (answer) => this.#acknowledge(socket, ack, answer),
         (error: unknown) =>
-          ack?.(this.refusal(`a Socket.IO ${name}`, error, chatData(socket).language)),
+          this.#acknowledge(
+            socket,
+            ack,
+            this.refusal(`a Socket.IO ${name}`, error, chatData(socket).language),
+          ),
       )
       .catch((error: unknown) => logError(`answering a Socket.IO ${name}`, error));
   }
@@ -374,9 +411,12 @@ export class SocketIoTransport extends TransportServer {
   }
 
   #lobbyOnConnection(http: HttpContext, socket: Socket): void {
-    socket.on('error', socketOnError);
+    listenToErrors(socket);
     socket.onAny((_event, ...args) => {
-      takeAck(args)[1]?.({ error: 'The /room namespace only streams the room list.', status: 400 });
+      this.#acknowledge(socket, takeAck(args)[1], {
+        error: 'The /room namespace only streams the room list.',
+        status: 400,
+      });
     });
     const subscription = http.chat.subscribeLobby((event) => {
       this.#write(socket, this.#encodeLobby!(event));
@@ -384,23 +424,30 @@ export class SocketIoTransport extends TransportServer {
     socket.on('disconnect', () => subscription.close());
   }
 
-  /** A connection's handshake let go of its count when the connection closes; its output is bound. */
+  /** A connection's handshake lets go of its count when the connection closes. */
   #engineOnConnection(conn: EngineSocket): void {
     const release = this.#handshakes.get(conn.request);
     this.#handshakes.delete(conn.request);
     // `on`, not `once` (a wrapper and its state per connection): it closes once, releases once.
     if (release) conn.on('close', release);
-    this.#outboxes.watch(conn);
   }
 
   readonly #writeRoomEvent = (socket: Socket, event: RoomEvent): void =>
     this.#write(socket, this.#encodeRoom!(event));
 
-  /** Writes a pre-encoded event (a bound check follows through `packetCreate`). */
+  /** Writes a pre-encoded event, within the connection's bound. */
   #write(socket: Socket, encoded: Encoded): void {
     if (socket.conn.readyState !== 'open' || !socket.connected) return;
     writeEncoded(socket, encoded);
+    this.#outboxes.wrote(socket.conn);
     this.countEvents();
+  }
+
+  /** Answers a client event, if it asked for an answer, within the connection's bound. */
+  #acknowledge(socket: Socket, ack: Ack | undefined, answer: object): void {
+    if (!ack) return;
+    ack(answer);
+    this.#outboxes.wrote(socket.conn);
   }
 }
 
@@ -410,19 +457,28 @@ function cancel(entry: Joined): void {
 
 /** The socket's entry for `room`, if it joined it. */
 function joinedRoom(socket: Socket, room: string): Joined | undefined {
-  return chatData(socket).joined.find((entry) => entry.room === room);
+  let entry = chatData(socket).joined;
+  while (entry && entry.room !== room) entry = entry.next;
+  return entry;
 }
 
-/** `entry` becomes the socket's entry for its room (`concat` makes an array of the exact size). */
+/** `entry` becomes the socket's entry for its room. */
 function enter(socket: Socket, entry: Joined): void {
+  const previous = joinedRoom(socket, entry.room);
+  if (previous) forget(socket, previous);
   const data = chatData(socket);
-  data.joined = data.joined.filter((other) => other.room !== entry.room).concat(entry);
+  entry.next = data.joined;
+  data.joined = entry;
 }
 
 /** The socket's entry for its room is gone, if it is still `entry`. */
 function forget(socket: Socket, entry: Joined): void {
   const data = chatData(socket);
-  if (!data.joined.includes(entry)) return;
-  const left = data.joined.filter((other) => other !== entry);
-  data.joined = left.length === 0 ? NOT_JOINED : left;
+  if (data.joined === entry) {
+    data.joined = entry.next;
+    return;
+  }
+  let before = data.joined;
+  while (before && before.next !== entry) before = before.next;
+  if (before) before.next = entry.next;
 }
